@@ -1,0 +1,5 @@
+"""Run the CLI as `python -m pryv_server`."""
+
+from pryv_server.cli import main
+
+main()

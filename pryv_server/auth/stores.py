@@ -1,0 +1,158 @@
+"""User stores: ``users.json`` (the docs' format) and Apache ``.htpasswd``.
+
+Both reload their file when its version token changes, so edits take effect without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Protocol
+
+from passlib.apache import HtpasswdFile
+
+from pryv_server.auth import hashing
+from pryv_server.auth.source import FileSource
+from pryv_server.errors import ConfigError
+from pryv_server.errors import UserExists
+
+log = logging.getLogger(__name__)
+
+
+class UserStore(Protocol):
+    """Checks and adds users."""
+
+    def verify(self, username: str, password: str) -> bool:
+        """Say whether the password is right; unknown users cost as much as wrong passwords."""
+        ...
+
+    def usernames(self) -> list[str]:
+        """Return the configured user names."""
+        ...
+
+    def add(self, username: str, password: str) -> None:
+        """Add a user with a bcrypt hash; raises UserExists."""
+        ...
+
+    def version(self) -> str | None:
+        """Return the backing file's change token (None when it is absent)."""
+        ...
+
+
+def validate_username(username: str) -> str:
+    """Refuse names that would break either file format (``:`` in .htpasswd, blanks, controls)."""
+    if not username or len(username) > 128:
+        raise ValueError("a user name has 1 to 128 characters")
+    if ":" in username or any(char.isspace() or ord(char) < 32 for char in username):
+        raise ValueError("a user name cannot contain ':', spaces or control characters")
+    return username
+
+
+class _ReloadingStore:
+    """Keep a parsed copy of a file and re-parse it when its version changes."""
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self._loaded_version: str | None = "\0never"
+        self._entries: dict[str, str] = {}
+
+    def version(self) -> str | None:
+        return self.source.version()
+
+    def _current(self) -> dict[str, str]:
+        version = self.source.version()
+        if version != self._loaded_version:
+            with self._lock:
+                content = self.source.read()
+                self._entries = self._parse(content or b"")
+                self._loaded_version = version
+        return self._entries
+
+    def _parse(self, content: bytes) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _render(self, entries: dict[str, str]) -> bytes:
+        raise NotImplementedError
+
+    def usernames(self) -> list[str]:
+        return sorted(self._current())
+
+    def verify(self, username: str, password: str) -> bool:
+        stored = self._current().get(username)
+        if stored is None:
+            hashing.burn_dummy_check(password)
+            return False
+        return self._check(password, stored)
+
+    def _check(self, password: str, stored: str) -> bool:
+        return hashing.verify_hash(password, stored)
+
+    def add(self, username: str, password: str) -> None:
+        validate_username(username)
+        with self._lock:
+            entries = self._parse(self.source.read() or b"")
+            if username in entries:
+                raise UserExists(
+                    f"the user {username!r} already exists in {self.source.describe()}"
+                )
+            entries[username] = hashing.hash_password(password)
+            self.source.write(self._render(entries))
+            self._loaded_version = "\0stale"
+
+
+class JsonUserStore(_ReloadingStore):
+    """``users.json``: ``{"name": {"password": "<hash>"}}`` with passlib hashes or SHA-256 hex."""
+
+    def _parse(self, content: bytes) -> dict[str, str]:
+        if not content.strip():
+            return {}
+        try:
+            document = json.loads(content)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{self.source.describe()}: not valid JSON: {error}") from None
+        if not isinstance(document, dict):
+            raise ConfigError(f"{self.source.describe()}: expected a JSON object of users")
+        entries = {}
+        for name, entry in document.items():
+            password = entry.get("password") if isinstance(entry, dict) else None
+            if not isinstance(password, str):
+                raise ConfigError(
+                    f'{self.source.describe()}: user {name!r} has no "password" string'
+                )
+            if hashing.is_legacy_hash(password):
+                log.warning(
+                    "user %r has an unsalted SHA-256 password hash; re-add it with bcrypt", name
+                )
+            entries[name] = password
+        return entries
+
+    def _render(self, entries: dict[str, str]) -> bytes:
+        document = {name: {"password": stored} for name, stored in sorted(entries.items())}
+        return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+class HtpasswdUserStore(_ReloadingStore):
+    """Apache ``.htpasswd``: bcrypt, apr1-md5, SHA-1 and crypt entries, checked by passlib."""
+
+    def _parse(self, content: bytes) -> dict[str, str]:
+        try:
+            parsed = HtpasswdFile.from_string(content)
+        except ValueError as error:
+            raise ConfigError(
+                f"{self.source.describe()}: not a valid .htpasswd file: {error}"
+            ) from None
+        return {str(name): str(parsed.get_hash(name).decode("ascii")) for name in parsed.users()}
+
+    def _render(self, entries: dict[str, str]) -> bytes:
+        return b"".join(f"{name}:{stored}\n".encode() for name, stored in entries.items())
+
+    def _check(self, password: str, stored: str) -> bool:
+        checker = HtpasswdFile()
+        checker.set_hash("user", stored)
+        try:
+            return bool(checker.check_password("user", password))
+        except ValueError:
+            log.warning("an .htpasswd entry uses a hash format passlib cannot check")
+            return False

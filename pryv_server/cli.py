@@ -1,0 +1,142 @@
+"""The ``pryv`` command: ``start``, ``version`` and ``user add``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from pryv_server import __version__
+from pryv_server.config import Settings
+from pryv_server.config import load_settings
+from pryv_server.errors import ConfigError
+from pryv_server.errors import UserExists
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (default: $PRYV_CONFIG_PATH, else ~/.pryv/pryv.ini).",
+)
+
+
+def _load(config_path: str | None) -> Settings:
+    try:
+        return load_settings(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """pryv: a self-hosted Python package registry."""
+
+
+@main.command()
+def version() -> None:
+    """Print pryv's version."""
+    click.echo(__version__)
+
+
+@main.command()
+@config_option
+@click.option("--host", help="Address to listen on (default: [server] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [server] port, 5555).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Threads per worker (each serves one request at a time).",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1),
+    default=60,
+    show_default=True,
+    help="Seconds before a silent worker is restarted.",
+)
+def start(
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    threads: int,
+    timeout: int,
+) -> None:
+    """Start the server (API and explorer) under gunicorn."""
+    from pryv_server.app import create_app
+    from pryv_server.server import GunicornServer
+
+    settings = _load(config_path)
+    settings = settings.replace(
+        host=host or settings.host,
+        port=port or settings.port,
+        # One key for every worker; without secret-key it is new at each start, as documented.
+        secret_key=settings.secret_key or os.urandom(32).hex(),
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"pryv {__version__} listening on http://{settings.host}:{settings.port}", err=True)
+    options = {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "accesslog": "-" if settings.debug else None,
+        "errorlog": "-",
+        "loglevel": "debug" if settings.debug else "info",
+        # gunicorn >= 25 opens a control socket in ~/.gunicorn by default; pryv does not use it,
+        # and two servers on one machine would fight over it.
+        "control_socket_disable": True,
+    }
+    GunicornServer(app, options).run()
+
+
+@main.group()
+def user() -> None:
+    """Manage the users in the configured users file."""
+
+
+@user.command("add")
+@config_option
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
+    """Add user NAME with a bcrypt password hash to users.json or .htpasswd."""
+    from pryv_server.app import open_user_store
+    from pryv_server.auth import validate_username
+
+    settings = _load(config_path)
+    try:
+        validate_username(name)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="NAME") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.ClickException("the password is empty")
+    try:
+        store = open_user_store(settings)
+        store.add(name, password)
+    except (ConfigError, UserExists) as error:
+        raise click.ClickException(str(error)) from None
+    location = settings.htpasswd_path or settings.users_path
+    click.echo(f"added user {name!r} to {location.path}")

@@ -1,0 +1,231 @@
+"""Read ``pryv.ini`` into typed, validated :class:`Settings`.
+
+The file format, sections, options and defaults are the ones of the user documentation
+(``[core]``, ``[user]``, ``[server]``, kebab-case options). Every path option accepts a plain path,
+``file://…`` or ``s3://bucket/key``. A bad file fails at start with one line that names the file,
+the section and the option, so an operator can fix it without reading a traceback.
+
+This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_server.errors`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pryv_server.errors import ConfigError
+
+DEFAULT_HOME = "~/.pryv"
+DEFAULT_CONFIG_PATH = f"{DEFAULT_HOME}/pryv.ini"
+CONFIG_PATH_VARIABLE = "PRYV_CONFIG_PATH"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a path option points: a local path, or a bucket and key prefix on S3."""
+
+    scheme: Literal["file", "s3"]
+    path: str
+    bucket: str = ""
+
+    def __str__(self) -> str:
+        if self.scheme == "s3":
+            return f"s3://{self.bucket}/{self.path}"
+        return f"file://{self.path}"
+
+
+def parse_location(value: str) -> Location:
+    """Parse a path option: ``/abs``, ``rel``, ``~/x``, ``file://…`` or ``s3://bucket/key``.
+
+    Relative paths are resolved against the current working directory, as the docs say.
+
+    :raises ValueError: the value is empty or an ``s3://`` URL has no bucket.
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("the path is empty")
+    if value.startswith("s3://"):
+        bucket, _, key = value[len("s3://") :].partition("/")
+        if not bucket:
+            raise ValueError(f"{value!r} names no bucket (expected s3://bucket/key)")
+        return Location("s3", key.strip("/"), bucket)
+    if value.startswith("file://"):
+        value = value[len("file://") :]
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+        raise ValueError(f"{value!r} has an unsupported scheme (use a path, file:// or s3://)")
+    return Location("file", str(Path(value).expanduser().absolute()))
+
+
+def parse_bool(value: str) -> bool:
+    """Parse an ini boolean the way configparser does (true/false, yes/no, on/off, 1/0)."""
+    lowered = value.strip().lower()
+    if lowered in configparser.ConfigParser.BOOLEAN_STATES:
+        return configparser.ConfigParser.BOOLEAN_STATES[lowered]
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+def parse_port(value: str) -> int:
+    """Parse a TCP port number (1-65535)."""
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def parse_seconds(value: str) -> float:
+    """Parse a non-negative number of seconds."""
+    seconds = float(value)
+    if seconds < 0:
+        raise ValueError(f"{value!r} is negative")
+    return seconds
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(value: str) -> int:
+    """Parse a byte count with an optional K/M/G/T suffix (powers of 1024): ``500M``, ``2G``."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", value, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{value!r} is not a size (use bytes or a K, M or G suffix, e.g. 500M)")
+    size = int(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()]
+    if size <= 0:
+        raise ValueError("the size must be positive")
+    return size
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    section: str
+    name: str
+    attribute: str
+    parse: Callable[[str], object]
+    default: str | None
+
+
+# Every option pryv reads, with its default as the docs give it. Add new options here only.
+OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        "core", "projects-path", "projects_path", parse_location, f"file://{DEFAULT_HOME}/projects"
+    ),
+    _Option(
+        "core", "packages-path", "packages_path", parse_location, f"file://{DEFAULT_HOME}/packages"
+    ),
+    _Option("core", "index-ttl", "index_ttl", parse_seconds, "5"),
+    _Option(
+        "user", "users-path", "users_path", parse_location, f"file://{DEFAULT_HOME}/users.json"
+    ),
+    _Option("user", "htpasswd-path", "htpasswd_path", parse_location, None),
+    _Option("server", "host", "host", _text, "127.0.0.1"),
+    _Option("server", "port", "port", parse_port, "5555"),
+    _Option("server", "secret-key", "secret_key", _text, None),
+    _Option("server", "debug", "debug", parse_bool, "false"),
+    _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated configuration of one pryv server; built once at start and handed down."""
+
+    projects_path: Location
+    packages_path: Location
+    users_path: Location
+    htpasswd_path: Location | None = None
+    index_ttl: float = 5.0
+    host: str = "127.0.0.1"
+    port: int = 5555
+    secret_key: str | None = None
+    debug: bool = False
+    max_upload_size: int = 5 * 1024**3
+    config_path: str | None = None
+
+    @classmethod
+    def from_mapping(
+        cls, values: Mapping[str, Mapping[str, str]], source: str = "<mapping>"
+    ) -> Settings:
+        """Build settings from ``{section: {option: text}}``, filling in the documented defaults.
+
+        :raises ConfigError: an unknown section or option, or an invalid value, named with its file.
+        """
+        known = {(option.section, option.name) for option in OPTIONS}
+        for section, options in values.items():
+            if section not in {option.section for option in OPTIONS}:
+                raise ConfigError(
+                    f"{source}: unknown section [{section}] (known: core, user, server)"
+                )
+            for name in options:
+                if (section, name) not in known:
+                    raise ConfigError(f"{source}: [{section}] has an unknown option {name!r}")
+        parsed: dict[str, object] = {}
+        for option in OPTIONS:
+            text = values.get(option.section, {}).get(option.name, option.default)
+            if text is None:
+                continue
+            try:
+                parsed[option.attribute] = option.parse(text)
+            except ValueError as error:
+                raise ConfigError(f"{source}: [{option.section}] {option.name}: {error}") from None
+        return cls(config_path=source, **parsed)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with some fields changed (command-line overrides, tests)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values.update(changes)
+        return Settings(**values)
+
+
+def config_location(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Choose the config file: ``-c``, else ``$PRYV_CONFIG_PATH``, else ``~/.pryv/pryv.ini``."""
+    environ = os.environ if environ is None else environ
+    return explicit or environ.get(CONFIG_PATH_VARIABLE) or DEFAULT_CONFIG_PATH
+
+
+def read_ini(text: str, source: str) -> dict[str, dict[str, str]]:
+    """Parse ini text into ``{section: {option: value}}``; a syntax error is a ConfigError."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0no-defaults")
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as error:
+        message = " ".join(str(error).split())
+        raise ConfigError(f"{source}: not a valid ini file: {message}") from None
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
+def load_settings(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load the settings from the chosen config file.
+
+    A missing file at the *default* location means "all defaults" (the quickstart starts with no
+    file at all); a missing file that the user named explicitly is an error.
+
+    :raises ConfigError: the file is unreadable or invalid.
+    """
+    chosen = config_location(explicit, environ)
+    try:
+        location = parse_location(chosen)
+    except ValueError as error:
+        raise ConfigError(f"config path {chosen!r}: {error}") from None
+    if location.scheme == "s3":
+        raise ConfigError(f"{chosen}: reading the configuration from S3 is not supported yet")
+    path = Path(location.path)
+    if not path.exists():
+        if chosen == DEFAULT_CONFIG_PATH:
+            return Settings.from_mapping({}, source=str(path))
+        raise ConfigError(f"{path}: the configuration file does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the configuration file: {error}") from None
+    return Settings.from_mapping(read_ini(text, str(path)), source=str(path))

@@ -1,0 +1,21 @@
+"""The domain: projects, releases, metadata and packages, and the registry that publishes them."""
+
+from pryv_server.core.index import IndexCache
+from pryv_server.core.models import Metadata
+from pryv_server.core.models import Package
+from pryv_server.core.models import Project
+from pryv_server.core.models import Release
+from pryv_server.core.registry import Published
+from pryv_server.core.registry import Registry
+from pryv_server.core.registry import Upload
+
+__all__ = [
+    "IndexCache",
+    "Metadata",
+    "Package",
+    "Project",
+    "Published",
+    "Registry",
+    "Release",
+    "Upload",
+]

@@ -1,0 +1,203 @@
+"""The in-memory index of every published file, rebuilt from the stored records alone.
+
+Serving ``/simple/<project>/`` must not list the store. The index keeps every parsed record and
+hands out immutable :class:`Snapshot` objects. It notices other writers (other gunicorn workers,
+other machines) through a generation marker that every publish rewrites, and relists the records
+when the marker changed or when ``ttl`` seconds passed anyway (the safety net for hand edits).
+Records whose change token did not move are reused, so a relist reads only new records.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from types import MappingProxyType
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from pryv_server.core.models import Package
+from pryv_server.core.models import Project
+from pryv_server.core.models import Release
+from pryv_server.core.names import release_key
+from pryv_server.errors import ObjectNotFound
+from pryv_server.errors import StorageError
+from pryv_server.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+GENERATION_KEY = "_generation"
+RECORD_SUFFIX = ".json"
+
+
+def record_key(project: NormalizedName, identity: str) -> str:
+    """Return the key of a file's record: one object per file, written once."""
+    return f"{project}/{identity}{RECORD_SUFFIX}"
+
+
+def is_record_key(key: str) -> bool:
+    """Say whether a key holds a package record (``<project>/<identity>.json``)."""
+    return key.count("/") == 1 and key.endswith(RECORD_SUFFIX) and not key.startswith("_")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of the whole registry at one moment."""
+
+    generation: int
+    packages: Mapping[str, Package]  # record key -> package
+    by_project: Mapping[NormalizedName, tuple[Package, ...]]
+    by_filename: Mapping[str, Package]
+    _projects: dict[NormalizedName, Project] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, generation: int, packages: Mapping[str, Package]) -> Snapshot:
+        """Group packages by project and by filename."""
+        grouped: dict[NormalizedName, list[Package]] = {}
+        by_filename: dict[str, Package] = {}
+        for package in packages.values():
+            grouped.setdefault(package.project, []).append(package)
+            by_filename[package.filename] = package
+        by_project = {name: tuple(files) for name, files in grouped.items()}
+        return cls(generation, MappingProxyType(dict(packages)), by_project, by_filename)
+
+    def project(self, normalized: NormalizedName) -> Project | None:
+        """Return the project (assembled once per snapshot), or None."""
+        cached = self._projects.get(normalized)
+        if cached is None:
+            files = self.by_project.get(normalized)
+            if not files:
+                return None
+            cached = self._projects[normalized] = _assemble(normalized, files)
+        return cached
+
+    def projects(self) -> list[Project]:
+        """Return every project, sorted by normalized name."""
+        return [project for name in sorted(self.by_project) if (project := self.project(name))]
+
+
+def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:
+    releases: dict[str, list[Package]] = {}
+    for package in files:
+        releases.setdefault(release_key(package.version), []).append(package)
+    built = [
+        Release(
+            Version(max(group, key=lambda p: p.upload_time).version),
+            tuple(sorted(group, key=lambda p: p.filename)),
+        )
+        for group in releases.values()
+    ]
+    return Project(normalized, tuple(sorted(built, key=lambda release: release.version)))
+
+
+class IndexCache:
+    """Keep a :class:`Snapshot` of the records storage current, cheaply.
+
+    :param check_interval: how often to stat the generation marker (0: on every request, which
+        costs one ``stat`` on local storage; S3 uses ``ttl`` to avoid a HEAD per request).
+    :param ttl: relist everything at least this often even if the marker did not change.
+    """
+
+    def __init__(
+        self,
+        records: Storage,
+        *,
+        ttl: float = 5.0,
+        check_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.records = records
+        self.ttl = ttl
+        self.check_interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._versions: dict[str, str] = {}
+        self._snapshot = Snapshot.build(0, {})
+        self._marker: str | None = "\0unknown"
+        self._listed_at = float("-inf")
+        self._checked_at = float("-inf")
+
+    def snapshot(self) -> Snapshot:
+        """Return a current snapshot, relisting first if other writers may have changed storage."""
+        now = self._clock()
+        if now - self._checked_at >= self.check_interval or now - self._listed_at >= self.ttl:
+            self._refresh(now)
+        return self._snapshot
+
+    def _refresh(self, now: float) -> None:
+        # Only one thread relists; the others keep serving the previous snapshot meanwhile,
+        # except on the very first load, where they wait for it.
+        if not self._lock.acquire(blocking=self._snapshot.generation == 0):
+            return
+        try:
+            marker = self._marker_version()
+            self._checked_at = now
+            if marker != self._marker or now - self._listed_at >= self.ttl:
+                self._relist()
+                self._marker = marker
+                self._listed_at = now
+        finally:
+            self._lock.release()
+
+    def _marker_version(self) -> str | None:
+        try:
+            return self.records.stat(GENERATION_KEY).version
+        except ObjectNotFound:
+            return None
+
+    def _relist(self) -> None:
+        previous = self._snapshot.packages
+        packages: dict[str, Package] = {}
+        versions: dict[str, str] = {}
+        changed = False
+        for info in self.records.list_objects():
+            if not is_record_key(info.key):
+                continue
+            cached = previous.get(info.key)
+            if cached is not None and self._versions.get(info.key) == info.version:
+                packages[info.key] = cached
+            else:
+                loaded = self._load(info.key)
+                if loaded is None:
+                    continue
+                packages[info.key] = loaded
+                changed = True
+            versions[info.key] = info.version
+        if changed or packages.keys() != previous.keys():
+            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages)
+        self._versions = versions
+
+    def _load(self, key: str) -> Package | None:
+        try:
+            return Package.from_json(json.loads(self.records.read(key)))
+        except ObjectNotFound:
+            return None  # deleted while we listed
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("skipping the unreadable record %s: %s", key, error)
+            return None
+
+    def add(self, key: str, version: str, package: Package) -> None:
+        """Make a package this process just published visible at once."""
+        with self._lock:
+            packages = dict(self._snapshot.packages)
+            packages[key] = package
+            self._versions[key] = version
+            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages)
+
+    def bump_generation(self) -> None:
+        """Tell other processes that the records changed (rewrite the generation marker)."""
+        try:
+            self.records.write(
+                GENERATION_KEY, io.BytesIO(os.urandom(16).hex().encode()), overwrite=True
+            )
+        except StorageError:
+            log.exception("could not update the generation marker; other workers see it within ttl")

@@ -1,0 +1,215 @@
+"""The domain model: Metadata, Package, Release, Project.
+
+Frozen dataclasses built from stored records; none of them touches storage. A Package record is
+written once when a file is published and never rewritten, so two uploads to one release can
+never lose each other; a Release's metadata is that of its most recently uploaded file (the docs:
+"subsequent uploads ... overwrite the original metadata"), derived, never stored separately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from functools import cached_property
+from typing import Any
+from typing import Literal
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+RECORD_SCHEMA = 1
+
+_LIST_FIELDS = frozenset(
+    {
+        "platforms", "supported_platforms", "keywords", "classifiers", "requires", "provides",
+        "obsoletes", "requires_dist", "provides_dist", "obsoletes_dist", "requires_external",
+        "provides_extra", "dynamic", "license_files", "import_names", "import_namespaces",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """Core metadata of a distribution (every field of Metadata 2.1 to 2.5, PEP 566 names)."""
+
+    metadata_version: str = ""
+    name: str = ""
+    version: str = ""
+    summary: str = ""
+    description: str = ""
+    description_content_type: str = ""
+    keywords: tuple[str, ...] = ()
+    home_page: str = ""
+    download_url: str = ""
+    author: str = ""
+    author_email: str = ""
+    maintainer: str = ""
+    maintainer_email: str = ""
+    license: str = ""
+    license_expression: str = ""
+    license_files: tuple[str, ...] = ()
+    classifiers: tuple[str, ...] = ()
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str = ""
+    requires_external: tuple[str, ...] = ()
+    project_urls: tuple[tuple[str, str], ...] = ()
+    provides_extra: tuple[str, ...] = ()
+    provides_dist: tuple[str, ...] = ()
+    obsoletes_dist: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    supported_platforms: tuple[str, ...] = ()
+    dynamic: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    obsoletes: tuple[str, ...] = ()
+    import_names: tuple[str, ...] = ()
+    import_namespaces: tuple[str, ...] = ()
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> Metadata:
+        """Build from packaging's ``RawMetadata`` (or a stored record); unknown keys are ignored."""
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            value = raw.get(item.name)
+            if value is None:
+                continue
+            if item.name == "project_urls":
+                values[item.name] = tuple((str(k), str(v)) for k, v in dict(value).items())
+            elif item.name in _LIST_FIELDS:
+                values[item.name] = tuple(str(entry) for entry in value)
+            else:
+                values[item.name] = str(value)
+        return cls(**values)
+
+    def to_raw(self) -> dict[str, Any]:
+        """Return the non-empty fields as JSON-ready values (the inverse of :meth:`from_raw`)."""
+        raw: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not value:
+                continue
+            if item.name == "project_urls":
+                raw[item.name] = dict(value)
+            elif item.name in _LIST_FIELDS:
+                raw[item.name] = list(value)
+            else:
+                raw[item.name] = value
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """One published distribution file and everything pryv knows about it."""
+
+    filename: str
+    project: NormalizedName
+    version: str
+    kind: Literal["wheel", "sdist"]
+    identity: str
+    size: int
+    sha256: str
+    upload_time: str
+    uploader: str
+    blob_key: str
+    metadata: Metadata
+    metadata_key: str | None = None
+    metadata_sha256: str | None = None
+    md5: str | None = None
+    blake2_256: str | None = None
+
+    @property
+    def requires_python(self) -> str:
+        """The file's Requires-Python (empty when unconstrained)."""
+        return self.metadata.requires_python
+
+    @property
+    def parsed_version(self) -> Version:
+        """The version as a PEP 440 object."""
+        return Version(self.version)
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialize to the stored record (``schema`` first so readers can migrate)."""
+        record: dict[str, Any] = {"schema": RECORD_SCHEMA}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            record[item.name] = value.to_raw() if item.name == "metadata" else value
+        return record
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> Package:
+        """Build from a stored record; raises KeyError/TypeError/ValueError on a malformed one."""
+        if record.get("schema") != RECORD_SCHEMA:
+            raise ValueError(f"unsupported record schema {record.get('schema')!r}")
+        values = {item.name: record[item.name] for item in fields(cls) if item.name in record}
+        values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Release:
+    """All files published under one version of a project."""
+
+    version: Version
+    packages: tuple[Package, ...]
+
+    @cached_property
+    def metadata(self) -> Metadata:
+        """The metadata of the most recently uploaded file: later uploads overwrite it."""
+        return max(self.packages, key=lambda package: package.upload_time).metadata
+
+    @cached_property
+    def upload_time(self) -> str:
+        """When the first file of the release was uploaded."""
+        return min(package.upload_time for package in self.packages)
+
+    @cached_property
+    def last_upload_time(self) -> str:
+        """When the last file of the release was uploaded."""
+        return max(package.upload_time for package in self.packages)
+
+    @property
+    def is_prerelease(self) -> bool:
+        """Say whether this is a pre- or development release (PEP 440)."""
+        return self.version.is_prerelease
+
+
+@dataclass(frozen=True)
+class Project:
+    """A named collection of releases; ``releases`` are sorted by PEP 440 order, oldest first."""
+
+    normalized: NormalizedName
+    releases: tuple[Release, ...] = field(default=())
+
+    @cached_property
+    def latest(self) -> Release:
+        """The highest final release; the highest pre-release only when there is nothing else."""
+        finals = [release for release in self.releases if not release.is_prerelease]
+        return (finals or list(self.releases))[-1]
+
+    @cached_property
+    def name(self) -> str:
+        """The display name, as the latest release's metadata spells it."""
+        return self.latest.metadata.name or self.normalized
+
+    @cached_property
+    def packages(self) -> tuple[Package, ...]:
+        """Every file of every release, oldest release first."""
+        return tuple(package for release in self.releases for package in release.packages)
+
+    @cached_property
+    def last_upload_time(self) -> str:
+        """When a file was last uploaded to the project."""
+        return max(package.upload_time for package in self.packages)
+
+    def release(self, version: str) -> Release | None:
+        """Find a release by any spelling of its version (``1.0`` finds ``1.0.0``)."""
+        try:
+            wanted = Version(version)
+        except ValueError:
+            return None
+        for release in self.releases:
+            if release.version == wanted:
+                return release
+        return None

@@ -1,0 +1,255 @@
+"""The registry service: read projects and files, and publish new files (the only writer).
+
+Publishing follows one protocol so that nothing is ever visible half-written and no bytes are
+ever overwritten:
+
+1. validate the filename and the form, hash the bytes, check every digest sent;
+2. read and validate the core metadata inside the archive, check it agrees with the filename;
+3. store the bytes and the metadata under content-addressed keys (``<sha256>/<filename>``);
+4. create the file's record exclusively: this is the commit point. If the record exists, the
+   same bytes are an idempotent success and other bytes are :class:`DistributionExists`.
+
+A crash before step 4 leaves only an unreferenced blob, which no reader ever sees.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import IO
+from typing import BinaryIO
+
+from packaging.version import InvalidVersion
+from packaging.version import Version
+
+from pryv_server.core import distributions
+from pryv_server.core.index import IndexCache
+from pryv_server.core.index import record_key
+from pryv_server.core.models import Metadata
+from pryv_server.core.models import Package
+from pryv_server.core.models import Project
+from pryv_server.core.names import DistributionFilename
+from pryv_server.core.names import normalize
+from pryv_server.core.names import parse_filename
+from pryv_server.errors import DistributionExists
+from pryv_server.errors import InvalidFilename
+from pryv_server.errors import InvalidMetadata
+from pryv_server.errors import InvalidUpload
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.errors import PackageNotFound
+from pryv_server.errors import ProjectNotFound
+from pryv_server.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+FILETYPES = {"bdist_wheel": "wheel", "sdist": "sdist"}
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file sent to the legacy upload API, with what the form claims about it."""
+
+    filename: str
+    content: IO[bytes]
+    uploader: str
+    name: str = ""
+    version: str = ""
+    filetype: str = ""
+    digests: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The outcome of a publish: the file, and whether this call created it."""
+
+    package: Package
+    created: bool
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Registry:
+    """Projects, releases and files over two stores: records and package bytes."""
+
+    def __init__(
+        self,
+        records: Storage,
+        blobs: Storage,
+        index: IndexCache,
+        *,
+        clock: Callable[[], str] = _utc_now,
+    ) -> None:
+        self.records = records
+        self.blobs = blobs
+        self.index = index
+        self._now = clock
+
+    # Reading -----------------------------------------------------------------------------
+
+    def list_projects(self) -> list[Project]:
+        """Return every project, sorted by normalized name."""
+        return self.index.snapshot().projects()
+
+    def get_project(self, name: str) -> Project:
+        """Return the project with this name in any spelling.
+
+        :raises ProjectNotFound: no such project.
+        """
+        project = self.index.snapshot().project(normalize(name))
+        if project is None:
+            raise ProjectNotFound(f"no project named {name!r}")
+        return project
+
+    def get_package(self, filename: str) -> Package:
+        """Return the file published under this exact filename.
+
+        :raises PackageNotFound: no such file.
+        """
+        package = self.index.snapshot().by_filename.get(filename)
+        if package is None:
+            raise PackageNotFound(f"no file named {filename!r}")
+        return package
+
+    def open_package(self, package: Package) -> BinaryIO:
+        """Open the file's bytes for streaming."""
+        return self.blobs.open(package.blob_key)
+
+    def open_metadata(self, package: Package) -> BinaryIO:
+        """Open the file's core metadata (PEP 658).
+
+        :raises PackageNotFound: the file has no extracted metadata.
+        """
+        if package.metadata_key is None:
+            raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
+        return self.blobs.open(package.metadata_key)
+
+    # Publishing --------------------------------------------------------------------------
+
+    def publish(self, upload: Upload) -> Published:
+        """Validate and store one uploaded file; see the module docstring for the protocol.
+
+        :raises InvalidUpload: a subclass naming the problem; nothing was stored.
+        :raises DistributionExists: other bytes are already published under this filename.
+        """
+        parsed = parse_filename(upload.filename)
+        _check_form(upload, parsed)
+        upload.content.seek(0)
+        digests = distributions.compute_digests(upload.content)
+        distributions.check_digests(digests, upload.digests or {})
+        if digests.size == 0:
+            raise InvalidUpload("the uploaded file is empty")
+        metadata_bytes = distributions.read_metadata_file(upload.content, parsed)
+        metadata = Metadata.from_raw(distributions.parse_metadata(metadata_bytes))
+        _check_metadata(metadata, parsed)
+
+        key = record_key(parsed.project, parsed.identity)
+        existing = self._existing(key)
+        if existing is not None:
+            return self._resolve_duplicate(existing, digests.sha256)
+
+        blob_key = f"{digests.sha256[:2]}/{digests.sha256[2:4]}/{digests.sha256}/{upload.filename}"
+        metadata_key = f"{blob_key}.metadata"
+        upload.content.seek(0)
+        self._store_blob(blob_key, upload.content)
+        self._store_blob(metadata_key, io.BytesIO(metadata_bytes))
+        package = Package(
+            filename=upload.filename,
+            project=parsed.project,
+            version=str(parsed.version),
+            kind=parsed.kind,
+            identity=parsed.identity,
+            size=digests.size,
+            sha256=digests.sha256,
+            md5=digests.md5,
+            blake2_256=digests.blake2_256,
+            upload_time=self._now(),
+            uploader=upload.uploader,
+            blob_key=blob_key,
+            metadata_key=metadata_key,
+            metadata_sha256=distributions.compute_digests(io.BytesIO(metadata_bytes)).sha256,
+            metadata=metadata,
+        )
+        record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
+        try:
+            info = self.records.write(key, io.BytesIO(record), overwrite=False)
+        except ObjectExists:
+            # Another upload of the same file won the race between our check and our write.
+            existing = self._existing(key)
+            if existing is None:  # pragma: no cover - the record vanished again
+                raise
+            return self._resolve_duplicate(existing, digests.sha256)
+        self.index.add(key, info.version, package)
+        self.index.bump_generation()
+        log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
+        return Published(package, created=True)
+
+    def _existing(self, key: str) -> Package | None:
+        try:
+            return Package.from_json(json.loads(self.records.read(key)))
+        except ObjectNotFound:
+            return None
+
+    @staticmethod
+    def _resolve_duplicate(existing: Package, sha256: str) -> Published:
+        if existing.sha256 == sha256:
+            return Published(existing, created=False)
+        raise DistributionExists(
+            f"File already exists: {existing.filename!r} was published with other content; "
+            "files are never overwritten, upload a new version instead"
+        )
+
+    def _store_blob(self, key: str, data: IO[bytes]) -> None:
+        # Keys are content-addressed, so an existing blob already holds exactly these bytes.
+        try:
+            self.blobs.write(key, data, overwrite=False)
+        except ObjectExists:
+            pass
+
+
+def _check_form(upload: Upload, parsed: DistributionFilename) -> None:
+    """Check the form's name, version and filetype against the filename, when they are given."""
+    if upload.name and normalize(upload.name) != parsed.project:
+        raise InvalidFilename(
+            f"the filename {upload.filename!r} is for project {parsed.project!r}, "
+            f"but the form says {upload.name!r}"
+        )
+    if upload.version:
+        try:
+            form_version = Version(upload.version)
+        except InvalidVersion:
+            raise InvalidMetadata(
+                f"version: {upload.version!r} is not a valid PEP 440 version"
+            ) from None
+        if form_version != parsed.version:
+            raise InvalidFilename(
+                f"the filename {upload.filename!r} is for version {parsed.version}, "
+                f"but the form says {upload.version!r}"
+            )
+    expected = FILETYPES.get(upload.filetype)
+    if upload.filetype and expected != parsed.kind:
+        raise InvalidFilename(
+            f"the filetype {upload.filetype!r} does not match {upload.filename!r} (a {parsed.kind})"
+        )
+
+
+def _check_metadata(metadata: Metadata, parsed: DistributionFilename) -> None:
+    """Check that the metadata inside the file names the project and version its filename does."""
+    if normalize(metadata.name) != parsed.project:
+        raise InvalidFilename(
+            f"the filename {parsed.filename!r} is for project {parsed.project!r}, "
+            f"but its metadata names {metadata.name!r}"
+        )
+    if Version(metadata.version) != parsed.version:
+        raise InvalidFilename(
+            f"the filename {parsed.filename!r} is for version {parsed.version}, "
+            f"but its metadata says {metadata.version!r}"
+        )

@@ -1,0 +1,99 @@
+"""Every error pryv raises, as one tree under :class:`PryvError`.
+
+Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to status codes::
+
+    PryvError
+    ├── ConfigError                 startup only: a bad option or file, named in the message
+    ├── StorageError                the store failed (503)
+    │   ├── ObjectNotFound          no object under that key
+    │   └── ObjectExists            create-if-absent lost: the key already exists
+    ├── AuthenticationRequired      no or wrong credentials (401)
+    ├── PermissionDenied            authenticated, but not allowed (403)
+    ├── NotFound                    (404)
+    │   ├── ProjectNotFound
+    │   └── PackageNotFound
+    ├── InvalidUpload               the upload is refused, nothing was stored (400)
+    │   ├── InvalidFilename
+    │   ├── InvalidDistribution     not a readable wheel/sdist, or no METADATA/PKG-INFO
+    │   ├── InvalidMetadata         every metadata problem gathered in one message
+    │   └── DigestMismatch
+    ├── UploadTooLarge              over the configured maximum upload size (413)
+    ├── DistributionExists          other bytes already published under that filename (409)
+    └── UserExists                  a user of that name is already configured
+
+Messages are one line a human can act on: they say what was wrong and, where it helps, what to do.
+"""
+
+from __future__ import annotations
+
+
+class PryvError(Exception):
+    """Base class of every error pryv raises on purpose."""
+
+
+class ConfigError(PryvError):
+    """The configuration is missing, unreadable or invalid; raised at start, never per request."""
+
+
+class StorageError(PryvError):
+    """The storage backend failed (I/O error, network, permissions)."""
+
+
+class ObjectNotFound(StorageError):
+    """No object is stored under the requested key."""
+
+
+class ObjectExists(StorageError):
+    """A create-if-absent write found the key already taken."""
+
+
+class AuthenticationRequired(PryvError):
+    """The request carries no valid credentials."""
+
+
+class PermissionDenied(PryvError):
+    """The user is known but may not do this."""
+
+
+class NotFound(PryvError):
+    """The requested project, release or file does not exist."""
+
+
+class ProjectNotFound(NotFound):
+    """No project has this (normalized) name."""
+
+
+class PackageNotFound(NotFound):
+    """No distribution file has this name."""
+
+
+class InvalidUpload(PryvError):
+    """The upload is refused; nothing was stored."""
+
+
+class InvalidFilename(InvalidUpload):
+    """The filename is not a valid wheel or sdist name, or disagrees with the metadata."""
+
+
+class InvalidDistribution(InvalidUpload):
+    """The file is not a readable distribution archive."""
+
+
+class InvalidMetadata(InvalidUpload):
+    """The core metadata is missing fields or has invalid values."""
+
+
+class DigestMismatch(InvalidUpload):
+    """A digest sent with the upload does not match the bytes received."""
+
+
+class UploadTooLarge(PryvError):
+    """The upload is larger than the configured maximum."""
+
+
+class DistributionExists(PryvError):
+    """Different bytes were already published under this filename; files are never overwritten."""
+
+
+class UserExists(PryvError):
+    """A user with this name already exists in the users file."""

@@ -1,0 +1,96 @@
+"""The storage interface: bytes under string keys, with atomic, create-if-absent writes.
+
+Storage knows nothing of packages. The invariants every implementation keeps (and the shared
+contract test suite checks) are:
+
+* **atomic visibility**: a reader sees no object or the whole object, never a part of one;
+* **create-if-absent**: ``write(..., overwrite=False)`` lets exactly one of several concurrent
+  writers of a key win; the others get :class:`~pryv_server.errors.ObjectExists`;
+* **streaming**: writes read the source in chunks and reads return a file object, so memory does
+  not grow with object size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+from typing import BinaryIO
+from typing import Protocol
+
+from pryv_server.errors import StorageError
+
+CHUNK_SIZE = 1024 * 1024
+MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a listing or stat tells about one object.
+
+    ``version`` is an opaque change token: two different contents of one key never share it while
+    both could be observed (S3: the ETag; local: inode, mtime and size).
+    """
+
+    key: str
+    size: int
+    version: str
+
+
+class Storage(Protocol):
+    """Bytes under relative POSIX keys; see the module docstring for the invariants."""
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the object for streaming reads; the caller closes it.
+
+        :raises ObjectNotFound: no object under ``key``.
+        """
+        ...
+
+    def read(self, key: str) -> bytes:
+        """Return the whole object; for small objects such as records.
+
+        :raises ObjectNotFound: no object under ``key``.
+        """
+        ...
+
+    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
+        """Store ``data`` (read to its end in chunks) under ``key`` atomically.
+
+        :param overwrite: replace an existing object; when false, exactly one of several
+            concurrent writers wins.
+        :raises ObjectExists: ``overwrite`` is false and the key exists.
+        """
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Describe one object.
+
+        :raises ObjectNotFound: no object under ``key``.
+        """
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object if it exists (idempotent)."""
+        ...
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object whose key starts with ``prefix`` (recursive, in no given order)."""
+        ...
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative POSIX key, else raise :class:`StorageError`.
+
+    This is the one path-traversal guard every implementation calls: no leading ``/``, no empty,
+    ``.`` or ``..`` segments, no backslash or control character, at most 1,024 bytes.
+    """
+    if not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise StorageError(
+            f"invalid storage key {key!r}: empty or longer than {MAX_KEY_BYTES} bytes"
+        )
+    if "\\" in key or any(ord(char) < 32 or ord(char) == 127 for char in key):
+        raise StorageError(f"invalid storage key {key!r}: backslash or control character")
+    if any(segment in {"", ".", ".."} for segment in key.split("/")):
+        raise StorageError(f"invalid storage key {key!r}: empty, '.' or '..' segment")
+    return key

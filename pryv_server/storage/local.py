@@ -1,0 +1,151 @@
+"""Local filesystem storage: one directory, atomic writes by temp file + link/replace."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+from typing import BinaryIO
+
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.errors import StorageError
+from pryv_server.storage.base import CHUNK_SIZE
+from pryv_server.storage.base import ObjectInfo
+from pryv_server.storage.base import validate_key
+
+TEMP_PREFIX = ".tmp-"
+
+
+class LocalStorage:
+    """Objects as files below ``root``.
+
+    A write goes to a ``.tmp-*`` file in the target's own folder, is fsynced, then published with
+    ``os.link`` (create-if-absent: the kernel lets exactly one link win) or ``os.replace``
+    (overwrite). Readers therefore see nothing or the whole file. Hard links need a filesystem that
+    supports them (any POSIX local filesystem; not FAT).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = Path(root)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise StorageError(f"{self.root} is not a directory")
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the file for reading."""
+        try:
+            return self._path(key).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as error:
+            raise StorageError(f"cannot open {key}: {error.strerror}") from error
+
+    def read(self, key: str) -> bytes:
+        """Read the whole file."""
+        with self.open(key) as stream:
+            return stream.read()
+
+    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
+        """Copy ``data`` to a temp file beside the target, fsync it, then link or replace it."""
+        target = self._path(key)
+        if not overwrite and target.exists():
+            raise ObjectExists(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+        except OSError as error:
+            raise StorageError(f"cannot write {key}: {error.strerror}") from error
+        try:
+            with os.fdopen(descriptor, "wb") as temp:
+                shutil.copyfileobj(data, temp, CHUNK_SIZE)
+                temp.flush()
+                os.fsync(temp.fileno())
+            self._publish(temp_name, target, key, overwrite=overwrite)
+            _fsync_directory(target.parent)
+        except OSError as error:
+            raise StorageError(f"cannot write {key}: {error.strerror or error}") from error
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+        return self.stat(key)
+
+    @staticmethod
+    def _publish(temp_name: str, target: Path, key: str, *, overwrite: bool) -> None:
+        if overwrite:
+            os.replace(temp_name, target)
+            return
+        try:
+            os.link(temp_name, target)
+        except FileExistsError:
+            raise ObjectExists(key) from None
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Describe the file; the version token changes with every replacement."""
+        try:
+            return _info(key, self._path(key).stat())
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        """Unlink the file if it exists."""
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self._path(key).unlink()
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Walk the tree below the prefix's folder with scandir, skipping temp files."""
+        folder, _, _ = prefix.rpartition("/")
+        start = self._path(folder) if folder else self.root
+        for key, stat in _walk(start, folder):
+            if key.startswith(prefix):
+                yield _info(key, stat)
+
+
+def _info(key: str, stat: os.stat_result) -> ObjectInfo:
+    # The inode changes with every os.replace, so a rewrite within one mtime tick is still seen.
+    return ObjectInfo(key, stat.st_size, f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}")
+
+
+def _walk(folder: Path, key_prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name.startswith(TEMP_PREFIX):
+            continue
+        key = f"{key_prefix}/{entry.name}" if key_prefix else entry.name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path), key)
+            elif entry.is_file(follow_symlinks=False):
+                yield key, entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # removed while we listed it
+
+
+def _fsync_directory(folder: Path) -> None:
+    # Make the new directory entry durable too, so an acknowledged upload survives a power cut.
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in {errno.EINVAL, errno.EBADF}:
+            raise
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,72 @@
+"""In-memory storage with the same semantics as the real ones, for tests and demos."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Iterator
+from typing import IO
+from typing import BinaryIO
+
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.storage.base import ObjectInfo
+from pryv_server.storage.base import validate_key
+
+
+class MemoryStorage:
+    """A dict of key to bytes behind a lock."""
+
+    def __init__(self) -> None:
+        self._objects: dict[str, tuple[bytes, str]] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def open(self, key: str) -> BinaryIO:
+        """Return a BytesIO over the stored bytes."""
+        return io.BytesIO(self.read(key))
+
+    def read(self, key: str) -> bytes:
+        """Return the stored bytes."""
+        with self._lock:
+            try:
+                return self._objects[validate_key(key)][0]
+            except KeyError:
+                raise ObjectNotFound(key) from None
+
+    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
+        """Read ``data`` fully, then store it in one step under the lock."""
+        validate_key(key)
+        content = data.read()
+        with self._lock:
+            if not overwrite and key in self._objects:
+                raise ObjectExists(key)
+            self._counter += 1
+            digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
+            self._objects[key] = (content, f"{self._counter}-{digest}")
+            return ObjectInfo(key, len(content), self._objects[key][1])
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Describe the stored object."""
+        with self._lock:
+            try:
+                content, version = self._objects[validate_key(key)]
+            except KeyError:
+                raise ObjectNotFound(key) from None
+        return ObjectInfo(key, len(content), version)
+
+    def delete(self, key: str) -> None:
+        """Forget the object."""
+        with self._lock:
+            self._objects.pop(validate_key(key), None)
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield a snapshot of the matching objects."""
+        with self._lock:
+            snapshot = [
+                ObjectInfo(key, len(content), version)
+                for key, (content, version) in self._objects.items()
+                if key.startswith(prefix)
+            ]
+        yield from snapshot

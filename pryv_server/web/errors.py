@@ -1,0 +1,77 @@
+"""Turn errors into HTTP responses: one status table, one-line plain-text reasons for clients."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from pryv_server import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR: dict[type[errors.PryvError], int] = {
+    errors.AuthenticationRequired: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.InvalidUpload: 400,
+    errors.DistributionExists: 409,
+    errors.UserExists: 409,
+    errors.UploadTooLarge: 413,
+    errors.StorageError: 503,
+}
+
+
+def status_for(error: errors.PryvError) -> int:
+    """Return the status of the closest mapped ancestor class (500 when none is mapped)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_FOR:
+            return STATUS_FOR[cls]
+    return 500
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """Fold a message to one latin-1-safe line, short enough for an HTTP status line."""
+    line = " ".join(message.split())
+    line = line.encode("latin-1", "replace").decode("latin-1")
+    return (
+        line
+        if len(line) <= limit
+        else line[: limit - 1] + "…".encode("latin-1", "replace").decode("latin-1")
+    )
+
+
+def plain_response(status: int, message: str) -> Response:
+    """Answer in text/plain with the reason in the status line too (twine prints the reason)."""
+    line = one_line(message)
+    response = Response(line + "\n", mimetype="text/plain")
+    response.status = f"{status} {line}"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="pryv", charset="UTF-8"'
+    return response
+
+
+def handle_pryv_error(error: errors.PryvError) -> Response:
+    """Render a PryvError; storage failures are logged with their traceback."""
+    status = status_for(error)
+    if status >= 500:
+        log.error("request failed: %s", error, exc_info=error)
+        return plain_response(status, "the storage backend failed; try again later")
+    return plain_response(status, str(error))
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    """Render Werkzeug's own errors (404 route, 405, 413) in the same one-line style."""
+    status = error.code or 500
+    if isinstance(error, RequestEntityTooLarge):
+        return plain_response(413, "the upload is larger than the server's max-upload-size")
+    return plain_response(status, error.description or error.name)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on ``app``."""
+    app.register_error_handler(errors.PryvError, handle_pryv_error)
+    app.register_error_handler(HTTPException, handle_http_error)

@@ -1,0 +1,28 @@
+"""The services one app instance runs on, kept on ``app.extensions["pryv"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from pryv_server.auth import CachedVerifier
+from pryv_server.auth import UserStore
+from pryv_server.config import Settings
+from pryv_server.core import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler needs; built once by the app factory."""
+
+    settings: Settings
+    registry: Registry
+    users: UserStore
+    verifier: CachedVerifier
+
+
+def get_services() -> Services:
+    """Return the current app's services (typed access to ``app.extensions``)."""
+    services: Services = current_app.extensions["pryv"]
+    return services

@@ -1,0 +1,156 @@
+"""The first-run story with the real clients: twine uploads, pip installs, against `pryv start`."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import hashlib
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dists import make_sdist
+from tests.dists import make_wheel
+from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import USER
+from tests.e2e.conftest import Server
+from tests.e2e.conftest import pip
+from tests.e2e.conftest import twine_upload
+
+pytestmark = pytest.mark.e2e
+
+
+def get(server: Server, path: str, auth: bool = True) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(server.url + path)
+    if auth:
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def test_twine_upload_then_pip_install_in_fresh_venv(
+    server: Server, tmp_path: Path, venv: Path
+) -> None:
+    dist = tmp_path / "dist"
+    wheel = make_wheel(dist, "My_Project", "1.0.0", requires_python=">=3.8")
+    sdist = make_sdist(dist, "My_Project", "1.0.0", requires_python=">=3.8")
+    twine_upload(server, wheel, sdist)
+
+    python = venv / "bin" / "python"
+    pip("install", "--index-url", server.index_url, "my.project", python=python)
+    result = pip("list", "--format=freeze", python=python)
+    assert "my.project==1.0.0" in result.stdout.lower().replace("_", ".").replace("-", ".")
+
+    downloads = tmp_path / "downloads"
+    pip(
+        "download", "--no-deps", "--index-url", server.index_url, "-d", str(downloads), "MY_PROJECT"
+    )
+    assert (downloads / wheel.name).read_bytes() == wheel.read_bytes()
+    # pip would build an sdist to read it; fetch it by its listed URL instead.
+    status, body, _ = get(server, f"/packages/{sdist.name}")
+    assert (status, body) == (200, sdist.read_bytes())
+
+
+def test_pip_picks_latest_final_release_and_honours_requires_python(
+    server: Server, tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    files = [
+        make_wheel(dist, "chooser", "1.0"),
+        make_wheel(dist, "chooser", "1.1"),
+        make_wheel(dist, "chooser", "2.0rc1"),
+        make_wheel(dist, "chooser", "3.0", requires_python="<3"),
+    ]
+    twine_upload(server, *files)
+    downloads = tmp_path / "downloads"
+    pip("download", "--no-deps", "--index-url", server.index_url, "-d", str(downloads), "chooser")
+    assert [path.name for path in downloads.iterdir()] == ["chooser-1.1-py3-none-any.whl"]
+
+
+def test_reupload_identical_is_ok_and_different_bytes_conflict(
+    server: Server, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "a", "dupe", "1.0")
+    twine_upload(server, wheel)
+    twine_upload(server, wheel)  # identical bytes: silent success
+    other = make_wheel(tmp_path / "b", "dupe", "1.0", payload="CHANGED = True\n")
+    result = twine_upload(server, other, check=False)
+    assert result.returncode != 0
+    assert "409" in result.stdout + result.stderr
+    assert "File already exists" in result.stdout + result.stderr
+    status, body, _ = get(server, f"/packages/{wheel.name}")
+    assert status == 200
+    assert body == wheel.read_bytes()
+
+
+def test_requests_without_credentials_get_401_with_basic_challenge(server: Server) -> None:
+    status, _, headers = get(server, "/simple/", auth=False)
+    assert status == 401
+    assert headers["WWW-Authenticate"].startswith('Basic realm="pryv"')
+
+
+def _post_upload(server: Server, path: Path) -> int:
+    """Post one file the way twine does, with a multipart body built by hand."""
+    content = path.read_bytes()
+    boundary = "pryv-test-boundary"
+    name, version = path.name.split("-")[:2]
+    fields = {
+        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
+        "filetype": "bdist_wheel", "pyversion": "py3",
+        "sha256_digest": hashlib.sha256(content).hexdigest(), "metadata_version": "2.1",
+    }  # fmt: skip
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    )
+    body += (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{path.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(f"{server.url}/legacy/", data=body, method="POST")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_twenty_concurrent_uploads_to_one_new_project_are_all_listed(
+    server: Server, tmp_path: Path
+) -> None:
+    wheels = [make_wheel(tmp_path / "dist", "crowd", f"1.{n}") for n in range(20)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda wheel: _post_upload(server, wheel), wheels))
+    assert statuses == [200] * 20
+    status, body, _ = get(server, "/simple/crowd/")
+    assert status == 200
+    listed = set(re.findall(r">(crowd-[^<]+\.whl)<", body.decode()))
+    assert listed == {wheel.name for wheel in wheels}
+
+
+def test_racing_uploads_of_one_filename_exactly_one_wins(server: Server, tmp_path: Path) -> None:
+    contenders = [
+        make_wheel(tmp_path / f"c{n}", "racer", "1.0", payload=f"CONTENDER = {n}\n")
+        for n in range(8)
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda wheel: _post_upload(server, wheel), contenders))
+    assert sorted(statuses) == [200] + [409] * 7
+    winner = contenders[statuses.index(200)]
+    status, body, _ = get(server, f"/packages/{winner.name}")
+    assert status == 200
+    assert body == winner.read_bytes()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pryv_server.config import Location
+from pryv_server.config import Settings
+from pryv_server.config import load_settings
+from pryv_server.config import parse_location
+from pryv_server.config import parse_size
+from pryv_server.errors import ConfigError
+
+
+def test_parse_location_forms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert parse_location("/abs/path") == Location("file", "/abs/path")
+    assert parse_location("file:///abs/path") == Location("file", "/abs/path")
+    assert parse_location("some/relative") == Location("file", str(tmp_path / "some/relative"))
+    assert parse_location("file://some/relative") == Location(
+        "file", str(tmp_path / "some/relative")
+    )
+    assert parse_location("file://~/.pryv/projects") == Location(
+        "file", "/home/someone/.pryv/projects"
+    )
+    assert parse_location("s3://bucket/key/to/dir/") == Location("s3", "key/to/dir", "bucket")
+
+
+@pytest.mark.parametrize("value", ["", "s3:///nobucket", "http://example.com/x"])
+def test_parse_location_rejects(value: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        parse_location(value)
+
+
+def test_defaults_match_the_docs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PRYV_CONFIG_PATH", raising=False)
+    settings = load_settings()
+    assert settings.projects_path.path == str(tmp_path / ".pryv/projects")
+    assert settings.packages_path.path == str(tmp_path / ".pryv/packages")
+    assert settings.users_path.path == str(tmp_path / ".pryv/users.json")
+    assert settings.htpasswd_path is None
+    assert (settings.host, settings.port, settings.secret_key, settings.debug) == (
+        "127.0.0.1",
+        5555,
+        None,
+        False,
+    )
+
+
+def test_config_file_from_env_and_explicit_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "env.ini"
+    env_file.write_text("[server]\nport = 1234\n")
+    cli_file = tmp_path / "cli.ini"
+    cli_file.write_text("[server]\nport = 4321\nhost = 0.0.0.0\ndebug = true\nsecret-key = k\n"
+                        "[user]\nhtpasswd-path = file:///etc/pryv/.htpasswd\n")  # fmt: skip
+    monkeypatch.setenv("PRYV_CONFIG_PATH", str(env_file))
+    assert load_settings().port == 1234
+    settings = load_settings(str(cli_file))
+    assert (settings.port, settings.host, settings.debug, settings.secret_key) == (
+        4321,
+        "0.0.0.0",
+        True,
+        "k",
+    )
+    assert settings.htpasswd_path == Location("file", "/etc/pryv/.htpasswd")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nport = many\n", "[server] port"),
+        ("[server]\nport = 70000\n", "[server] port"),
+        ("[server]\ndebug = maybe\n", "[server] debug"),
+        ("[server]\nprot = 1\n", "unknown option 'prot'"),
+        ("[serveur]\nport = 1\n", "unknown section [serveur]"),
+        ("port = 1\n", "not a valid ini file"),
+        ("[core]\nprojects-path = ftp://x/y\n", "[core] projects-path"),
+        ("[server]\nmax-upload-size = lots\n", "[server] max-upload-size"),
+    ],
+)
+def test_bad_config_names_file_section_and_option(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.ini"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(path))
+    assert str(path) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "nope.ini"))
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("100", 100), ("500M", 500 * 1024**2), ("2G", 2 * 1024**3), ("1k", 1024)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_settings_replace_keeps_other_fields(settings: Settings) -> None:
+    changed = settings.replace(port=9999)
+    assert changed.port == 9999
+    assert changed.projects_path == settings.projects_path

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from packaging.version import Version
+
+from pryv_server.core.index import Snapshot
+from pryv_server.core.models import Metadata
+from pryv_server.core.models import Package
+
+
+def package(
+    version: str,
+    filename: str | None = None,
+    uploaded: str = "2024-01-01T00:00:00Z",
+    summary: str = "",
+) -> Package:
+    filename = filename or f"demo-{version}-py3-none-any.whl"
+    return Package(
+        filename=filename, project="demo", version=version, kind="wheel", identity=filename,  # type: ignore[arg-type]
+        size=1, sha256="0" * 64, upload_time=uploaded, uploader="u", blob_key=f"x/{filename}",
+        metadata=Metadata(name="Demo", version=version, summary=summary),
+    )  # fmt: skip
+
+
+def project_of(*packages: Package):
+    snapshot = Snapshot.build(1, {p.filename: p for p in packages})
+    return snapshot.project("demo")
+
+
+def test_latest_is_highest_final_release_not_last_uploaded() -> None:
+    project = project_of(
+        package("1.10", uploaded="2024-01-01T00:00:00Z"),
+        package("1.9", uploaded="2024-02-01T00:00:00Z"),
+        package("2.0rc1", uploaded="2024-03-01T00:00:00Z"),
+    )
+    assert [str(r.version) for r in project.releases] == ["1.9", "1.10", "2.0rc1"]
+    assert project.latest.version == Version("1.10")
+
+
+def test_latest_falls_back_to_prerelease_when_nothing_else() -> None:
+    project = project_of(package("1.0a1"), package("1.0b2"))
+    assert project.latest.version == Version("1.0b2")
+
+
+def test_release_metadata_comes_from_the_most_recent_upload() -> None:
+    project = project_of(
+        package("1.0", "demo-1.0.tar.gz", "2024-01-01T00:00:00Z", summary="old"),
+        package("1.0", "demo-1.0-py3-none-any.whl", "2024-01-02T00:00:00Z", summary="new"),
+    )
+    assert len(project.releases) == 1
+    assert project.latest.metadata.summary == "new"
+
+
+def test_release_lookup_accepts_equivalent_version_spellings() -> None:
+    project = project_of(package("1.0"))
+    assert project.release("1.0.0") is project.releases[0]
+    assert project.release("nonsense") is None
+
+
+def test_package_record_round_trips() -> None:
+    original = package("1.0")
+    assert Package.from_json(original.to_json()) == original
+
+
+def test_metadata_round_trips_lists_and_urls() -> None:
+    raw = {
+        "name": "x",
+        "version": "1",
+        "classifiers": ["Private :: Do Not Upload"],
+        "project_urls": {"Home": "https://x"},
+    }
+    metadata = Metadata.from_raw(raw)
+    assert metadata.classifiers == ("Private :: Do Not Upload",)
+    assert metadata.to_raw() == raw
