@@ -1,0 +1,118 @@
+"""Correctness of the in-memory index: other writers, stale entries, bad records."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from pryv_server.core.index import GENERATION_KEY
+from pryv_server.core.index import IndexCache
+from pryv_server.core.index import record_key
+from pryv_server.storage import MemoryStorage
+from tests.unit.test_models import package
+
+
+class CountingStorage(MemoryStorage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def stat(self, key):
+        self.calls.append(f"stat {key}")
+        return super().stat(key)
+
+    def list_objects(self, prefix=""):
+        self.calls.append("list")
+        return super().list_objects(prefix)
+
+    def read(self, key):
+        self.calls.append(f"read {key}")
+        return super().read(key)
+
+
+def put(storage: MemoryStorage, version: str, *, bump: bool = True) -> str:
+    item = package(version)
+    key = record_key(item.project, item.identity)
+    storage.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
+    if bump:
+        storage.write(GENERATION_KEY, io.BytesIO(version.encode()), overwrite=True)
+    return key
+
+
+def filenames(index: IndexCache) -> list[str]:
+    return sorted(index.snapshot().by_filename)
+
+
+def test_warm_requests_within_ttl_make_no_storage_calls() -> None:
+    storage = CountingStorage()
+    put(storage, "1.0")
+    now = [0.0]
+    index = IndexCache(storage, ttl=5, check_interval=5, clock=lambda: now[0])
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
+    storage.calls.clear()
+    for tick in range(10):
+        now[0] = tick * 0.4
+        index.snapshot()
+    assert storage.calls == []
+
+
+def test_another_writer_is_seen_through_the_generation_marker() -> None:
+    storage = CountingStorage()
+    put(storage, "1.0")
+    now = [0.0]
+    index = IndexCache(storage, ttl=60, check_interval=0, clock=lambda: now[0])
+    assert len(filenames(index)) == 1
+    put(storage, "2.0")
+    now[0] = 1
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
+
+
+def test_unchanged_marker_means_no_relist_until_ttl() -> None:
+    storage = CountingStorage()
+    put(storage, "1.0")
+    now = [0.0]
+    index = IndexCache(storage, ttl=10, check_interval=0, clock=lambda: now[0])
+    index.snapshot()
+    put(storage, "2.0", bump=False)  # a hand edit: no marker change
+    now[0] = 5
+    assert len(filenames(index)) == 1
+    storage.calls.clear()
+    now[0] = 11
+    assert len(filenames(index)) == 2
+    assert "list" in storage.calls
+
+
+def test_relist_reads_only_new_records_and_drops_deleted_ones() -> None:
+    storage = CountingStorage()
+    first = put(storage, "1.0")
+    now = [0.0]
+    index = IndexCache(storage, ttl=60, check_interval=0, clock=lambda: now[0])
+    index.snapshot()
+    second = put(storage, "2.0")
+    storage.calls.clear()
+    now[0] = 1
+    index.snapshot()
+    assert [call for call in storage.calls if call.startswith("read")] == [f"read {second}"]
+    storage.delete(first)
+    storage.write(GENERATION_KEY, io.BytesIO(b"x"), overwrite=True)
+    now[0] = 2
+    assert filenames(index) == ["demo-2.0-py3-none-any.whl"]
+
+
+def test_unreadable_records_are_skipped_not_fatal() -> None:
+    storage = MemoryStorage()
+    put(storage, "1.0")
+    storage.write("demo/broken.json", io.BytesIO(b"{not json"))
+    storage.write("demo/other-schema.json", io.BytesIO(b'{"schema": 99}'))
+    index = IndexCache(storage, ttl=60)
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
+
+
+def test_add_makes_own_publish_visible_at_once() -> None:
+    storage = MemoryStorage()
+    index = IndexCache(storage, ttl=60, check_interval=60)
+    assert filenames(index) == []
+    item = package("3.0")
+    index.add("demo/x.json", "v1", item)
+    assert filenames(index) == ["demo-3.0-py3-none-any.whl"]
+    assert index.snapshot().project("demo").latest.version.public == "3.0"
