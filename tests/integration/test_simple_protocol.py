@@ -105,6 +105,13 @@ def test_simple_format_query_overrides_accept(
     assert "Accept" in response.headers["Vary"]
 
 
+def test_simple_format_query_accepts_escaped_plus(
+    client: FlaskClient, demo: dict[str, Path]
+) -> None:
+    response = get(client, "/simple/?format=application/vnd.pypi.simple.v1%2Bjson")
+    assert response.headers["Content-Type"] == JSON
+
+
 def test_simple_unknown_format_query_is_406(client: FlaskClient, demo: dict[str, Path]) -> None:
     response = get(client, "/simple/demo/?format=yaml")
     assert response.status_code == 406
