@@ -10,11 +10,11 @@ snapshot generation and host.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
-from flask import jsonify
 from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
@@ -56,8 +56,13 @@ def _answer(name: str, version: str | None) -> Response:
     if release is None:
         raise PackageNotFound(f"{project.name!r} has no release {version!r}")
     key = ("pypi-json", project.normalized, version and str(release.version), request.host_url)
-    document = snapshot.memo(key, lambda: build_document(project, release, version is None))
-    return jsonify(document)
+    body = snapshot.memo(
+        key,
+        lambda: json.dumps(
+            build_document(project, release, version is None), separators=(",", ":")
+        ),
+    )
+    return Response(body, content_type="application/json")
 
 
 def build_document(project: Project, release: Release, with_releases: bool) -> dict[str, Any]:
