@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 GENERATION_KEY = "_generation"
 RECORD_SUFFIX = ".json"
 T = TypeVar("T")
+MAX_MEMO = 4096
 
 
 def record_key(project: NormalizedName, identity: str) -> str:
@@ -90,13 +91,15 @@ class Snapshot:
         """Return ``compute()``, computed once per snapshot (rendered pages, for instance).
 
         A snapshot never changes, so whatever is derived from it stays valid for its lifetime,
-        and a new generation starts with an empty memo.
+        and a new generation starts with an empty memo. At most ``MAX_MEMO`` values are kept, so
+        keys a client influences (the ``Host`` header) cannot grow memory without bound.
         """
-        try:
+        if key in self._memo:
             return self._memo[key]  # type: ignore[return-value]
-        except KeyError:
-            value = self._memo[key] = compute()
-            return value
+        value = compute()
+        if len(self._memo) < MAX_MEMO:
+            self._memo[key] = value
+        return value
 
     def project(self, normalized: NormalizedName) -> Project | None:
         """Return the project (assembled once per snapshot), or None."""

@@ -93,3 +93,16 @@ def test_yank_state_is_not_stored_in_the_package_record() -> None:
     assert yanked.yanked
     assert "yank" not in yanked.to_json()
     assert yanked.to_json() == wheel.to_json()
+
+
+def test_snapshot_memo_computes_once_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pryv_server.core import index as index_module
+
+    snapshot = Snapshot.build(1, {})
+    calls: list[int] = []
+    assert snapshot.memo("a", lambda: calls.append(1) or "page") == "page"
+    assert snapshot.memo("a", lambda: calls.append(1) or "other") == "page"
+    assert calls == [1]
+    monkeypatch.setattr(index_module, "MAX_MEMO", 1)
+    assert snapshot.memo("b", lambda: "b1") == "b1"
+    assert snapshot.memo("b", lambda: "b2") == "b2"  # full: computed, not kept
