@@ -140,3 +140,52 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
         raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
     click.echo(f"added user {name!r} to {location.path}")
+
+
+@main.command()
+@config_option
+@click.argument("project")
+@click.argument("version")
+@click.option("--file", "filename", metavar="FILENAME", help="Yank only this file of the release.")
+@click.option("--reason", default="", help="Why, shown to users by pip (PEP 592).")
+@click.option("--undo", is_flag=True, help="Un-yank instead.")
+def yank(
+    config_path: str | None,
+    project: str,
+    version: str,
+    filename: str | None,
+    reason: str,
+    undo: bool,
+) -> None:
+    """Yank release VERSION of PROJECT (or one file of it): pip skips it unless pinned with ==."""
+    from pryv_server.app import build_services
+    from pryv_server.errors import PryvError
+
+    settings = _load(config_path)
+    try:
+        release = build_services(settings).registry.yank(
+            project, version, filename=filename, reason=reason, user="cli", undo=undo
+        )
+    except PryvError as error:
+        raise click.ClickException(str(error)) from None
+    for package in release.packages:
+        state = "yanked" if package.yanked else "available"
+        reason_note = f" ({package.yanked_reason})" if package.yanked_reason else ""
+        click.echo(f"{package.filename}: {state}{reason_note}")
+
+
+@main.command("backfill-metadata")
+@config_option
+def backfill_metadata(config_path: str | None) -> None:
+    """Extract and serve the core metadata (PEP 658) of files published without it."""
+    from pryv_server.app import build_services
+    from pryv_server.errors import PryvError
+
+    settings = _load(config_path)
+    try:
+        done = build_services(settings).registry.backfill_metadata()
+    except PryvError as error:
+        raise click.ClickException(str(error)) from None
+    for package in done:
+        click.echo(f"extracted the metadata of {package.filename}")
+    click.echo(f"{len(done)} file(s) backfilled")

@@ -12,6 +12,8 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     ├── NotFound                    (404)
     │   ├── ProjectNotFound
     │   └── PackageNotFound
+    ├── NotAcceptable               no representation the client accepts (406, PEP 691)
+    ├── InvalidRequest              a request other than an upload lacks or garbles a field (400)
     ├── InvalidUpload               the upload is refused, nothing was stored (400)
     │   ├── InvalidFilename
     │   ├── InvalidDistribution     not a readable wheel/sdist, or no METADATA/PKG-INFO
@@ -65,6 +67,14 @@ class ProjectNotFound(NotFound):
 
 class PackageNotFound(NotFound):
     """No distribution file has this name."""
+
+
+class NotAcceptable(PryvError):
+    """The client accepts none of the formats pryv can answer with (PEP 691 negotiation)."""
+
+
+class InvalidRequest(PryvError):
+    """A request (other than an upload) is missing a field or has an invalid one."""
 
 
 class InvalidUpload(PryvError):

@@ -16,11 +16,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Hashable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from types import MappingProxyType
+from typing import TypeVar
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -29,6 +31,10 @@ from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
 from pryv_server.core.names import release_key
+from pryv_server.core.overlays import Overlay
+from pryv_server.core.overlays import apply
+from pryv_server.core.overlays import decode
+from pryv_server.core.overlays import is_overlay_key
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
 from pryv_server.storage.base import Storage
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 
 GENERATION_KEY = "_generation"
 RECORD_SUFFIX = ".json"
+T = TypeVar("T")
+MAX_MEMO = 4096
 
 
 def record_key(project: NormalizedName, identity: str) -> str:
@@ -54,21 +62,44 @@ class Snapshot:
     """An immutable view of the whole registry at one moment."""
 
     generation: int
-    packages: Mapping[str, Package]  # record key -> package
-    by_project: Mapping[NormalizedName, tuple[Package, ...]]
+    packages: Mapping[str, Package]  # record key -> package, as stored
+    by_project: Mapping[NormalizedName, tuple[Package, ...]]  # with yanks and backfills applied
     by_filename: Mapping[str, Package]
+    overlays: Mapping[str, Overlay] = field(default_factory=dict)  # overlay key -> record
     _projects: dict[NormalizedName, Project] = field(default_factory=dict, repr=False)
+    _memo: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, generation: int, packages: Mapping[str, Package]) -> Snapshot:
-        """Group packages by project and by filename."""
+    def build(
+        cls,
+        generation: int,
+        packages: Mapping[str, Package],
+        overlays: Mapping[str, Overlay] | None = None,
+    ) -> Snapshot:
+        """Apply the yank and metadata records, then group packages by project and filename."""
+        overlays = MappingProxyType(dict(overlays or {}))
         grouped: dict[NormalizedName, list[Package]] = {}
         by_filename: dict[str, Package] = {}
-        for package in packages.values():
+        for stored in packages.values():
+            package = apply(stored, overlays)
             grouped.setdefault(package.project, []).append(package)
             by_filename[package.filename] = package
         by_project = {name: tuple(files) for name, files in grouped.items()}
-        return cls(generation, MappingProxyType(dict(packages)), by_project, by_filename)
+        return cls(generation, MappingProxyType(dict(packages)), by_project, by_filename, overlays)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per snapshot (rendered pages, for instance).
+
+        A snapshot never changes, so whatever is derived from it stays valid for its lifetime,
+        and a new generation starts with an empty memo. At most ``MAX_MEMO`` values are kept, so
+        keys a client influences (the ``Host`` header) cannot grow memory without bound.
+        """
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        value = compute()
+        if len(self._memo) < MAX_MEMO:
+            self._memo[key] = value
+        return value
 
     def project(self, normalized: NormalizedName) -> Project | None:
         """Return the project (assembled once per snapshot), or None."""
@@ -155,35 +186,51 @@ class IndexCache:
             return None
 
     def _relist(self) -> None:
-        previous = self._snapshot.packages
-        packages: dict[str, Package] = {}
+        previous: dict[str, Package | Overlay] = {
+            **self._snapshot.packages,
+            **self._snapshot.overlays,
+        }
+        loaded: dict[str, Package | Overlay] = {}
         versions: dict[str, str] = {}
         changed = False
         for info in self.records.list_objects():
-            if not is_record_key(info.key):
+            if not (is_record_key(info.key) or is_overlay_key(info.key)):
                 continue
             cached = previous.get(info.key)
             if cached is not None and self._versions.get(info.key) == info.version:
-                packages[info.key] = cached
+                loaded[info.key] = cached
             else:
-                loaded = self._load(info.key)
-                if loaded is None:
+                record = self._load(info.key)
+                if record is None:
                     continue
-                packages[info.key] = loaded
+                loaded[info.key] = record
                 changed = True
             versions[info.key] = info.version
-        if changed or packages.keys() != previous.keys():
-            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages)
+        if changed or loaded.keys() != previous.keys():
+            packages = {k: v for k, v in loaded.items() if isinstance(v, Package)}
+            overlays = {k: v for k, v in loaded.items() if not isinstance(v, Package)}
+            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages, overlays)
         self._versions = versions
 
-    def _load(self, key: str) -> Package | None:
+    def _load(self, key: str) -> Package | Overlay | None:
         try:
-            return Package.from_json(json.loads(self.records.read(key)))
+            content = self.records.read(key)
+            if is_overlay_key(key):
+                return decode(key, content)
+            return Package.from_json(json.loads(content))
         except ObjectNotFound:
             return None  # deleted while we listed
         except (ValueError, KeyError, TypeError) as error:
             log.warning("skipping the unreadable record %s: %s", key, error)
             return None
+
+    def reload(self) -> None:
+        """Relist now: this process just changed a yank or metadata record."""
+        with self._lock:
+            marker = self._marker_version()
+            self._relist()
+            self._marker = marker
+            self._listed_at = self._checked_at = self._clock()
 
     def add(self, key: str, version: str, package: Package) -> None:
         """Make a package this process just published visible at once."""
@@ -191,7 +238,9 @@ class IndexCache:
             packages = dict(self._snapshot.packages)
             packages[key] = package
             self._versions[key] = version
-            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages)
+            self._snapshot = Snapshot.build(
+                self._snapshot.generation + 1, packages, self._snapshot.overlays
+            )
 
     def bump_generation(self) -> None:
         """Tell other processes that the records changed (rewrite the generation marker)."""

@@ -100,6 +100,19 @@ class Metadata:
 
 
 @dataclass(frozen=True, slots=True)
+class YankState:
+    """Whether a file or release is yanked (PEP 592), and who said so, when and why."""
+
+    yanked: bool
+    reason: str = ""
+    user: str = ""
+    time: str = ""
+
+
+NOT_YANKED = YankState(yanked=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Package:
     """One published distribution file and everything pryv knows about it."""
 
@@ -118,6 +131,18 @@ class Package:
     metadata_sha256: str | None = None
     md5: str | None = None
     blake2_256: str | None = None
+    # Not part of the record: the index applies the separate yank records (PEP 592) on load.
+    yank: YankState = NOT_YANKED
+
+    @property
+    def yanked(self) -> bool:
+        """Say whether installers should skip this file unless pinned with ``==`` (PEP 592)."""
+        return self.yank.yanked
+
+    @property
+    def yanked_reason(self) -> str:
+        """Why the file was yanked (empty when no reason was given or it is not yanked)."""
+        return self.yank.reason if self.yank.yanked else ""
 
     @property
     def requires_python(self) -> str:
@@ -133,6 +158,8 @@ class Package:
         """Serialize to the stored record (``schema`` first so readers can migrate)."""
         record: dict[str, Any] = {"schema": RECORD_SCHEMA}
         for item in fields(self):
+            if item.name in _DERIVED_FIELDS:
+                continue
             value = getattr(self, item.name)
             record[item.name] = value.to_raw() if item.name == "metadata" else value
         return record
@@ -142,9 +169,16 @@ class Package:
         """Build from a stored record; raises KeyError/TypeError/ValueError on a malformed one."""
         if record.get("schema") != RECORD_SCHEMA:
             raise ValueError(f"unsupported record schema {record.get('schema')!r}")
-        values = {item.name: record[item.name] for item in fields(cls) if item.name in record}
+        values = {
+            item.name: record[item.name]
+            for item in fields(cls)
+            if item.name in record and item.name not in _DERIVED_FIELDS
+        }
         values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
         return cls(**values)
+
+
+_DERIVED_FIELDS = frozenset({"yank"})
 
 
 @dataclass(frozen=True)
@@ -174,6 +208,18 @@ class Release:
         """Say whether this is a pre- or development release (PEP 440)."""
         return self.version.is_prerelease
 
+    @cached_property
+    def yanked(self) -> bool:
+        """Say whether every file of the release is yanked (PyPI's notion of a yanked release)."""
+        return all(package.yanked for package in self.packages)
+
+    @cached_property
+    def yanked_reason(self) -> str:
+        """The reason of the release's yank (the first non-empty reason of its files)."""
+        if not self.yanked:
+            return ""
+        return next((p.yanked_reason for p in self.packages if p.yanked_reason), "")
+
 
 @dataclass(frozen=True)
 class Project:
@@ -184,9 +230,14 @@ class Project:
 
     @cached_property
     def latest(self) -> Release:
-        """The highest final release; the highest pre-release only when there is nothing else."""
-        finals = [release for release in self.releases if not release.is_prerelease]
-        return (finals or list(self.releases))[-1]
+        """The highest final release; a pre-release or a yanked one only when there is nothing else.
+
+        PyPI's choice too: a yanked release never becomes the project's current version while
+        another one is available.
+        """
+        kept = [release for release in self.releases if not release.yanked] or list(self.releases)
+        finals = [release for release in kept if not release.is_prerelease]
+        return (finals or kept)[-1]
 
     @cached_property
     def name(self) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,11 +31,15 @@ from packaging.version import InvalidVersion
 from packaging.version import Version
 
 from pryv_server.core import distributions
+from pryv_server.core import overlays
 from pryv_server.core.index import IndexCache
+from pryv_server.core.index import Snapshot
 from pryv_server.core.index import record_key
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
+from pryv_server.core.models import Release
+from pryv_server.core.models import YankState
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.core.names import parse_filename
@@ -50,6 +56,9 @@ from pryv_server.storage.base import Storage
 log = logging.getLogger(__name__)
 
 FILETYPES = {"bdist_wheel": "wheel", "sdist": "sdist"}
+# PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
+# marked Dynamic match the wheels built from it), so only those are served as core metadata.
+RELIABLE_SDIST_METADATA = Version("2.2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,10 @@ class Registry:
         self._now = clock
 
     # Reading -----------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Return the current immutable view of the registry (to read several things at once)."""
+        return self.index.snapshot()
 
     def list_projects(self) -> list[Project]:
         """Return every project, sorted by normalized name."""
@@ -157,10 +170,11 @@ class Registry:
             return self._resolve_duplicate(existing, digests.sha256)
 
         blob_key = f"{digests.sha256[:2]}/{digests.sha256[2:4]}/{digests.sha256}/{upload.filename}"
-        metadata_key = f"{blob_key}.metadata"
         upload.content.seek(0)
         self._store_blob(blob_key, upload.content)
-        self._store_blob(metadata_key, io.BytesIO(metadata_bytes))
+        metadata_key = metadata_sha256 = None
+        if serves_metadata(parsed.kind, metadata):
+            metadata_key, metadata_sha256 = self._store_metadata(blob_key, metadata_bytes)
         package = Package(
             filename=upload.filename,
             project=parsed.project,
@@ -175,7 +189,7 @@ class Registry:
             uploader=upload.uploader,
             blob_key=blob_key,
             metadata_key=metadata_key,
-            metadata_sha256=distributions.compute_digests(io.BytesIO(metadata_bytes)).sha256,
+            metadata_sha256=metadata_sha256,
             metadata=metadata,
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
@@ -207,12 +221,119 @@ class Registry:
             "files are never overwritten, upload a new version instead"
         )
 
+    # Yanking (PEP 592) and metadata backfill -------------------------------------------
+
+    def yank(
+        self,
+        project: str,
+        version: str,
+        *,
+        filename: str | None = None,
+        reason: str = "",
+        user: str = "",
+        undo: bool = False,
+    ) -> Release:
+        """Yank (or with ``undo`` un-yank) a whole release, or one file of it.
+
+        Yanking a release covers files uploaded to it later too, and replaces any per-file state
+        in it; yanking one file leaves its siblings alone. Package records are not touched: the
+        state is a separate small record (see :mod:`pryv_server.core.overlays`).
+
+        :returns: the release as every reader now sees it.
+        :raises ProjectNotFound: no such project.
+        :raises PackageNotFound: no such release, or no such file in it.
+        """
+        release = self._release(project, version)
+        state = YankState(
+            yanked=not undo, reason="" if undo else reason.strip(), user=user, time=self._now()
+        )
+        if filename is None:
+            for package in release.packages:
+                self.records.delete(overlays.file_yank_key(package))
+            key = overlays.release_yank_key(release.packages[0].project, str(release.version))
+        else:
+            matches = [p for p in release.packages if p.filename == filename]
+            if not matches:
+                raise PackageNotFound(f"release {version} of {project!r} has no file {filename!r}")
+            key = overlays.file_yank_key(matches[0])
+        self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
+        self._changed()
+        log.info(
+            "%s %s %s %s by %s",
+            "un-yanked" if undo else "yanked",
+            project,
+            version,
+            filename or "(whole release)",
+            user or "?",
+        )
+        return self._release(project, version)
+
+    def backfill_metadata(self) -> list[Package]:
+        """Extract and serve the core metadata of files published without it (PEP 658).
+
+        Files published before pryv stored ``<file>.metadata`` have none; their bytes are read
+        once more, the metadata is stored beside them and a metadata record (written once)
+        points to it. sdists older than Metadata-Version 2.2 are skipped (PEP 643).
+
+        :returns: the files that gained metadata.
+        """
+        done: list[Package] = []
+        for package in self.snapshot().by_filename.values():
+            if package.metadata_key is not None or not serves_metadata(
+                package.kind, package.metadata
+            ):
+                continue
+            # Spool to disk: archives are read by seeking, and S3 bodies cannot seek.
+            with (
+                self.blobs.open(package.blob_key) as stream,
+                tempfile.SpooledTemporaryFile(distributions.CHUNK_SIZE) as spooled,
+            ):
+                shutil.copyfileobj(stream, spooled, distributions.CHUNK_SIZE)
+                parsed = parse_filename(package.filename)
+                content = distributions.read_metadata_file(spooled, parsed)
+            key, sha256 = self._store_metadata(package.blob_key, content)
+            record = overlays.encode(overlays.MetadataRecord(key, sha256))
+            try:
+                self.records.write(overlays.metadata_key(package), io.BytesIO(record))
+            except ObjectExists:
+                pass  # another process backfilled the same bytes first
+            done.append(package)
+        if done:
+            self._changed()
+        return done
+
+    def _release(self, project: str, version: str) -> Release:
+        release = self.get_project(project).release(version)
+        if release is None:
+            raise PackageNotFound(f"{project!r} has no release {version!r}")
+        return release
+
+    def _changed(self) -> None:
+        self.index.bump_generation()
+        self.index.reload()
+
+    def _store_metadata(self, blob_key: str, content: bytes) -> tuple[str, str]:
+        """Store a file's core metadata beside it (PEP 658); return its key and sha256."""
+        key = f"{blob_key}.metadata"
+        self._store_blob(key, io.BytesIO(content))
+        return key, distributions.compute_digests(io.BytesIO(content)).sha256
+
     def _store_blob(self, key: str, data: IO[bytes]) -> None:
         # Keys are content-addressed, so an existing blob already holds exactly these bytes.
         try:
             self.blobs.write(key, data, overwrite=False)
         except ObjectExists:
             pass
+
+
+def serves_metadata(kind: str, metadata: Metadata) -> bool:
+    """Say whether a file's core metadata is served as ``<file>.metadata`` (PEP 658 and 643)."""
+    if kind == "wheel":
+        return True
+    try:
+        return Version(metadata.metadata_version) >= RELIABLE_SDIST_METADATA
+    except InvalidVersion:
+        return False
 
 
 def _check_form(upload: Upload, parsed: DistributionFilename) -> None:

@@ -7,8 +7,10 @@ from flask import redirect
 from werkzeug.wrappers import Response
 
 from pryv_server.web import download
+from pryv_server.web import json_api
 from pryv_server.web import simple
 from pryv_server.web import upload
+from pryv_server.web import yank
 from pryv_server.web.errors import register_error_handlers
 
 
@@ -17,6 +19,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(simple.blueprint)
     app.register_blueprint(upload.blueprint)
     app.register_blueprint(download.blueprint)
+    app.register_blueprint(json_api.blueprint)
+    app.register_blueprint(yank.blueprint)
     register_error_handlers(app)
 
     @app.get("/")

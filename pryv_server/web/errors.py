@@ -17,6 +17,8 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.AuthenticationRequired: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
+    errors.NotAcceptable: 406,
+    errors.InvalidRequest: 400,
     errors.InvalidUpload: 400,
     errors.DistributionExists: 409,
     errors.UserExists: 409,

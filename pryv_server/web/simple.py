@@ -1,40 +1,179 @@
-"""The PEP 503 simple repository API: ``/simple/`` and ``/simple/<project>/``."""
+"""The simple repository API: ``/simple/`` and ``/simple/<project>/`` in HTML and JSON.
+
+* PEP 503 HTML pages, with PEP 629's ``pypi:repository-version`` meta;
+* PEP 691 JSON (``application/vnd.pypi.simple.v1+json``), chosen by content negotiation on the
+  ``Accept`` header (q-values honoured, ``406`` when nothing fits) or by the ``?format=`` query;
+* PEP 592 ``data-yanked`` / ``yanked``, PEP 658 and 714 ``data-core-metadata`` /
+  ``core-metadata`` (with the older ``dist-info-metadata`` spelling too), PEP 700 ``versions``,
+  ``size`` and ``upload-time``.
+
+Pages are rendered from the in-memory snapshot only and kept per snapshot generation, so a page
+is rendered once per change of the registry, not once per request.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from pryv_server.core import Package
+from pryv_server.core import Project
 from pryv_server.core.names import normalize
+from pryv_server.errors import NotAcceptable
+from pryv_server.errors import ProjectNotFound
 from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
 blueprint.before_request(require_basic_user)
 
+# PEP 629/691/700: the API version both forms announce (1.1 is the version with PEP 700 fields).
+API_VERSION = "1.1"
+JSON_V1 = "application/vnd.pypi.simple.v1+json"
+HTML_V1 = "application/vnd.pypi.simple.v1+html"
+HTML = "text/html"
+# What a client may ask for, and the representation it gets (PEP 691's "latest" aliases are v1).
+# Order breaks ties between equal q-values: ``*/*`` and no Accept at all get plain text/html,
+# which every client since PEP 503 understands.
+OFFERS = {
+    HTML: HTML,
+    HTML_V1: HTML_V1,
+    JSON_V1: JSON_V1,
+    "application/vnd.pypi.simple.latest+html": HTML_V1,
+    "application/vnd.pypi.simple.latest+json": JSON_V1,
+}
+FORMAT_ALIASES = {"html": HTML, "json": JSON_V1}
+CONTENT_TYPES = {HTML: "text/html; charset=utf-8", HTML_V1: HTML_V1, JSON_V1: JSON_V1}
+
+
+@blueprint.after_request
+def vary_on_accept(response: Response) -> Response:
+    """Tell caches that the body depends on ``Accept`` (PEP 691), errors included."""
+    response.vary.add("Accept")
+    return response
+
+
+def choose_format() -> str:
+    """Return the media type to answer with: ``?format=`` first, then the ``Accept`` header.
+
+    :raises NotAcceptable: neither names a form pryv serves.
+    """
+    wanted = request.args.get("format")
+    if wanted is not None:
+        # An unescaped "+" in a query decodes as a space; no media type contains one.
+        asked = wanted.strip().lower().replace(" ", "+")
+        chosen = OFFERS.get(asked) or FORMAT_ALIASES.get(asked)
+        if chosen is None:
+            raise NotAcceptable(f"unknown format {wanted!r}: use one of {', '.join(CONTENT_TYPES)}")
+        return chosen
+    accept = request.accept_mimetypes
+    if not accept:
+        return HTML  # no Accept header: PEP 691 says answer as before, in HTML
+    best = accept.best_match(list(OFFERS))
+    if best is None:
+        raise NotAcceptable(
+            f"none of the accepted types ({request.headers.get('Accept', '')}) is served here: "
+            f"accept one of {', '.join(CONTENT_TYPES)}"
+        )
+    return OFFERS[best]
+
 
 @blueprint.get("/simple/")
-def index() -> str:
-    """List every project (PEP 503 root page)."""
-    projects = get_services().registry.list_projects()
-    return render_template("simple/index.html", projects=projects)
+def index() -> Response:
+    """List every project (PEP 503 root page, PEP 691 ``projects``)."""
+    fmt = choose_format()
+    snapshot = get_services().registry.snapshot()
+    body = snapshot.memo(("simple-index", fmt), lambda: _render_index(snapshot.projects(), fmt))
+    return Response(body, content_type=CONTENT_TYPES[fmt])
 
 
 @blueprint.get("/simple/<project>/")
-def project(project: str) -> Response | str:
-    """List every file of a project with its hash and Requires-Python (PEP 503)."""
+def project(project: str) -> Response:
+    """List every file of a project with hashes, Requires-Python, yank state and metadata."""
     normalized = normalize(project)
     if project != normalized:
         # PEP 503: clients should use the normalized URL; redirect other spellings to it.
-        return redirect(url_for("simple.project", project=normalized), code=301)
-    found = get_services().registry.get_project(normalized)
-    return render_template("simple/project.html", project=found)
+        return redirect(_project_url(normalized), code=301)
+    fmt = choose_format()
+    snapshot = get_services().registry.snapshot()
+    found = snapshot.project(normalized)
+    if found is None:
+        raise ProjectNotFound(f"no project named {project!r}")
+    body = snapshot.memo(("simple-project", normalized, fmt), lambda: _render_project(found, fmt))
+    return Response(body, content_type=CONTENT_TYPES[fmt])
 
 
 @blueprint.get("/simple/<project>")
 def project_without_slash(project: str) -> Response:
     """Add the trailing slash pip expects."""
-    return redirect(url_for("simple.project", project=normalize(project)), code=301)
+    return redirect(_project_url(normalize(project)), code=301)
+
+
+def _project_url(normalized: str) -> str:
+    """Return the project page's URL, keeping the query (``?format=``) of the request."""
+    query = request.query_string.decode("latin-1")
+    url = url_for("simple.project", project=normalized)
+    return f"{url}?{query}" if query else url
+
+
+def _render_index(projects: list[Project], fmt: str) -> str:
+    if fmt == JSON_V1:
+        return _dump(
+            {
+                "meta": {"api-version": API_VERSION},
+                "projects": [{"name": project.name} for project in projects],
+            }
+        )
+    return render_template("simple/index.html", projects=projects, api_version=API_VERSION)
+
+
+def _render_project(project: Project, fmt: str) -> str:
+    if fmt == JSON_V1:
+        return _dump(
+            {
+                "meta": {"api-version": API_VERSION},
+                "name": project.normalized,
+                "versions": [str(release.version) for release in project.releases],
+                "files": [file_json(package) for package in project.packages],
+            }
+        )
+    return render_template(
+        "simple/project.html", project=project, api_version=API_VERSION, file_url=file_url
+    )
+
+
+def file_url(package: Package) -> str:
+    """Return the download URL relative to ``/simple/<project>/`` (both forms resolve it so)."""
+    return f"../../packages/{quote(package.filename)}"
+
+
+def file_json(package: Package) -> dict[str, Any]:
+    """Describe one file as PEP 691 (with PEP 592, 658/714 and 700 keys)."""
+    metadata: dict[str, str] | bool = (
+        {"sha256": package.metadata_sha256} if package.metadata_sha256 else False
+    )
+    entry: dict[str, Any] = {
+        "filename": package.filename,
+        "url": file_url(package),
+        "hashes": {"sha256": package.sha256},
+    }
+    if package.requires_python:
+        entry["requires-python"] = package.requires_python
+    entry["core-metadata"] = metadata
+    entry["dist-info-metadata"] = metadata  # PEP 714: keep the old key for older clients
+    entry["yanked"] = (package.yanked_reason or True) if package.yanked else False
+    entry["size"] = package.size
+    entry["upload-time"] = package.upload_time
+    return entry
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))

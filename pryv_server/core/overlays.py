@@ -1,0 +1,111 @@
+"""Small records stored beside the package records that change how a file is served.
+
+A package record is written once and never rewritten (DESIGN.md, persistence invariants). What may
+change later about a file lives in separate, tiny records that the index reads alongside:
+
+* **yank records** (PEP 592) under ``_yank/<project>/<release>.json`` for a whole release and
+  ``_yank/<project>/<release>/<identity>.json`` for one file. The most specific record wins, so a
+  file can be un-yanked inside a yanked release. A yank record is last-writer-wins (like a
+  release's metadata); un-yanking writes ``"yanked": false`` so the log of who did what stays.
+* **metadata records** under ``_metadata/<project>/<identity>.json``, written once by
+  ``pryv backfill-metadata`` for files published before pryv extracted core metadata (PEP 658).
+
+Every key starts with ``_`` so :func:`pryv_server.core.index.is_record_key` never mistakes one
+for a package record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
+
+from packaging.utils import NormalizedName
+
+from pryv_server.core.models import Package
+from pryv_server.core.models import YankState
+from pryv_server.core.names import release_key
+
+YANK_PREFIX = "_yank/"
+METADATA_PREFIX = "_metadata/"
+OVERLAY_SCHEMA = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRecord:
+    """Where the backfilled core metadata of one file is stored, and its digest."""
+
+    metadata_key: str
+    metadata_sha256: str
+
+
+Overlay = YankState | MetadataRecord
+
+
+def release_yank_key(project: NormalizedName, version: str) -> str:
+    """Return the key of the yank record of a whole release."""
+    return f"{YANK_PREFIX}{project}/{release_key(version)}.json"
+
+
+def file_yank_key(package: Package) -> str:
+    """Return the key of the yank record of one file."""
+    return f"{YANK_PREFIX}{package.project}/{release_key(package.version)}/{package.identity}.json"
+
+
+def metadata_key(package: Package) -> str:
+    """Return the key of the backfilled metadata record of one file."""
+    return f"{METADATA_PREFIX}{package.project}/{package.identity}.json"
+
+
+def is_overlay_key(key: str) -> bool:
+    """Say whether ``key`` holds a yank or metadata record."""
+    return key.endswith(".json") and key.startswith((YANK_PREFIX, METADATA_PREFIX))
+
+
+def encode(overlay: Overlay) -> bytes:
+    """Serialize a record (``schema`` first so readers can migrate)."""
+    if isinstance(overlay, YankState):
+        body: dict[str, Any] = {
+            "yanked": overlay.yanked,
+            "reason": overlay.reason,
+            "user": overlay.user,
+            "time": overlay.time,
+        }
+    else:
+        body = {
+            "metadata_key": overlay.metadata_key,
+            "metadata_sha256": overlay.metadata_sha256,
+        }
+    return json.dumps({"schema": OVERLAY_SCHEMA, **body}, sort_keys=True).encode("utf-8")
+
+
+def decode(key: str, content: bytes) -> Overlay:
+    """Parse a record read from ``key``; raises ValueError/KeyError/TypeError on a bad one."""
+    record = json.loads(content)
+    if record.get("schema") != OVERLAY_SCHEMA:
+        raise ValueError(f"unsupported record schema {record.get('schema')!r}")
+    if key.startswith(YANK_PREFIX):
+        return YankState(
+            yanked=bool(record["yanked"]),
+            reason=str(record.get("reason") or ""),
+            user=str(record.get("user") or ""),
+            time=str(record.get("time") or ""),
+        )
+    return MetadataRecord(str(record["metadata_key"]), str(record["metadata_sha256"]))
+
+
+def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
+    """Return ``package`` with its yank state and any backfilled metadata applied."""
+    changes: dict[str, Any] = {}
+    yank = overlays.get(file_yank_key(package)) or overlays.get(
+        release_yank_key(package.project, package.version)
+    )
+    if isinstance(yank, YankState) and yank != package.yank:
+        changes["yank"] = yank
+    backfilled = overlays.get(metadata_key(package))
+    if package.metadata_key is None and isinstance(backfilled, MetadataRecord):
+        changes["metadata_key"] = backfilled.metadata_key
+        changes["metadata_sha256"] = backfilled.metadata_sha256
+    return replace(package, **changes) if changes else package

@@ -1,0 +1,168 @@
+"""PyPI's legacy JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``.
+
+Many tools (pip-audit, poetry, renovate, dependabot, pipdeptree…) read these documents, so they
+have PyPI's shape and key names: ``info`` (the release's core metadata, Metadata 2.4 and 2.5
+fields included), ``releases`` (project document only, as on PyPI), ``urls`` (the files of the
+shown release), ``last_serial`` and ``vulnerabilities``. Counters pryv does not keep (downloads)
+are ``-1``, as PyPI reports them. Documents are built from the in-memory snapshot and kept per
+snapshot generation and host.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from pryv_server.core import Package
+from pryv_server.core import Project
+from pryv_server.core import Release
+from pryv_server.core.names import normalize
+from pryv_server.errors import PackageNotFound
+from pryv_server.errors import ProjectNotFound
+from pryv_server.web.security import require_basic_user
+from pryv_server.web.services import get_services
+
+blueprint = Blueprint("json_api", __name__)
+blueprint.before_request(require_basic_user)
+
+PACKAGETYPES = {"wheel": "bdist_wheel", "sdist": "sdist"}
+NO_DOWNLOADS = {"last_day": -1, "last_month": -1, "last_week": -1}
+
+
+@blueprint.get("/pypi/<project>/json")
+def project_json(project: str) -> Response:
+    """Describe a project: its latest release's metadata, every release and its files."""
+    return _answer(project, None)
+
+
+@blueprint.get("/pypi/<project>/<version>/json")
+def release_json(project: str, version: str) -> Response:
+    """Describe one release of a project (no ``releases`` key, as on PyPI)."""
+    return _answer(project, version)
+
+
+def _answer(name: str, version: str | None) -> Response:
+    snapshot = get_services().registry.snapshot()
+    project = snapshot.project(normalize(name))
+    if project is None:
+        raise ProjectNotFound(f"no project named {name!r}")
+    release = project.latest if version is None else project.release(version)
+    if release is None:
+        raise PackageNotFound(f"{project.name!r} has no release {version!r}")
+    key = ("pypi-json", project.normalized, version and str(release.version), request.host_url)
+    body = snapshot.memo(
+        key,
+        lambda: json.dumps(
+            build_document(project, release, version is None), separators=(",", ":")
+        ),
+    )
+    return Response(body, content_type="application/json")
+
+
+def build_document(project: Project, release: Release, with_releases: bool) -> dict[str, Any]:
+    """Build PyPI's JSON document for ``release`` of ``project``."""
+    document: dict[str, Any] = {"info": _info(project, release)}
+    document["last_serial"] = last_serial(project)
+    if with_releases:
+        document["releases"] = {
+            str(item.version): [_file(package) for package in item.packages]
+            for item in project.releases
+        }
+    document["urls"] = [_file(package) for package in release.packages]
+    document["vulnerabilities"] = []
+    return document
+
+
+def _info(project: Project, release: Release) -> dict[str, Any]:
+    meta = release.metadata
+    # The explorer's pages, as PyPI points to its own project pages.
+    project_page = f"{request.host_url}project/{project.normalized}/"
+    urls = dict(meta.project_urls)
+    return {
+        "author": meta.author,
+        "author_email": meta.author_email,
+        "bugtrack_url": None,
+        "classifiers": list(meta.classifiers),
+        "description": meta.description,
+        "description_content_type": meta.description_content_type or None,
+        "docs_url": None,
+        "download_url": meta.download_url,
+        "downloads": NO_DOWNLOADS,
+        "dynamic": list(meta.dynamic) or None,
+        "home_page": meta.home_page,
+        "import_names": list(meta.import_names) or None,
+        "import_namespaces": list(meta.import_namespaces) or None,
+        "keywords": ",".join(meta.keywords),
+        "license": meta.license,
+        "license_expression": meta.license_expression or None,
+        "license_files": list(meta.license_files) or None,
+        "maintainer": meta.maintainer,
+        "maintainer_email": meta.maintainer_email,
+        "metadata_version": meta.metadata_version,
+        "name": project.name,
+        "obsoletes_dist": list(meta.obsoletes_dist) or None,
+        "package_url": project_page,
+        "platform": ", ".join(meta.platforms) or None,
+        "project_url": project_page,
+        "project_urls": urls or None,
+        "provides_dist": list(meta.provides_dist) or None,
+        "provides_extra": list(meta.provides_extra) or None,
+        "release_url": f"{project_page}{release.version}/",
+        "requires_dist": list(meta.requires_dist) or None,
+        "requires_external": list(meta.requires_external) or None,
+        "requires_python": meta.requires_python or None,
+        "summary": meta.summary,
+        "supported_platform": list(meta.supported_platforms) or None,
+        "version": str(release.version),
+        "yanked": release.yanked,
+        "yanked_reason": release.yanked_reason or None,
+    }
+
+
+def _file(package: Package) -> dict[str, Any]:
+    return {
+        "comment_text": "",
+        "digests": {
+            "blake2b_256": package.blake2_256,
+            "md5": package.md5,
+            "sha256": package.sha256,
+        },
+        "downloads": -1,
+        "filename": package.filename,
+        "has_sig": False,
+        "md5_digest": package.md5,
+        "packagetype": PACKAGETYPES[package.kind],
+        "python_version": python_version(package),
+        "requires_python": package.requires_python or None,
+        "size": package.size,
+        "upload_time": package.upload_time[:19],
+        "upload_time_iso_8601": package.upload_time,
+        "url": url_for("download.download", filename=package.filename, _external=True),
+        "yanked": package.yanked,
+        "yanked_reason": package.yanked_reason or None,
+    }
+
+
+def python_version(package: Package) -> str:
+    """Return PyPI's ``python_version``: the wheel's Python tag, or ``source`` for an sdist."""
+    if package.kind == "sdist":
+        return "source"
+    return package.filename.removesuffix(".whl").split("-")[-3]
+
+
+def last_serial(project: Project) -> int:
+    """Return a number that grows with every upload or yank in the project.
+
+    pryv keeps no global event serial; the time of the latest change, in microseconds, grows the
+    same way and is the same in every process.
+    """
+    times = [package.upload_time for package in project.packages]
+    times += [package.yank.time for package in project.packages if package.yank.time]
+    latest = datetime.fromisoformat(max(times))
+    return int(latest.timestamp() * 1_000_000)
