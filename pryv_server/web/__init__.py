@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask import redirect
-from werkzeug.wrappers import Response
 
 from pryv_server.web import download
+from pryv_server.web import explorer
 from pryv_server.web import simple
 from pryv_server.web import upload
 from pryv_server.web.errors import register_error_handlers
@@ -18,7 +17,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(upload.blueprint)
     app.register_blueprint(download.blueprint)
     register_error_handlers(app)
-
-    @app.get("/")
-    def home() -> Response:
-        return redirect("/simple/")
+    explorer.init_app(app, api_blueprints=(simple.blueprint, upload.blueprint, download.blueprint))
