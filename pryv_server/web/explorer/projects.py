@@ -125,7 +125,9 @@ def _links(
     project_urls: tuple[tuple[str, str], ...], home_page: str, download_url: str
 ) -> list[tuple[str, str, str | None]]:
     """Return (label, text, safe href or None) for every project URL the metadata gives."""
-    links = [("Homepage", home_page), ("Download", download_url), *project_urls]
+    # Homepage first, then the project URLs by label: a stable order, whatever the record's.
+    ordered = sorted(project_urls, key=lambda item: (item[0].lower() != "homepage", item[0].lower()))
+    links = [("Homepage", home_page), *ordered, ("Download", download_url)]
     seen = set()
     result = []
     for label, url in links:
