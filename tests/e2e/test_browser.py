@@ -95,7 +95,9 @@ METADATA = {
 def _launch_options() -> dict[str, object]:
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing: CI must install it (apt-get install chromium)")
+            pytest.fail(
+                "/usr/bin/chromium is missing: CI must install it (apt-get install chromium)"
+            )
         pytest.skip("Debian's Chromium is not installed (apt-get install chromium)")
     return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
 

@@ -126,7 +126,9 @@ def _links(
 ) -> list[tuple[str, str, str | None]]:
     """Return (label, text, safe href or None) for every project URL the metadata gives."""
     # Homepage first, then the project URLs by label: a stable order, whatever the record's.
-    ordered = sorted(project_urls, key=lambda item: (item[0].lower() != "homepage", item[0].lower()))
+    ordered = sorted(
+        project_urls, key=lambda item: (item[0].lower() != "homepage", item[0].lower())
+    )
     links = [("Homepage", home_page), *ordered, ("Download", download_url)]
     seen = set()
     result = []
