@@ -8,7 +8,9 @@ start with the query, then names that contain it, then summary-only matches; tie
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,16 +29,16 @@ MAX_QUERY_LENGTH = 200
 _SEPARATORS = re.compile(r"[-_.\s]+")
 
 
+# Names and summaries repeat on every search, so their folded forms are worth remembering.
+@functools.lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
     """Fold case and PEP 503 separators so that ``Foo_Bar``, ``foo.bar`` and ``foo-bar`` agree."""
     return _SEPARATORS.sub("-", text.casefold()).strip("-")
 
 
-def _rank(project: Project, terms: Sequence[str]) -> int | None:
-    """Rank one project for the folded query terms: lower is better, None is no match."""
+def _rank(project: Project, query: str, terms: Sequence[str]) -> int | None:
+    """Rank one project for the folded query and its terms: lower is better, None is no match."""
     name = _fold(project.normalized)
-    summary = _fold(project.latest.metadata.summary)
-    query = "-".join(terms)
     if name == query:
         return 0
     if name.startswith(query):
@@ -44,7 +46,7 @@ def _rank(project: Project, terms: Sequence[str]) -> int | None:
     if query in name:
         return 2
     # Every term must appear somewhere, in the name or in the summary.
-    haystack = f"{name} {summary}"
+    haystack = f"{name} {_fold(project.latest.metadata.summary)}"
     if all(term in haystack for term in terms):
         return 3 if any(term in name for term in terms) else 4
     return None
@@ -59,12 +61,13 @@ def search_projects(projects: Sequence[Project], query: str) -> list[Project]:
     terms = [term for term in terms if term]
     if not terms:
         return []
+    query = "-".join(terms)
     ranked = [
         (rank, project.normalized, project)
         for project in projects
-        if (rank := _rank(project, terms)) is not None
+        if (rank := _rank(project, query, terms)) is not None
     ]
-    ranked.sort(key=lambda item: (item[0], item[1]))
+    ranked.sort(key=operator.itemgetter(0, 1))
     return [project for _, _, project in ranked]
 
 
