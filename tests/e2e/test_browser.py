@@ -105,8 +105,9 @@ def _launch_options() -> dict[str, object]:
 @pytest.fixture
 def browser() -> Iterator[object]:
     options = _launch_options()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(**options)
         yield launched
         launched.close()
