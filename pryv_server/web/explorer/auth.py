@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from pryv_server.web.services import get_services
 
 SESSION_USER = "user"
-# Pages anyone may open: the gate lets them through (setup decides for itself).
+# Pages anyone may open once a user exists (setup decides for itself whether it exists).
 PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
 LOGIN_ERROR = "Invalid username or password."
 
@@ -79,10 +79,12 @@ def safe_next(target: str | None) -> str | None:
 
 def require_user() -> Response | None:
     """Gate every explorer page: setup first, then a logged-in user."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    if request.endpoint == "explorer.setup":
         return None
     if not has_users():
         return redirect(url_for("explorer.setup"))
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
     if current_user() is None:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("explorer.login", next=target))
