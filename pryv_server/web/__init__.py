@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask import redirect
-from werkzeug.wrappers import Response
 
 from pryv_server.web import download
+from pryv_server.web import explorer
 from pryv_server.web import json_api
 from pryv_server.web import simple
 from pryv_server.web import upload
@@ -22,7 +21,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(json_api.blueprint)
     app.register_blueprint(yank.blueprint)
     register_error_handlers(app)
-
-    @app.get("/")
-    def home() -> Response:
-        return redirect("/simple/")
+    api_blueprints = (
+        simple.blueprint,
+        upload.blueprint,
+        download.blueprint,
+        json_api.blueprint,
+        yank.blueprint,
+    )
+    explorer.init_app(app, api_blueprints=api_blueprints)

@@ -6,6 +6,8 @@ import logging
 
 from flask import Flask
 from flask import Response
+from flask import render_template
+from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -56,13 +58,34 @@ def plain_response(status: int, message: str) -> Response:
     return response
 
 
+# Blueprints whose errors are pages for people (HTML); every other one answers in one plain line.
+HTML_BLUEPRINTS = frozenset({"explorer"})
+
+
+def html_response(status: int, message: str) -> Response:
+    """Render ``templates/error.html``: the same one-line reason, in the explorer's look."""
+    response = Response(
+        render_template("error.html", status=status, message=one_line(message)),
+        mimetype="text/html",
+    )
+    response.status_code = status
+    return response
+
+
+def error_response(status: int, message: str) -> Response:
+    """Answer in the style of the blueprint that failed: HTML for the explorer, else plain."""
+    if request.blueprint in HTML_BLUEPRINTS:
+        return html_response(status, message)
+    return plain_response(status, message)
+
+
 def handle_pryv_error(error: errors.PryvError) -> Response:
     """Render a PryvError; storage failures are logged with their traceback."""
     status = status_for(error)
     if status >= 500:
         log.error("request failed: %s", error, exc_info=error)
-        return plain_response(status, "the storage backend failed; try again later")
-    return plain_response(status, str(error))
+        return error_response(status, "the storage backend failed; try again later")
+    return error_response(status, str(error))
 
 
 def handle_http_error(error: HTTPException) -> Response:
@@ -70,7 +93,7 @@ def handle_http_error(error: HTTPException) -> Response:
     status = error.code or 500
     if isinstance(error, RequestEntityTooLarge):
         return plain_response(413, "the upload is larger than the server's max-upload-size")
-    return plain_response(status, error.description or error.name)
+    return error_response(status, error.description or error.name)
 
 
 def register_error_handlers(app: Flask) -> None:

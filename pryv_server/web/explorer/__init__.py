@@ -1,0 +1,83 @@
+"""The web explorer: first-run setup, login, the projects list and the project pages.
+
+Every page needs a logged-in user (a signed session cookie, HttpOnly, SameSite=Lax, Secure over
+HTTPS); while no user exists every page leads to the setup form instead. Every form carries a
+CSRF token (Flask-WTF); the API blueprints are exempt because they authenticate each request with
+HTTP Basic and never read the session. Pages are sent with a strict Content-Security-Policy: our
+own scripts and styles only, nothing inline, no framing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from pryv_server.web.explorer import auth
+from pryv_server.web.explorer import projects
+from pryv_server.web.explorer import rendering
+from pryv_server.web.explorer import setup
+
+# Scripts, styles and images from this server only; no inline script, no plugins, no framing.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    # Pages show private package data: keep them out of shared caches and the back-forward cache
+    # of a logged-out browser. Downloads set their own caching.
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def build_blueprint() -> Blueprint:
+    """Create the ``explorer`` blueprint with every page, the login gate and the headers."""
+    blueprint = Blueprint("explorer", __name__)
+    blueprint.before_request(auth.require_user)
+    blueprint.after_request(_add_security_headers)
+    blueprint.context_processor(auth.template_context)
+    blueprint.add_app_template_filter(rendering.human_size, "human_size")
+    blueprint.add_app_template_filter(rendering.human_time, "human_time")
+    blueprint.add_app_template_filter(rendering.safe_url, "safe_url")
+    auth.register(blueprint)
+    setup.register(blueprint)
+    projects.register(blueprint)
+    return blueprint
+
+
+def init_app(app: Flask, *, api_blueprints: tuple[Blueprint, ...]) -> None:
+    """Mount the explorer on ``app``: blueprint, CSRF protection, session cookie rules.
+
+    ``api_blueprints`` are exempt from CSRF: they use HTTP Basic only, and twine and pip send no
+    CSRF token.
+    """
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
+    csrf = CSRFProtect(app)
+    for blueprint in api_blueprints:
+        csrf.exempt(blueprint)
+    # The setup view checks CSRF itself, after answering 404 once a user exists.
+    csrf.exempt(setup.setup_view)
+    app.session_interface = auth.ExplorerSessionInterface()
+    app.register_blueprint(build_blueprint())
+    setup.announce_setup_token(app)

@@ -1,0 +1,140 @@
+"""Session login for the explorer: the login gate, ``/login``, ``/logout`` and safe redirects.
+
+The explorer uses the same users as the API (``users.json`` or ``.htpasswd``, checked through the
+cached verifier), but remembers a successful login in Flask's signed session cookie instead of
+asking for HTTP Basic on every request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import Flask
+from flask import has_request_context
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.wrappers import Response
+
+from pryv_server.web.services import get_services
+
+SESSION_USER = "user"
+# Pages anyone may open once a user exists (setup decides for itself whether it exists).
+PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
+LOGIN_ERROR = "Invalid username or password."
+
+
+class ExplorerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Send the cookie over HTTPS only when the page was served over HTTPS (or when forced)."""
+        if app.config["SESSION_COOKIE_SECURE"]:
+            return True
+        return has_request_context() and request.is_secure
+
+
+def has_users() -> bool:
+    """Say whether any user is configured (while none is, the setup page is the only page)."""
+    return bool(get_services().users.usernames())
+
+
+def current_user() -> str | None:
+    """Return the logged-in user, or None; a user removed from the users file is logged out."""
+    username = session.get(SESSION_USER)
+    if not isinstance(username, str) or not username:
+        return None
+    if username not in get_services().users.usernames():
+        session.pop(SESSION_USER, None)
+        return None
+    return username
+
+
+def log_in(username: str) -> None:
+    """Start a fresh session for ``username`` (drop whatever the old session held)."""
+    session.clear()
+    session[SESSION_USER] = username
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` if it is a path on this server, else None (no open redirects).
+
+    Refused: anything not starting with one ``/`` (``//evil``, ``/`` then a backslash, a scheme),
+    backslashes anywhere (browsers read them as slashes), and control characters (CR/LF).
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def require_user() -> Response | None:
+    """Gate every explorer page: setup first, then a logged-in user."""
+    if request.endpoint == "explorer.setup":
+        return None
+    if not has_users():
+        return redirect(url_for("explorer.setup"))
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_user() is None:
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("explorer.login", next=target))
+    return None
+
+
+def template_context() -> dict[str, Any]:
+    """Values every explorer template uses: the user, the search box, this server's URLs."""
+    return {
+        "current_user": session.get(SESSION_USER),
+        "search_query": request.args.get("q", "")
+        if request.endpoint == "explorer.projects"
+        else "",
+        "index_url": request.host_url + "simple/",
+    }
+
+
+def login() -> Response | str:
+    """Show the login form, or log in with its username and password."""
+    next_page = safe_next(request.values.get("next"))
+    if current_user() is not None:
+        return redirect(next_page or url_for("explorer.projects"))
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        if check_credentials(username, password):
+            log_in(username)
+            return redirect(next_page or url_for("explorer.projects"))
+        error = LOGIN_ERROR
+    return render_template("login.html", error=error, username=username, next_page=next_page)
+
+
+def check_credentials(username: str, password: str) -> bool:
+    """Check a login; the one place a failed-login limiter can hook into."""
+    if not username or not password:
+        return False
+    return get_services().verifier.verify(username, password)
+
+
+def logout() -> Response | str:
+    """Log out (POST, with its CSRF token); a GET asks for confirmation."""
+    if request.method == "POST":
+        session.clear()
+        return redirect(url_for("explorer.login"))
+    return render_template("logout.html")
+
+
+def register(blueprint: Blueprint) -> None:
+    """Add the login and logout pages to the explorer blueprint."""
+    blueprint.add_url_rule("/login", "login", login, methods=["GET", "POST"])
+    blueprint.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
