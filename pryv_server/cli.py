@@ -24,8 +24,10 @@ config_option = click.option(
 
 
 def _load(config_path: str | None) -> Settings:
+    from pryv_server.app import read_remote_config
+
     try:
-        return load_settings(config_path)
+        return load_settings(config_path, read_remote=read_remote_config)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
