@@ -110,9 +110,9 @@ def connect_s3(settings: Settings | None = None) -> S3Connector:
 
 def read_remote_config(location: Location) -> bytes | None:
     """Read an ``s3://`` configuration file for :func:`load_settings` (None when absent)."""
+    connect_s3()  # the friendly error when boto3 is missing
     from pryv_server.aws import read_remote_config as read
 
-    connect_s3()  # the friendly error when boto3 is missing
     return read(location)
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,11 +31,10 @@ class S3:
     endpoint: str
     bucket: str
     env: dict[str, str]  # what a subprocess needs to reach it
+    admin: Any  # a boto3 client for the test's own checks
 
-    def client(self):  # type: ignore[no-untyped-def]
-        import boto3
-
-        return boto3.session.Session().client("s3", endpoint_url=self.endpoint)
+    def client(self) -> Any:
+        return self.admin
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key}"
@@ -51,8 +51,21 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_admin(moto_endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+
+
 @pytest.fixture
-def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3:
+def s3(moto_endpoint: str, moto_admin: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3:
     """A new bucket, and this process's environment pointing boto3 at moto."""
     env = {
         **FAKE_CREDENTIALS,
@@ -65,6 +78,6 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    found = S3(moto_endpoint, f"pryv-{uuid.uuid4().hex[:12]}", env)
+    found = S3(moto_endpoint, f"pryv-{uuid.uuid4().hex[:12]}", env, moto_admin)
     found.client().create_bucket(Bucket=found.bucket)
     return found

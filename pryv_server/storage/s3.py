@@ -100,6 +100,9 @@ class ClientProvider:
                 config = Config(
                     max_pool_connections=self.max_connections,
                     retries={"mode": "standard"},
+                    # SigV4 for presigned URLs too (botocore may still presign with SigV2,
+                    # which newer buckets, Cloudflare R2 and others refuse).
+                    signature_version="s3v4",
                 )
                 client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
                 self._current = (pid, client)
@@ -143,7 +146,12 @@ class S3Storage:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _url(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
+        # For messages only: no validation, so that it also names prefixes.
+        return (
+            f"s3://{self.bucket}/{self.prefix}/{key}"
+            if self.prefix
+            else f"s3://{self.bucket}/{key}"
+        )
 
     @contextlib.contextmanager
     def _translated(self, key: str, action: str) -> Iterator[None]:
@@ -187,7 +195,7 @@ class S3Storage:
         """Page through ``list_objects_v2`` (1,000 keys a page); sizes and ETags come with it."""
         root = f"{self.prefix}/" if self.prefix else ""
         paginator = self.clients().get_paginator("list_objects_v2")
-        with self._translated(prefix or ".", "list"):
+        with self._translated(prefix, "list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(item["Key"][len(root) :], item["Size"], _etag(item["ETag"]))
