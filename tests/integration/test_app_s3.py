@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,27 @@ def test_s3_upload_larger_than_a_part_round_trips(s3: S3, tmp_path: Path) -> Non
     assert post_upload(client, wheel).status_code == 200
     response = client.get(f"/packages/{wheel.name}", headers=basic())
     assert hashlib.sha256(response.data).hexdigest() == sha256_of(wheel)
+
+
+def test_s3_racing_uploads_of_one_filename_on_two_instances_one_wins(
+    s3: S3, tmp_path: Path
+) -> None:
+    settings = s3_settings(s3)
+    instances = [client_for(settings), client_for(settings)]
+    contenders = [
+        make_wheel(tmp_path / f"c{n}", "racer", "1.0", payload=f"CONTENDER = {n}\n")
+        for n in range(8)
+    ]
+    barrier = threading.Barrier(len(contenders))
+
+    def race(n: int) -> int:
+        barrier.wait()
+        return post_upload(instances[n % 2], contenders[n]).status_code
+
+    with ThreadPoolExecutor(max_workers=len(contenders)) as pool:
+        statuses = list(pool.map(race, range(len(contenders))))
+    assert sorted(statuses) == [200] + [409] * 7
+    winner = contenders[statuses.index(200)]
+    for client in instances:
+        response = client.get(f"/packages/{winner.name}", headers=basic())
+        assert response.data == winner.read_bytes()
