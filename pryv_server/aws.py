@@ -32,9 +32,10 @@ class S3Connector:
         )
 
     def storage(self, location: Location, *, check: bool = True) -> S3Storage:
-        """Return the store below ``location``, first checking that its bucket answers.
+        """Return the store below ``location``, first checking its bucket and conditional writes.
 
-        :raises ConfigError: the bucket is missing or unreachable.
+        :raises ConfigError: the bucket is missing or unreachable, or the store cannot refuse
+            overwrites although ``conditional-writes`` is on.
         """
         storage = S3Storage(
             location.bucket,
@@ -46,13 +47,18 @@ class S3Connector:
         if check:
             try:
                 storage.check()
+                storage.check_conditional_writes()
             except StorageError as error:
                 raise ConfigError(f"{location}: {error}") from None
         return storage
 
     def file_source(self, location: Location, *, check_interval: float) -> StorageFileSource:
         """Return the object at ``location`` as a users-file source, re-read when its ETag moves."""
-        storage = self.storage(Location("s3", "", location.bucket))
+        storage = self.storage(Location("s3", "", location.bucket), check=False)
+        try:
+            storage.check()
+        except StorageError as error:
+            raise ConfigError(f"{location}: {error}") from None
         return StorageFileSource(
             storage, _object_key(location), name=str(location), check_interval=check_interval
         )

@@ -27,6 +27,7 @@ This module imports boto3; nothing imports it unless an ``s3://`` location is co
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import threading
@@ -63,6 +64,7 @@ PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
 CONFLICT_RETRIES = 4
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+PROBE_KEY = "_conditional-write-probe"
 
 
 class ClientProvider:
@@ -232,6 +234,33 @@ class S3Storage:
             ) from None
         except (BotoCoreError, NoCredentialsError) as error:
             raise StorageError(f"s3://{self.bucket}: {error}") from None
+
+    def check_conditional_writes(self) -> None:
+        """Prove that the store refuses a second ``If-None-Match: *`` PUT of one key.
+
+        A store that silently ignores the header would let uploads overwrite each other, so
+        this runs at start. It writes a tiny probe object (kept, so no delete permission is
+        needed): if either of two conditional PUTs gets 412, the store honours the condition.
+
+        :raises StorageError: the store ignores or rejects conditional writes.
+        """
+        if not self.conditional_writes:
+            return
+        advice = "set [aws] conditional-writes = false (see the S3 storage docs for the race)"
+        for _ in range(2):
+            try:
+                self.write(PROBE_KEY, io.BytesIO(b"pryv checks conditional writes\n"))
+            except ObjectExists:
+                return
+            except StorageError as error:
+                raise StorageError(
+                    f"{self._url(PROBE_KEY)}: the store refused a conditional write ({error}); "
+                    + advice
+                ) from None
+        raise StorageError(
+            f"s3://{self.bucket}: the store ignores If-None-Match, so it cannot refuse to "
+            f"overwrite an object; {advice}"
+        )
 
     # Writing ----------------------------------------------------------------------------------
 

@@ -202,7 +202,10 @@ def test_s3_upload_larger_than_a_part_round_trips(s3: S3, tmp_path: Path) -> Non
     """Werkzeug spools the upload to disk; pryv sends it on as a multipart upload, intact."""
     wheel = make_big_wheel(tmp_path, "hefty", "1.0", size=9 * 1024 * 1024)
     client = client_for(s3_settings(s3))
-    assert post_upload(client, wheel).status_code == 200
+    posted = post_upload(client, wheel)
+    # Werkzeug's test client spools a big body to a temp file that it never closes.
+    posted.request.environ["wsgi.input"].close()
+    assert posted.status_code == 200
     response = client.get(f"/packages/{wheel.name}", headers=basic())
     assert hashlib.sha256(response.data).hexdigest() == sha256_of(wheel)
 

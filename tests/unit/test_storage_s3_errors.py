@@ -72,3 +72,31 @@ def test_s3_other_errors_are_storage_errors_with_the_reason(stubbed) -> None:
     stubber.add_client_error("get_object", "AccessDenied", "Access Denied", http_status_code=403)
     with pytest.raises(StorageError, match=r"s3://bucket/root/k: AccessDenied: Access Denied"):
         storage.read("k")
+
+
+def test_s3_store_that_ignores_if_none_match_is_refused_at_start(stubbed) -> None:
+    storage, stubber = stubbed
+    for _ in range(2):  # both conditional PUTs "succeed": the header was ignored
+        stubber.add_response("put_object", {"ETag": '"same"'})
+    with pytest.raises(StorageError, match=r"ignores If-None-Match.*conditional-writes = false"):
+        storage.check_conditional_writes()
+
+
+def test_s3_store_that_rejects_if_none_match_is_refused_at_start(stubbed) -> None:
+    storage, stubber = stubbed
+    stubber.add_client_error("put_object", "NotImplemented", http_status_code=501)
+    with pytest.raises(StorageError, match=r"refused a conditional write.*NotImplemented"):
+        storage.check_conditional_writes()
+
+
+def test_s3_conditional_write_probe_passes_on_a_412(stubbed) -> None:
+    storage, stubber = stubbed
+    stubber.add_response("put_object", {"ETag": '"probe"'})
+    stubber.add_client_error("put_object", "PreconditionFailed", http_status_code=412)
+    storage.check_conditional_writes()
+
+
+def test_s3_probe_is_skipped_without_conditional_writes(stubbed) -> None:
+    storage, _ = stubbed
+    storage.conditional_writes = False
+    storage.check_conditional_writes()  # no request: the stubber has no response queued
