@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # On S3 the generation marker is checked every index-ttl; a full relist without a marker change
 # (records added by hand) happens this often at most.
 S3_RELIST_SECONDS = 300.0
+# Records read at once when an index (re)loads from S3 (the client's pool has 32 connections).
+S3_RECORD_LOADERS = 16
 
 # Form fields other than the file (a long README in `description`, hundreds of classifiers).
 MAX_FORM_MEMORY = 16 * 1024 * 1024
@@ -79,7 +81,9 @@ def open_index(records: Storage, settings: Settings) -> IndexCache:
     """Build the index: a local marker costs a stat per request, an S3 one a HEAD per index-ttl."""
     if settings.projects_path.scheme == "s3":
         ttl = max(S3_RELIST_SECONDS, settings.index_ttl)
-        return IndexCache(records, ttl=ttl, check_interval=settings.index_ttl)
+        return IndexCache(
+            records, ttl=ttl, check_interval=settings.index_ttl, loaders=S3_RECORD_LOADERS
+        )
     return IndexCache(records, ttl=settings.index_ttl, check_interval=0.0)
 
 

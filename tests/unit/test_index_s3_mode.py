@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from pryv_server.app import S3_RELIST_SECONDS
 from pryv_server.app import open_index
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from pryv_server.core import IndexCache
+from pryv_server.core import Registry
+from pryv_server.core import Upload
 from pryv_server.core.index import GENERATION_KEY
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
+from tests.dists import make_wheel
 
 
 class CountingStorage(MemoryStorage):
@@ -55,6 +62,7 @@ def test_s3_index_checks_the_marker_once_per_ttl_and_relists_only_on_change() ->
     records, clock = CountingStorage(), Clock()
     index = s3_index(records, 5.0, clock)
     assert (index.check_interval, index.ttl) == (5.0, S3_RELIST_SECONDS)
+    assert index.loaders > 1
     index.snapshot()
     assert (records.stats, records.lists) == (1, 1)
     for _ in range(100):
@@ -81,4 +89,40 @@ def test_local_index_is_unchanged() -> None:
         index_ttl=7.0,
     )
     index = open_index(MemoryStorage(), settings)
-    assert (index.check_interval, index.ttl) == (0.0, 7.0)
+    assert (index.check_interval, index.ttl, index.loaders) == (0.0, 7.0, 1)
+
+
+class SlowReads(MemoryStorage):
+    """MemoryStorage whose reads take a while, recording how many overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.most = 0
+        self._count_lock = threading.Lock()
+
+    def read(self, key: str) -> bytes:
+        with self._count_lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            time.sleep(0.01)
+            return super().read(key)
+        finally:
+            with self._count_lock:
+                self.active -= 1
+
+
+def test_index_loads_records_in_parallel_with_the_same_result(tmp_path: Path) -> None:
+    records = SlowReads()
+    registry = Registry(records, MemoryStorage(), IndexCache(records))
+    for n in range(24):
+        wheel = make_wheel(tmp_path, "many", f"1.{n}")
+        with wheel.open("rb") as content:
+            registry.publish(Upload(wheel.name, content, "alice"))
+    serial = IndexCache(records, loaders=1).snapshot()
+    assert records.most == 1
+    parallel = IndexCache(records, loaders=8).snapshot()
+    assert records.most > 1
+    assert dict(parallel.packages) == dict(serial.packages)
+    assert len(parallel.packages) == 24
