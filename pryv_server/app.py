@@ -89,10 +89,9 @@ def open_index(records: Storage, settings: Settings) -> IndexCache:
 
 def uses_s3(settings: Settings) -> bool:
     """Say whether any path option is an ``s3://`` location."""
-    locations = (settings.projects_path, settings.packages_path, settings.users_path)
-    return any(
-        location.scheme == "s3" for location in (*locations, settings.htpasswd_path) if location
-    )
+    locations = [settings.projects_path, settings.packages_path, settings.users_path]
+    locations += [settings.htpasswd_path] if settings.htpasswd_path else []
+    return any(location.scheme == "s3" for location in locations)
 
 
 def connect_s3(settings: Settings | None = None) -> S3Connector:

@@ -141,4 +141,4 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
     except (ConfigError, UserExists) as error:
         raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
-    click.echo(f"added user {name!r} to {location.path}")
+    click.echo(f"added user {name!r} to {location.path if location.scheme == 'file' else location}")

@@ -1,4 +1,8 @@
-"""Storage backends: bytes under keys, with atomic and create-if-absent writes."""
+"""Storage backends: bytes under keys, with atomic and create-if-absent writes.
+
+``S3Storage`` lives in :mod:`pryv_server.storage.s3` and is not imported here: boto3 is an
+optional dependency (``pip install "pryv[aws]"``).
+"""
 
 from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import Presigner

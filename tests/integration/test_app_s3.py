@@ -167,6 +167,7 @@ def test_s3_user_add_writes_the_users_file_on_s3(s3: S3) -> None:
         main, ["user", "add", "erin", "--password-stdin", "-c", s3.url("pryv.ini")], input="pw\n"
     )
     assert result.exit_code == 0, result.output
+    assert f"added user 'erin' to {s3.url('auth/users.json')}" in result.output
     stored = json.loads(
         s3.client().get_object(Bucket=s3.bucket, Key="auth/users.json")["Body"].read()
     )
