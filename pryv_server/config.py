@@ -104,6 +104,25 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def parse_download_mode(value: str) -> str:
+    """Parse ``[aws] download``: ``stream`` (through pryv) or ``redirect`` (presigned URL)."""
+    mode = value.strip().lower()
+    if mode not in DOWNLOAD_MODES:
+        raise ValueError(f"{value!r} is not a download mode (use stream or redirect)")
+    return mode
+
+
+def parse_positive_int(value: str) -> int:
+    """Parse a whole number greater than zero."""
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"{value!r} is not positive")
+    return number
+
+
+DOWNLOAD_MODES = ("stream", "redirect")
+
+
 @dataclass(frozen=True, slots=True)
 class _Option:
     section: str
@@ -131,6 +150,11 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "secret-key", "secret_key", _text, None),
     _Option("server", "debug", "debug", parse_bool, "false"),
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
+    _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
+    _Option("aws", "region", "aws_region", _text, None),
+    _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
+    _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
+    _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),
 )
 
 
@@ -149,6 +173,11 @@ class Settings:
     debug: bool = False
     max_upload_size: int = 5 * 1024**3
     config_path: str | None = None
+    aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)
+    aws_region: str | None = None
+    aws_conditional_writes: bool = True
+    aws_download: str = "stream"
+    aws_presign_expiry: int = 300
 
     @classmethod
     def from_mapping(
@@ -161,8 +190,9 @@ class Settings:
         known = {(option.section, option.name) for option in OPTIONS}
         for section, options in values.items():
             if section not in {option.section for option in OPTIONS}:
+                known_sections = ", ".join(dict.fromkeys(option.section for option in OPTIONS))
                 raise ConfigError(
-                    f"{source}: unknown section [{section}] (known: core, user, server)"
+                    f"{source}: unknown section [{section}] (known: {known_sections})"
                 )
             for name in options:
                 if (section, name) not in known:
@@ -203,13 +233,18 @@ def read_ini(text: str, source: str) -> dict[str, dict[str, str]]:
 
 
 def load_settings(
-    explicit: str | None = None, environ: Mapping[str, str] | None = None
+    explicit: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_remote: Callable[[Location], bytes | None] | None = None,
 ) -> Settings:
     """Load the settings from the chosen config file.
 
     A missing file at the *default* location means "all defaults" (the quickstart starts with no
     file at all); a missing file that the user named explicitly is an error.
 
+    :param read_remote: reads an ``s3://`` config file (None when absent); supplied by the
+        caller, because this leaf module knows no storage.
     :raises ConfigError: the file is unreadable or invalid.
     """
     chosen = config_location(explicit, environ)
@@ -218,7 +253,7 @@ def load_settings(
     except ValueError as error:
         raise ConfigError(f"config path {chosen!r}: {error}") from None
     if location.scheme == "s3":
-        raise ConfigError(f"{chosen}: reading the configuration from S3 is not supported yet")
+        return _load_remote(location, read_remote)
     path = Path(location.path)
     if not path.exists():
         if chosen == DEFAULT_CONFIG_PATH:
@@ -229,3 +264,18 @@ def load_settings(
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the configuration file: {error}") from None
     return Settings.from_mapping(read_ini(text, str(path)), source=str(path))
+
+
+def _load_remote(
+    location: Location, read_remote: Callable[[Location], bytes | None] | None
+) -> Settings:
+    if read_remote is None:
+        raise ConfigError(f"{location}: this command cannot read a configuration file from S3")
+    content = read_remote(location)
+    if content is None:
+        raise ConfigError(f"{location}: the configuration file does not exist")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{location}: cannot read the configuration file: {error}") from None
+    return Settings.from_mapping(read_ini(text, str(location)), source=str(location))

@@ -14,6 +14,9 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.s3server import moto_admin  # noqa: F401 - fixtures for the S3 tests
+from tests.s3server import moto_endpoint  # noqa: F401
+from tests.s3server import s3  # noqa: F401
 
 USER = "alice"
 PASSWORD = "wonderland"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from types import MappingProxyType
@@ -136,6 +137,9 @@ class IndexCache:
     :param check_interval: how often to stat the generation marker (0: on every request, which
         costs one ``stat`` on local storage; S3 uses ``ttl`` to avoid a HEAD per request).
     :param ttl: relist everything at least this often even if the marker did not change.
+    :param loaders: threads reading new records in parallel (1: one after the other, which is
+        right for a local disk; S3 answers each GET in tens of milliseconds, so a cold start
+        over thousands of records needs several at once).
     """
 
     def __init__(
@@ -145,10 +149,12 @@ class IndexCache:
         ttl: float = 5.0,
         check_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        loaders: int = 1,
     ) -> None:
         self.records = records
         self.ttl = ttl
         self.check_interval = check_interval
+        self.loaders = loaders
         self._clock = clock
         self._lock = threading.Lock()
         self._versions: dict[str, str] = {}
@@ -190,27 +196,42 @@ class IndexCache:
             **self._snapshot.packages,
             **self._snapshot.overlays,
         }
+        listed = [
+            info
+            for info in self.records.list_objects()
+            if is_record_key(info.key) or is_overlay_key(info.key)
+        ]
+        fresh = self._load_all(
+            [
+                info.key
+                for info in listed
+                if info.key not in previous or self._versions.get(info.key) != info.version
+            ]
+        )
         loaded: dict[str, Package | Overlay] = {}
         versions: dict[str, str] = {}
         changed = False
-        for info in self.records.list_objects():
-            if not (is_record_key(info.key) or is_overlay_key(info.key)):
-                continue
-            cached = previous.get(info.key)
-            if cached is not None and self._versions.get(info.key) == info.version:
-                loaded[info.key] = cached
-            else:
-                record = self._load(info.key)
+        for info in listed:
+            if info.key in fresh:
+                record = fresh[info.key]
                 if record is None:
                     continue
                 loaded[info.key] = record
                 changed = True
+            else:
+                loaded[info.key] = previous[info.key]
             versions[info.key] = info.version
         if changed or loaded.keys() != previous.keys():
             packages = {k: v for k, v in loaded.items() if isinstance(v, Package)}
             overlays = {k: v for k, v in loaded.items() if not isinstance(v, Package)}
             self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages, overlays)
         self._versions = versions
+
+    def _load_all(self, keys: list[str]) -> dict[str, Package | Overlay | None]:
+        if self.loaders <= 1 or len(keys) < 2:
+            return {key: self._load(key) for key in keys}
+        with ThreadPoolExecutor(max_workers=min(self.loaders, len(keys))) as pool:
+            return dict(zip(keys, pool.map(self._load, keys), strict=True))
 
     def _load(self, key: str) -> Package | Overlay | None:
         try:

@@ -51,6 +51,7 @@ from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.storage.base import Presigner
 from pryv_server.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,13 @@ class Registry:
         index: IndexCache,
         *,
         clock: Callable[[], str] = _utc_now,
+        links: Presigner | None = None,
     ) -> None:
         self.records = records
         self.blobs = blobs
         self.index = index
         self._now = clock
+        self.links = links
 
     # Reading -----------------------------------------------------------------------------
 
@@ -135,6 +138,13 @@ class Registry:
     def open_package(self, package: Package) -> BinaryIO:
         """Open the file's bytes for streaming."""
         return self.blobs.open(package.blob_key)
+
+    def download_url(self, package: Package) -> str | None:
+        """Return a short-lived URL serving the file's bytes directly, or None to stream them.
+
+        Only set when the operator chose redirects and the package store can sign URLs (S3).
+        """
+        return None if self.links is None else self.links.presigned_url(package.blob_key)
 
     def open_metadata(self, package: Package) -> BinaryIO:
         """Open the file's core metadata (PEP 658).

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO
 from typing import BinaryIO
 from typing import Protocol
+from typing import runtime_checkable
 
 from pryv_server.errors import StorageError
 
@@ -76,6 +77,18 @@ class Storage(Protocol):
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every object whose key starts with ``prefix`` (recursive, in no given order)."""
+        ...
+
+
+@runtime_checkable
+class Presigner(Protocol):
+    """An optional capability: hand out short-lived URLs that read an object without pryv.
+
+    Only stores reachable by the clients have it (S3); callers check with ``isinstance``.
+    """
+
+    def presigned_url(self, key: str) -> str:
+        """Return a URL that GETs the object for a limited time without other credentials."""
         ...
 
 

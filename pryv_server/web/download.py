@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from flask import Blueprint
+from flask import redirect
 from flask import request
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
@@ -28,9 +29,20 @@ def download(filename: str) -> Response:
         stream = registry.open_metadata(package)
         return _stream(stream, package.metadata_sha256 or "", None, "text/plain")
     package = registry.get_package(filename)
+    if (url := registry.download_url(package)) is not None:
+        return _redirect(url)
     return _stream(
         registry.open_package(package), package.sha256, package, "application/octet-stream"
     )
+
+
+def _redirect(url: str) -> Response:
+    # The URL expires soon: no client or proxy may keep it. pip drops the Basic credentials
+    # when it follows a redirect to another host, and the signature in the URL replaces them.
+    response = redirect(url, code=302)
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
 
 
 def _stream(stream: BinaryIO, etag: str, package: Package | None, mimetype: str) -> Response:

@@ -17,10 +17,16 @@ from pryv_server.storage import MemoryStorage
 from pryv_server.storage import Storage
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     if request.param == "memory":
         yield MemoryStorage()
+    elif request.param == "s3":
+        from pryv_server.storage.s3 import ClientProvider
+        from pryv_server.storage.s3 import S3Storage
+
+        s3 = request.getfixturevalue("s3")
+        yield S3Storage(s3.bucket, "store", clients=ClientProvider())
     else:
         yield LocalStorage(tmp_path / "store")
 
