@@ -23,6 +23,7 @@ from pryv_server.errors import ConfigError
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Storage
 from pryv_server.web import register_blueprints
+from pryv_server.web.ratelimit import LoginLimiter
 from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,10 @@ def build_services(settings: Settings) -> Services:
     blobs = open_storage(settings.packages_path)
     index = IndexCache(records, ttl=settings.index_ttl, check_interval=0.0)
     users = open_user_store(settings)
-    return Services(settings, Registry(records, blobs, index), users, CachedVerifier(users))
+    limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+    return Services(
+        settings, Registry(records, blobs, index), users, CachedVerifier(users), limiter
+    )
 
 
 def open_storage(location: Location) -> Storage:
@@ -67,7 +71,9 @@ def open_storage(location: Location) -> Storage:
     if location.scheme == "s3":
         raise ConfigError(f"{location}: S3 storage is not supported by this version of pryv")
     try:
-        return LocalStorage(location.path)
+        storage = LocalStorage(location.path)
+        storage.sweep_temp_files()
+        return storage
     except OSError as error:
         raise ConfigError(f"{location.path}: cannot create the storage folder: {error}") from None
 

@@ -1,4 +1,4 @@
-"""HTTP Basic authentication for the API (pip, twine, uv)."""
+"""HTTP Basic authentication for the API (pip, twine, uv), with failed-login rate limiting."""
 
 from __future__ import annotations
 
@@ -8,18 +8,28 @@ from flask import request
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.web.services import get_services
 
+INVALID_CREDENTIALS = "invalid user name or password"
+
 
 def require_basic_user() -> None:
     """Authenticate the request with HTTP Basic, or raise :class:`AuthenticationRequired`.
 
     Only the ``Authorization`` header counts here, never the explorer's session cookie, so a
-    third-party page cannot make a logged-in browser upload or read through the API.
+    third-party page cannot make a logged-in browser upload or read through the API. A malformed
+    header (bad base64, not UTF-8, another scheme) is the same 401 as no header. An unknown user
+    and a wrong password get the same answer and cost the same time (the user store checks a
+    dummy hash for unknown users). Failures are counted by the login limiter, which answers 429
+    with ``Retry-After`` once a user or a client address has used up its attempts.
     """
     authorization = request.authorization
     if authorization is None or authorization.type != "basic":
         raise AuthenticationRequired("authentication required: send a user name and password")
     username = authorization.username or ""
     password = authorization.password or ""
-    if not username or not get_services().verifier.verify(username, password):
-        raise AuthenticationRequired("invalid user name or password")
+    services = get_services()
+    address = request.remote_addr or ""
+    services.login_limiter.check(username, address)
+    if not username or not services.verifier.verify(username, password):
+        services.login_limiter.failed(username, address)
+        raise AuthenticationRequired(INVALID_CREDENTIALS)
     g.user = username
