@@ -10,6 +10,7 @@ from pryv_server.web import download
 from pryv_server.web import simple
 from pryv_server.web import upload
 from pryv_server.web.errors import register_error_handlers
+from pryv_server.web.security import relative_redirects
 
 
 def register_blueprints(app: Flask) -> None:
@@ -18,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(upload.blueprint)
     app.register_blueprint(download.blueprint)
     register_error_handlers(app)
+    app.after_request(relative_redirects)
 
     @app.get("/")
     def home() -> Response:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
 from flask import g
 from flask import request
+from werkzeug.wrappers import Response
 
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.web.services import get_services
@@ -33,3 +37,19 @@ def require_basic_user() -> None:
         services.login_limiter.failed(username, address)
         raise AuthenticationRequired(INVALID_CREDENTIALS)
     g.user = username
+
+
+def relative_redirects(response: Response) -> Response:
+    """Make a redirect to this server relative, so it never repeats the ``Host`` a client sent.
+
+    Werkzeug's own redirects (a missing trailing slash, merged slashes) are absolute URLs built
+    from the request's ``Host`` header; a relative ``Location`` works the same for every client
+    and cannot be bent to another site by a forged header.
+    """
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc == request.host:
+            path = "/" + parts.path.lstrip("/")  # never "//host", which is absolute again
+            response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response
