@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -25,11 +26,10 @@ def require_basic_user() -> None:
     dummy hash for unknown users). Failures are counted by the login limiter, which answers 429
     with ``Retry-After`` once a user or a client address has used up its attempts.
     """
-    authorization = request.authorization
-    if authorization is None or authorization.type != "basic":
+    credentials = parse_basic(request.headers.get("Authorization"))
+    if credentials is None:
         raise AuthenticationRequired("authentication required: send a user name and password")
-    username = authorization.username or ""
-    password = authorization.password or ""
+    username, password = credentials
     services = get_services()
     address = request.remote_addr or ""
     services.login_limiter.check(username, address)
@@ -37,6 +37,25 @@ def require_basic_user() -> None:
         services.login_limiter.failed(username, address)
         raise AuthenticationRequired(INVALID_CREDENTIALS)
     g.user = username
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """Return the user and password of a ``Basic`` header, or None when it is not one.
+
+    Stricter than Werkzeug's parser, which fails with a ValueError on non-ASCII tokens: anything
+    but ``Basic <base64 of UTF-8 "user:password">`` (RFC 7617) is simply no credentials.
+    """
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        return None
+    return username, password
 
 
 def relative_redirects(response: Response) -> Response:
