@@ -13,8 +13,12 @@ import warnings
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from tests.dists import metadata_text
+
+# The e2e servers' user (tests/e2e/conftest.py), as a ready Authorization value.
+AUTH = b"Basic " + base64.b64encode(b"carol:s3cret-pass")
 
 WHEEL_FILE = (
     b"Wheel-Version: 1.0\nGenerator: pryv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -128,7 +132,10 @@ def raw_request(
     """Send raw bytes to the server at ``url``; return the status and the whole answer."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(request)
+        try:
+            sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (413, 507) before reading the whole body
         if not read:
             return 0, b""
         return read_response(sock)
@@ -173,3 +180,39 @@ def tree(root: Path) -> dict[str, bytes]:
                 continue
             listing[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).digest()
     return listing
+
+
+def request(server: Any, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    return raw_request(server.url, head + b"\r\n" + body)
+
+
+def get(server: Any, path: bytes, headers: bytes = b"") -> tuple[int, bytes]:
+    head = b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    if b"Authorization:" not in headers:
+        head += b"Authorization: " + AUTH + b"\r\n"
+    return request(server, head + headers)
+
+
+def upload(
+    server: Any, filename: str, content: bytes, name: str = "demo", version: str = "1.0"
+) -> tuple[int, bytes]:
+    fields = list(form_fields(filename, content, name, version).items())
+    body, content_type = multipart(fields, [("content", filename, content)])
+    head = (
+        (
+            f"POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ).encode()
+        + b"Authorization: "
+        + AUTH
+        + b"\r\n"
+    )
+    return request(server, head, body)
+
+
+def header(answer: bytes, name: bytes) -> bytes | None:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None

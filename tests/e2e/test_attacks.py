@@ -20,21 +20,24 @@ from tests.e2e.conftest import free_port
 from tests.e2e.conftest import start_server
 from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import write_config
+from tests.security_helpers import AUTH
 from tests.security_helpers import basic_header
 from tests.security_helpers import form_fields
+from tests.security_helpers import get
+from tests.security_helpers import header
 from tests.security_helpers import multipart
-from tests.security_helpers import raw_request
 from tests.security_helpers import read_response
+from tests.security_helpers import request
 from tests.security_helpers import sdist_members
 from tests.security_helpers import special
 from tests.security_helpers import tar_bytes
 from tests.security_helpers import tree
+from tests.security_helpers import upload
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
 
 pytestmark = pytest.mark.e2e
 
-AUTH = basic_header(USER, PASSWORD).encode()
 GOOD_WHEEL = zip_bytes(wheel_members())
 WHEEL = "demo-1.0-py3-none-any.whl"
 MAX_UPLOAD = 256 * 1024
@@ -63,42 +66,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def state(server: Server) -> dict[str, bytes]:
     return tree(server.root)
-
-
-def request(server: Server, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
-    return raw_request(server.url, head + b"\r\n" + body)
-
-
-def get(server: Server, path: bytes, headers: bytes = b"") -> tuple[int, bytes]:
-    head = b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-    if b"Authorization:" not in headers:
-        head += b"Authorization: " + AUTH + b"\r\n"
-    return request(server, head + headers)
-
-
-def upload(
-    server: Server, filename: str, content: bytes, name: str = "demo", version: str = "1.0"
-) -> tuple[int, bytes]:
-    fields = list(form_fields(filename, content, name, version).items())
-    body, content_type = multipart(fields, [("content", filename, content)])
-    head = (
-        (
-            f"POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        ).encode()
-        + b"Authorization: "
-        + AUTH
-        + b"\r\n"
-    )
-    return request(server, head, body)
-
-
-def header(answer: bytes, name: bytes) -> bytes | None:
-    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
-        key, _, value = line.partition(b":")
-        if key.strip().lower() == name.lower():
-            return value.strip()
-    return None
 
 
 SECRETS = [b"password", b"[core]", b"root:x:", b"secret-key", PASSWORD.encode()]
