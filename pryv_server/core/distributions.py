@@ -98,6 +98,8 @@ def _read_from_zip(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
             names = archive.namelist()
             if parsed.kind == "sdist":
                 _check_single_top(names, parsed)
+            else:
+                _check_single_dist_info(names, parsed)
             member = _find_member(names, parsed)
             if parsed.kind == "wheel":
                 _check_wheel_file(archive, member.rpartition("/")[0] + "/WHEEL", parsed)
@@ -160,6 +162,15 @@ def _read_from_tar(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
         raise InvalidDistribution(
             f"{parsed.filename} is not a valid .tar.gz archive: {error}"
         ) from None
+
+
+def _check_single_dist_info(names: list[str], parsed: DistributionFilename) -> None:
+    """Refuse a wheel with several ``.dist-info`` folders, as pip does (which would count?)."""
+    folders = {name.split("/")[0] for name in names if name.split("/")[0].endswith(".dist-info")}
+    if len(folders) > 1:
+        raise InvalidDistribution(
+            f"{parsed.filename} has {len(folders)} .dist-info folders; a wheel has exactly one"
+        )
 
 
 def _check_single_top(names: list[str], parsed: DistributionFilename) -> None:

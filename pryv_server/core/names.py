@@ -96,6 +96,8 @@ def parse_filename(filename: str) -> DistributionFilename:
             return DistributionFilename(filename, name, version, "wheel", identity)
         if lowered.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
+            if not is_valid_name(name):  # packaging splits at the last "-" and checks no more
+                raise InvalidSdistFilename(f"{name!r} is not a valid project name")
             extension = ".tar.gz" if lowered.endswith(".tar.gz") else ".zip"
             identity = f"{name.replace('-', '_')}-{release_key(version)}{extension}"
             return DistributionFilename(filename, name, version, "sdist", identity)

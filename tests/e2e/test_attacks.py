@@ -19,6 +19,7 @@ from tests.e2e.conftest import add_user
 from tests.e2e.conftest import free_port
 from tests.e2e.conftest import start_server
 from tests.e2e.conftest import stop_server
+from tests.e2e.conftest import twine_upload
 from tests.e2e.conftest import write_config
 from tests.security_helpers import AUTH
 from tests.security_helpers import basic_header
@@ -403,3 +404,16 @@ def test_rate_limit_does_not_slow_successes(limited: Server) -> None:
         assert get(limited, b"/simple/")[0] == 200
     assert hashlib.sha256(b"").hexdigest()  # no timing assertion: successes simply keep working
     del started
+
+
+def test_twine_prints_the_one_line_reason(target: Server, tmp_path: Path) -> None:
+    """A real client shows the reason: the wheel's metadata names another project."""
+    wheel = tmp_path / "demo-3.0-py3-none-any.whl"
+    wheel.write_bytes(zip_bytes(wheel_members("demo", "3.0", metadata_text("other", "3.0"))))
+    before = state(target)
+    result = twine_upload(target, wheel, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "400" in output
+    assert "for project 'demo'" in output
+    assert state(target) == before

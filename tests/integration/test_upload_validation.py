@@ -186,6 +186,11 @@ WHEEL_TRICKS = [
         "appears twice",
         id="member-duplicate",
     ),
+    pytest.param(
+        zip_bytes([*wheel_members(), *wheel_members("other", "1.0")[1:]]),
+        "2 .dist-info folders",
+        id="two-dist-info",
+    ),
     pytest.param(_bzip2(), "compression method", id="bzip2-member"),
     pytest.param(_encrypted(), "encrypted", id="encrypted-member"),
     pytest.param(_bomb(), "decompression bomb", id="zip-bomb"),
