@@ -81,13 +81,19 @@ def _parse_form() -> tuple[ImmutableMultiDict[str, str], ImmutableMultiDict[str,
             f"the upload must be multipart/form-data, not {request.mimetype or 'no type'!r}"
         )
     try:
-        return request.form, request.files
+        form, files = request.form, request.files
     except OSError as error:
         # The temp folder Werkzeug spools to is full or failing; the spool file is unnamed and
         # vanishes with its descriptor, so nothing is left behind.
         if error.errno in {errno.ENOSPC, errno.EDQUOT}:
             raise StorageFull(f"cannot receive the upload: {error.strerror}") from error
         raise StorageError(f"cannot receive the upload: {error}") from error
+    if not form and not files:
+        # Werkzeug drops a form it cannot parse to the end: a truncated or malformed body.
+        raise InvalidUpload(
+            "the body is not a complete multipart/form-data form (was the upload cut short?)"
+        )
+    return form, files
 
 
 def _content_part(files: ImmutableMultiDict[str, FileStorage]) -> FileStorage:

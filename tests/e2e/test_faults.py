@@ -168,6 +168,7 @@ def test_truncated_body_is_400(deployment: Deployment, fraction: float) -> None:
         status, answer = read_response(sock)
     assert status == 400, answer[:300]
     assert answer.split(b"\r\n\r\n", 1)[1].count(b"\n") == 1
+    assert b"not a complete multipart/form-data form" in answer
     assert deployment.temp_files() == []
     check_invariants(server, filename, content, "short")
 
