@@ -26,6 +26,7 @@ from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
 from pryv_server.web import register_blueprints
+from pryv_server.web.ratelimit import LoginLimiter
 from pryv_server.web.services import Services
 
 if TYPE_CHECKING:
@@ -74,7 +75,8 @@ def build_services(settings: Settings) -> Services:
     users = open_user_store(settings, s3)
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, index, links=links)
-    return Services(settings, registry, users, CachedVerifier(users))
+    limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+    return Services(settings, registry, users, CachedVerifier(users), limiter)
 
 
 def open_index(records: Storage, settings: Settings) -> IndexCache:
@@ -124,7 +126,9 @@ def open_storage(location: Location, s3: S3Connector | None = None) -> Storage:
     if location.scheme == "s3":
         return (s3 or connect_s3()).storage(location)
     try:
-        return LocalStorage(location.path)
+        storage = LocalStorage(location.path)
+        storage.sweep_temp_files()
+        return storage
     except OSError as error:
         raise ConfigError(f"{location.path}: cannot create the storage folder: {error}") from None
 

@@ -106,6 +106,11 @@ def start(
         # gunicorn >= 25 opens a control socket in ~/.gunicorn by default; pryv does not use it,
         # and two servers on one machine would fight over it.
         "control_socket_disable": True,
+        # Bound what a client can make a worker hold before the app sees the request (gunicorn's
+        # defaults, stated here on purpose): a longer line is a 414, bigger headers a 431.
+        "limit_request_line": 4094,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
     }
     GunicornServer(app, options).run()
 

@@ -100,6 +100,14 @@ def parse_size(value: str) -> int:
     return size
 
 
+def parse_count(value: str) -> int:
+    """Parse a non-negative whole number (0 usually turns a limit off)."""
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{value!r} is negative")
+    return count
+
+
 def _text(value: str) -> str:
     return value.strip()
 
@@ -150,6 +158,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "secret-key", "secret_key", _text, None),
     _Option("server", "debug", "debug", parse_bool, "false"),
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
+    _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
+    _Option("server", "login-window", "login_window", parse_seconds, "300"),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
     _Option("aws", "region", "aws_region", _text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
@@ -172,6 +182,8 @@ class Settings:
     secret_key: str | None = None
     debug: bool = False
     max_upload_size: int = 5 * 1024**3
+    login_attempts: int = 10
+    login_window: float = 300.0
     config_path: str | None = None
     aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)
     aws_region: str | None = None

@@ -6,8 +6,10 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     ├── ConfigError                 startup only: a bad option or file, named in the message
     ├── StorageError                the store failed (503)
     │   ├── ObjectNotFound          no object under that key
-    │   └── ObjectExists            create-if-absent lost: the key already exists
+    │   ├── ObjectExists            create-if-absent lost: the key already exists
+    │   └── StorageFull             no space left on the device (507)
     ├── AuthenticationRequired      no or wrong credentials (401)
+    ├── TooManyLoginAttempts        too many failed logins for a user or address (429)
     ├── PermissionDenied            authenticated, but not allowed (403)
     ├── NotFound                    (404)
     │   ├── ProjectNotFound
@@ -49,8 +51,20 @@ class ObjectExists(StorageError):
     """A create-if-absent write found the key already taken."""
 
 
+class StorageFull(StorageError):
+    """The store has no space left (ENOSPC, EDQUOT); nothing half-written was kept."""
+
+
 class AuthenticationRequired(PryvError):
     """The request carries no valid credentials."""
+
+
+class TooManyLoginAttempts(PryvError):
+    """Too many failed logins for this user or client address; retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(PryvError):

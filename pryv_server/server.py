@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import NoMoreData
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -27,6 +32,53 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             if key in self.cfg.settings:  # newer gunicorn options are skipped on older ones
                 self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> ClientBodyErrors:
         """Return the WSGI app for each worker."""
-        return self.application
+        return ClientBodyErrors(self.application)
+
+
+class ClientBodyErrors:
+    """Answer 400 when gunicorn finds the request body malformed while the app reads it.
+
+    gunicorn parses a chunked body lazily, as the app reads it, and raises its own exceptions
+    (bad chunk size, missing terminator, end of data); unhandled, they would be a 500.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Wrap ``wsgi.input`` and call the app."""
+        environ["wsgi.input"] = _CheckedInput(environ["wsgi.input"])
+        result: Iterable[bytes] = self.app(environ, start_response)
+        return result
+
+
+class _CheckedInput:
+    """A ``wsgi.input`` whose parse errors are HTTP 400 errors the app renders as usual."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self._stream, method)(*args)
+        except (ParseException, NoMoreData) as error:
+            message = " ".join(str(error).split()) or type(error).__name__
+            raise BadRequest(f"the request body is malformed: {message}") from None
+
+    def read(self, size: int | None = None) -> bytes:
+        """Read up to ``size`` bytes."""
+        return bytes(self._call("read", size) if size is not None else self._call("read"))
+
+    def readline(self, size: int | None = None) -> bytes:
+        """Read one line."""
+        return bytes(self._call("readline", size) if size is not None else self._call("readline"))
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        """Read every line."""
+        return list(self._call("readlines", hint) if hint is not None else self._call("readlines"))
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line

@@ -5,6 +5,7 @@ Both reload their file when its version token changes, so edits take effect with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -80,11 +81,26 @@ class _ReloadingStore:
         return sorted(self._current())
 
     def verify(self, username: str, password: str) -> bool:
-        stored = self._current().get(username)
+        entries = self._current()
+        stored = entries.get(username)
         if stored is None:
-            hashing.burn_dummy_check(password)
+            self._burn_like_a_user(username, password, entries)
             return False
         return self._check(password, stored)
+
+    def _burn_like_a_user(self, username: str, password: str, entries: dict[str, str]) -> None:
+        """Spend on an unknown user what a wrong password costs for some real user.
+
+        A fixed dummy hash would betray users whose hashes are cheaper or dearer (``htpasswd -B``
+        uses bcrypt cost 5, the dummy cost 12; SHA-1 and apr1 cost nothing), so the check runs
+        against the entry of a real user picked by the name; its outcome is ignored.
+        """
+        if not entries:
+            hashing.burn_dummy_check(password)
+            return
+        names = sorted(entries)
+        digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).digest()
+        self._check(password, entries[names[int.from_bytes(digest[:8], "big") % len(names)]])
 
     def _check(self, password: str, stored: str) -> bool:
         return hashing.verify_hash(password, stored)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.metadata import ExceptionGroup as MetadataErrors
 from packaging.metadata import InvalidMetadata as PackagingInvalidMetadata
@@ -22,6 +23,7 @@ from packaging.metadata import Metadata as PackagingMetadata
 from packaging.metadata import parse_email
 from packaging.version import Version
 
+from pryv_server.core import archives
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.errors import DigestMismatch
@@ -76,9 +78,12 @@ def check_digests(actual: Digests, claimed: Mapping[str, str]) -> None:
 
 
 def read_metadata_file(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
-    """Return the METADATA (wheel) or PKG-INFO (sdist) bytes from the archive.
+    """Check the archive (see :mod:`pryv_server.core.archives`) and return its core metadata.
 
-    :raises InvalidDistribution: the archive is unreadable or has no such file.
+    That is ``<name>-<version>.dist-info/METADATA`` of a wheel, which must also hold ``WHEEL``,
+    or ``<top>/PKG-INFO`` of an sdist, whose members all lie in the one ``<top>`` folder.
+
+    :raises InvalidDistribution: the archive is unreadable, unsafe or lacks those files.
     """
     stream.seek(0)
     if parsed.kind == "wheel" or parsed.filename.lower().endswith(".zip"):
@@ -89,7 +94,15 @@ def read_metadata_file(stream: IO[bytes], parsed: DistributionFilename) -> bytes
 def _read_from_zip(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
     try:
         with zipfile.ZipFile(stream) as archive:
-            member = _find_member(archive.namelist(), parsed)
+            archives.check_zip(stream, parsed.filename, archive)
+            names = archive.namelist()
+            if parsed.kind == "sdist":
+                _check_single_top(names, parsed)
+            else:
+                _check_single_dist_info(names, parsed)
+            member = _find_member(names, parsed)
+            if parsed.kind == "wheel":
+                _check_wheel_file(archive, member.rpartition("/")[0] + "/WHEEL", parsed)
             info = archive.getinfo(member)
             if info.file_size > MAX_METADATA_BYTES:
                 raise InvalidDistribution(f"{member} is larger than {MAX_METADATA_BYTES} bytes")
@@ -100,27 +113,73 @@ def _read_from_zip(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
         EOFError,
         OSError,
         NotImplementedError,
+        ValueError,
     ) as error:
         raise InvalidDistribution(
             f"{parsed.filename} is not a valid zip archive: {error}"
         ) from None
 
 
+def _check_wheel_file(archive: zipfile.ZipFile, member: str, parsed: DistributionFilename) -> None:
+    """Require the ``WHEEL`` file pip reads first, with a Wheel-Version pip can install (1.x)."""
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        raise InvalidDistribution(f"{parsed.filename} has no {member}") from None
+    if info.file_size > MAX_METADATA_BYTES:
+        raise InvalidDistribution(f"{member} is larger than {MAX_METADATA_BYTES} bytes")
+    text = archive.read(member).decode("utf-8", "replace")
+    fields = {key.lower(): value for key, value in _headers(text)}
+    version = fields.get("wheel-version", "")
+    if version.split(".")[0] != "1":
+        raise InvalidDistribution(
+            f"{member}: Wheel-Version {version or '(missing)'!r} is not 1.x; pip cannot install it"
+        )
+
+
+def _headers(text: str) -> list[tuple[str, str]]:
+    return [
+        (key.strip(), value.strip())
+        for key, sep, value in (line.partition(":") for line in text.splitlines())
+        if sep and not key.startswith((" ", "\t"))
+    ]
+
+
 def _read_from_tar(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
     try:
         with tarfile.open(fileobj=stream, mode="r:gz") as archive:
-            members = {member.name: member for member in archive.getmembers()}
-            member = members[_find_member(list(members), parsed)]
-            if not member.isfile() or member.size > MAX_METADATA_BYTES:
+            members = archives.check_tar(archive, stream, parsed.filename)
+            _check_single_top([member.name for member in members], parsed)
+            by_name = {member.name: member for member in members}
+            member = by_name[_find_member(list(by_name), parsed)]
+            if not member.isreg() or member.size > MAX_METADATA_BYTES:
                 raise InvalidDistribution(f"{member.name} is not a regular file of sensible size")
             extracted = archive.extractfile(member)
-            if extracted is None:
+            if extracted is None:  # pragma: no cover - isreg() members always extract
                 raise InvalidDistribution(f"cannot read {member.name} from {parsed.filename}")
             return extracted.read()
     except (tarfile.TarError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise InvalidDistribution(
             f"{parsed.filename} is not a valid .tar.gz archive: {error}"
         ) from None
+
+
+def _check_single_dist_info(names: list[str], parsed: DistributionFilename) -> None:
+    """Refuse a wheel with several ``.dist-info`` folders, as pip does (which would count?)."""
+    folders = {name.split("/")[0] for name in names if name.split("/")[0].endswith(".dist-info")}
+    if len(folders) > 1:
+        raise InvalidDistribution(
+            f"{parsed.filename} has {len(folders)} .dist-info folders; a wheel has exactly one"
+        )
+
+
+def _check_single_top(names: list[str], parsed: DistributionFilename) -> None:
+    """Refuse an sdist with more than one top-level folder: pip builds in its only one."""
+    tops = {name.removeprefix("./").split("/")[0] for name in names}
+    if len(tops) != 1:
+        raise InvalidDistribution(
+            f"{parsed.filename}: an sdist holds exactly one top-level folder, found {len(tops)}"
+        )
 
 
 def _find_member(names: list[str], parsed: DistributionFilename) -> str:
@@ -167,12 +226,40 @@ def parse_metadata(content: bytes) -> dict[str, Any]:
         PackagingMetadata.from_raw(raw, validate=True)
     except MetadataErrors as group:
         problems += [_describe(error) for error in group.exceptions]
+    problems += _registry_rules(raw)
     if problems:
         raise InvalidMetadata("invalid metadata: " + "; ".join(problems))
     return dict(raw)
 
 
 _KNOWN = {"metadata-version", "name", "version"}
+MAX_SUMMARY = 512
+URL_SCHEMES = {"http", "https"}
+# Old setuptools wrote "UNKNOWN" for missing URLs; it is no link at all, so it is let through.
+_NO_URL = {"", "UNKNOWN"}
+
+
+def _registry_rules(raw: Mapping[str, Any]) -> list[str]:
+    """Apply the rules packaging leaves to the index: summary size, and only web links."""
+    problems = []
+    summary = str(raw.get("summary", ""))
+    if len(summary) > MAX_SUMMARY:
+        problems.append(f"summary: longer than {MAX_SUMMARY} characters")
+    urls = [("home-page", raw.get("home_page")), ("download-url", raw.get("download_url"))]
+    urls += [(f"project-url {label!r}", url) for label, url in raw.get("project_urls", {}).items()]
+    for field, url in urls:
+        if url is not None and str(url).strip() not in _NO_URL and not _is_web_url(str(url)):
+            problems.append(f"{field}: {str(url)[:100]!r} is not an http(s) URL")
+    return problems
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    printable = url.isprintable() and not any(char.isspace() for char in url.strip())
+    return parts.scheme.lower() in URL_SCHEMES and bool(parts.netloc) and printable
 
 
 def _describe(error: Exception) -> str:

@@ -24,6 +24,8 @@ from pryv_server.errors import InvalidFilename
 # PEP 508: a valid project name is ASCII letters and digits, with . _ - inside.
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 MAX_FILENAME_BYTES = 255
+# What wheel and sdist filenames are made of (PEP 427/625 names, PEP 440 versions with ! and +).
+_FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
 EXTENSIONS = (".whl", ".tar.gz", ".zip")
 
 Kind = Literal["wheel", "sdist"]
@@ -68,6 +70,10 @@ def check_basename(filename: str) -> str:
         raise InvalidFilename(f"{filename!r}: a filename cannot contain control characters")
     if filename.startswith("."):
         raise InvalidFilename(f"{filename!r}: a filename cannot start with '.'")
+    if not _FILENAME_CHARS.match(filename):
+        raise InvalidFilename(
+            f"{filename!r}: a distribution filename has only ASCII letters, digits and . _ - + !"
+        )
     return filename
 
 
@@ -90,6 +96,8 @@ def parse_filename(filename: str) -> DistributionFilename:
             return DistributionFilename(filename, name, version, "wheel", identity)
         if lowered.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
+            if not is_valid_name(name):  # packaging splits at the last "-" and checks no more
+                raise InvalidSdistFilename(f"{name!r} is not a valid project name")
             extension = ".tar.gz" if lowered.endswith(".tar.gz") else ".zip"
             identity = f"{name.replace('-', '_')}-{release_key(version)}{extension}"
             return DistributionFilename(filename, name, version, "sdist", identity)

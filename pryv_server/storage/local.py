@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -15,11 +17,19 @@ from typing import BinaryIO
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
+from pryv_server.errors import StorageFull
 from pryv_server.storage.base import CHUNK_SIZE
 from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import validate_key
 
 TEMP_PREFIX = ".tmp-"
+# A temp file untouched for this long belongs to a writer that died (kill -9, power cut): a live
+# writer copies an already received upload at disk speed and touches its file continuously, so an
+# hour without a write cannot be a live writer, even on another server sharing the folder.
+STALE_TEMP_AGE = 3600.0
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+log = logging.getLogger(__name__)
 
 
 class LocalStorage:
@@ -67,7 +77,7 @@ class LocalStorage:
             target.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         except OSError as error:
-            raise StorageError(f"cannot write {key}: {error.strerror}") from error
+            raise _write_error(key, error) from error
         try:
             with os.fdopen(descriptor, "wb") as temp:
                 shutil.copyfileobj(data, temp, CHUNK_SIZE)
@@ -76,7 +86,7 @@ class LocalStorage:
             self._publish(temp_name, target, key, overwrite=overwrite)
             _fsync_directory(target.parent)
         except OSError as error:
-            raise StorageError(f"cannot write {key}: {error.strerror or error}") from error
+            raise _write_error(key, error) from error
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
@@ -104,6 +114,29 @@ class LocalStorage:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             self._path(key).unlink()
 
+    def sweep_temp_files(self, older_than: float = STALE_TEMP_AGE) -> int:
+        """Delete ``.tmp-*`` files left by dead writers; return how many were removed.
+
+        Only files not modified for ``older_than`` seconds go (see :data:`STALE_TEMP_AGE`), so a
+        writer still at work in another process is never disturbed. Called once at start.
+        """
+        deadline = time.time() - older_than
+        removed = 0
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_mtime < deadline:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue  # its writer finished or another sweeper won
+        if removed:
+            log.info("removed %d stale temporary files from %s", removed, self.root)
+        return removed
+
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Walk the tree below the prefix's folder with scandir, skipping temp files."""
         folder, _, _ = prefix.rpartition("/")
@@ -111,6 +144,12 @@ class LocalStorage:
         for key, stat in _walk(start, folder):
             if key.startswith(prefix):
                 yield _info(key, stat)
+
+
+def _write_error(key: str, error: OSError) -> StorageError:
+    if error.errno in _FULL_ERRNOS:
+        return StorageFull(f"cannot write {key}: {error.strerror} (the disk is full)")
+    return StorageError(f"cannot write {key}: {error.strerror or error}")
 
 
 def _info(key: str, stat: os.stat_result) -> ObjectInfo:

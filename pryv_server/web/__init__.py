@@ -11,6 +11,7 @@ from pryv_server.web import simple
 from pryv_server.web import upload
 from pryv_server.web import yank
 from pryv_server.web.errors import register_error_handlers
+from pryv_server.web.security import relative_redirects
 
 
 def register_blueprints(app: Flask) -> None:
@@ -29,3 +30,4 @@ def register_blueprints(app: Flask) -> None:
         yank.blueprint,
     )
     explorer.init_app(app, api_blueprints=api_blueprints)
+    app.after_request(relative_redirects)

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
@@ -25,6 +26,8 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.DistributionExists: 409,
     errors.UserExists: 409,
     errors.UploadTooLarge: 413,
+    errors.TooManyLoginAttempts: 429,
+    errors.StorageFull: 507,
     errors.StorageError: 503,
 }
 
@@ -82,18 +85,46 @@ def error_response(status: int, message: str) -> Response:
 def handle_pryv_error(error: errors.PryvError) -> Response:
     """Render a PryvError; storage failures are logged with their traceback."""
     status = status_for(error)
+    if isinstance(error, errors.StorageFull):
+        log.error("request failed: %s", error)
+        return error_response(status, "the registry's storage is full; nothing was stored")
     if status >= 500:
         log.error("request failed: %s", error, exc_info=error)
         return error_response(status, "the storage backend failed; try again later")
-    return error_response(status, str(error))
+    response = error_response(status, str(error))
+    if isinstance(error, errors.TooManyLoginAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def handle_http_error(error: HTTPException) -> Response:
     """Render Werkzeug's own errors (404 route, 405, 413) in the same one-line style."""
     status = error.code or 500
     if isinstance(error, RequestEntityTooLarge):
-        return plain_response(413, "the upload is larger than the server's max-upload-size")
+        return plain_response(413, _too_large_message())
     return error_response(status, error.description or error.name)
+
+
+def _too_large_message() -> str:
+    # Werkzeug raises the same error for the whole body, the form fields and the part count.
+    limit = current_app.extensions["pryv"].settings.max_upload_size
+    body_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    length = request.content_length
+    if body_limit is not None and (length is None or length > body_limit):
+        return f"the upload is larger than the server's max-upload-size ({format_size(limit)})"
+    return (
+        f"the form is too large: files may have up to {format_size(limit)} (max-upload-size), "
+        f"other fields {format_size(current_app.config['MAX_FORM_MEMORY_SIZE'])} in all, "
+        f"and a form {current_app.config['MAX_FORM_PARTS']} parts"
+    )
+
+
+def format_size(size: int) -> str:
+    """Write a byte count the way the config file does: ``5G``, ``500M``, ``1536K``, ``100``."""
+    for suffix, unit in (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return f"{size} bytes"
 
 
 def register_error_handlers(app: Flask) -> None:

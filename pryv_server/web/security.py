@@ -1,25 +1,74 @@
-"""HTTP Basic authentication for the API (pip, twine, uv)."""
+"""HTTP Basic authentication for the API (pip, twine, uv), with failed-login rate limiting."""
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
 from flask import g
 from flask import request
+from werkzeug.wrappers import Response
 
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.web.services import get_services
+
+INVALID_CREDENTIALS = "invalid user name or password"
 
 
 def require_basic_user() -> None:
     """Authenticate the request with HTTP Basic, or raise :class:`AuthenticationRequired`.
 
     Only the ``Authorization`` header counts here, never the explorer's session cookie, so a
-    third-party page cannot make a logged-in browser upload or read through the API.
+    third-party page cannot make a logged-in browser upload or read through the API. A malformed
+    header (bad base64, not UTF-8, another scheme) is the same 401 as no header. An unknown user
+    and a wrong password get the same answer and cost the same time (the user store checks a
+    dummy hash for unknown users). Failures are counted by the login limiter, which answers 429
+    with ``Retry-After`` once a user or a client address has used up its attempts.
     """
-    authorization = request.authorization
-    if authorization is None or authorization.type != "basic":
+    credentials = parse_basic(request.headers.get("Authorization"))
+    if credentials is None:
         raise AuthenticationRequired("authentication required: send a user name and password")
-    username = authorization.username or ""
-    password = authorization.password or ""
-    if not username or not get_services().verifier.verify(username, password):
-        raise AuthenticationRequired("invalid user name or password")
+    username, password = credentials
+    services = get_services()
+    address = request.remote_addr or ""
+    services.login_limiter.check(username, address)
+    if not username or not services.verifier.verify(username, password):
+        services.login_limiter.failed(username, address)
+        raise AuthenticationRequired(INVALID_CREDENTIALS)
     g.user = username
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """Return the user and password of a ``Basic`` header, or None when it is not one.
+
+    Stricter than Werkzeug's parser, which fails with a ValueError on non-ASCII tokens: anything
+    but ``Basic <base64 of UTF-8 "user:password">`` (RFC 7617) is simply no credentials.
+    """
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        return None
+    return username, password
+
+
+def relative_redirects(response: Response) -> Response:
+    """Make a redirect to this server relative, so it never repeats the ``Host`` a client sent.
+
+    Werkzeug's own redirects (a missing trailing slash, merged slashes) are absolute URLs built
+    from the request's ``Host`` header; a relative ``Location`` works the same for every client
+    and cannot be bent to another site by a forged header.
+    """
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        if parts.netloc and parts.netloc == request.host:
+            path = "/" + parts.path.lstrip("/")  # never "//host", which is absolute again
+            response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 from flask import current_app
 
@@ -10,6 +11,7 @@ from pryv_server.auth import CachedVerifier
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.web.ratelimit import LoginLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,8 @@ class Services:
     registry: Registry
     users: UserStore
     verifier: CachedVerifier
+    # Shared by every login path (API Basic auth, explorer login form).
+    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
 
 
 def get_services() -> Services:

@@ -100,7 +100,11 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 def start_server(
-    root: Path, *args: str, config: Path | None = None, port: int | None = None
+    root: Path,
+    *args: str,
+    config: Path | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     port = port or free_port()
     config = config or write_config(root, port)
@@ -110,7 +114,7 @@ def start_server(
             [tool("pryv"), "start", "-c", str(config), "--port", str(port), *args],
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=clean_env(),
+            env=clean_env(**(env or {})),
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"

@@ -21,6 +21,7 @@ from flask import url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from pryv_server.errors import TooManyLoginAttempts
 from pryv_server.web.services import get_services
 
 SESSION_USER = "user"
@@ -112,18 +113,35 @@ def login() -> Response | str:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        if check_credentials(username, password):
-            log_in(username)
-            return redirect(next_page or url_for("explorer.projects"))
-        error = LOGIN_ERROR
+        try:
+            if check_credentials(username, password):
+                log_in(username)
+                return redirect(next_page or url_for("explorer.projects"))
+            error = LOGIN_ERROR
+        except TooManyLoginAttempts as refusal:
+            page = render_template(
+                "login.html",
+                error=str(refusal).capitalize(),
+                username=username,
+                next_page=next_page,
+            )
+            return Response(page, status=429, headers={"Retry-After": str(refusal.retry_after)})
     return render_template("login.html", error=error, username=username, next_page=next_page)
 
 
 def check_credentials(username: str, password: str) -> bool:
-    """Check a login; the one place a failed-login limiter can hook into."""
-    if not username or not password:
-        return False
-    return get_services().verifier.verify(username, password)
+    """Check a login, counting failures against the user and the client address.
+
+    :raises TooManyLoginAttempts: the user or the address used up its failed logins; checked
+        before the password, so a locked account answers the same whatever is guessed.
+    """
+    services = get_services()
+    address = request.remote_addr or ""
+    services.login_limiter.check(username, address)
+    if username and password and services.verifier.verify(username, password):
+        return True
+    services.login_limiter.failed(username, address)
+    return False
 
 
 def logout() -> Response | str:

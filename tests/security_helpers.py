@@ -1,0 +1,218 @@
+"""Build hostile distributions and raw HTTP requests for the security and fault tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import uuid
+import warnings
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tests.dists import metadata_text
+
+# The e2e servers' user (tests/e2e/conftest.py), as a ready Authorization value.
+AUTH = b"Basic " + base64.b64encode(b"carol:s3cret-pass")
+
+WHEEL_FILE = (
+    b"Wheel-Version: 1.0\nGenerator: pryv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+)
+
+
+def zip_bytes(
+    members: Iterable[tuple[str, bytes]], *, compression: int = zipfile.ZIP_DEFLATED
+) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", compression) as archive:
+        warnings.simplefilter("ignore")  # duplicate names are one of the tricks
+        for name, content in members:
+            info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def wheel_members(
+    name: str = "demo", version: str = "1.0", metadata: str | None = None
+) -> list[tuple[str, bytes]]:
+    dist_info = f"{name}-{version}.dist-info"
+    return [
+        (f"{name}/__init__.py", b"x = 1\n"),
+        (f"{dist_info}/METADATA", (metadata or metadata_text(name, version)).encode()),
+        (f"{dist_info}/WHEEL", WHEEL_FILE),
+        (f"{dist_info}/RECORD", b""),
+    ]
+
+
+def tar_bytes(members: Iterable[tarfile.TarInfo | tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for member in members:
+            if isinstance(member, tarfile.TarInfo):
+                archive.addfile(member)
+                continue
+            name, content = member
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def sdist_members(name: str = "demo", version: str = "1.0") -> list[tuple[str, bytes]]:
+    top = f"{name}-{version}"
+    return [
+        (f"{top}/PKG-INFO", metadata_text(name, version).encode()),
+        (f"{top}/{name}/__init__.py", b"x = 1\n"),
+    ]
+
+
+def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+def digests(content: bytes) -> dict[str, str]:
+    return {
+        "md5_digest": hashlib.md5(content).hexdigest(),
+        "sha256_digest": hashlib.sha256(content).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(content, digest_size=32).hexdigest(),
+    }
+
+
+def form_fields(filename: str, content: bytes, name: str, version: str) -> dict[str, str]:
+    return {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel" if filename.endswith(".whl") else "sdist",
+        "pyversion": "py3" if filename.endswith(".whl") else "source",
+        "metadata_version": "2.1",
+        **digests(content),
+    }
+
+
+def multipart(
+    fields: Iterable[tuple[str, str]], files: Iterable[tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """Encode a multipart/form-data body by hand (so tests control every byte)."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for key, value in fields:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode())
+        out.write(value.encode("utf-8", "surrogateescape") + b"\r\n")
+    for key, filename, content in files:
+        filename = filename.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(
+                "utf-8", "surrogateescape"
+            )
+        )
+        out.write(content + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def raw_request(
+    url: str, request: bytes, *, timeout: float = 20, read: bool = True
+) -> tuple[int, bytes]:
+    """Send raw bytes to the server at ``url``; return the status and the whole answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        try:
+            sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (413, 507) before reading the whole body
+        if not read:
+            return 0, b""
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> tuple[int, bytes]:
+    chunks = []
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            data = b"".join(chunks)
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if sep and _complete(head, body):
+                break
+    except (ConnectionResetError, TimeoutError):
+        pass
+    data = b"".join(chunks)
+    status_line = data.split(b"\r\n", 1)[0]
+    parts = status_line.split(b" ")
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return status, data
+
+
+def _complete(head: bytes, body: bytes) -> bool:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` with its content hash: compare before and after an attack."""
+    listing = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if path.suffix == ".log":
+                continue
+            listing[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).digest()
+    return listing
+
+
+def request(server: Any, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    return raw_request(server.url, head + b"\r\n" + body)
+
+
+def get(server: Any, path: bytes, headers: bytes = b"") -> tuple[int, bytes]:
+    head = b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    if b"Authorization:" not in headers:
+        head += b"Authorization: " + AUTH + b"\r\n"
+    return request(server, head + headers)
+
+
+def upload(
+    server: Any, filename: str, content: bytes, name: str = "demo", version: str = "1.0"
+) -> tuple[int, bytes]:
+    fields = list(form_fields(filename, content, name, version).items())
+    body, content_type = multipart(fields, [("content", filename, content)])
+    head = (
+        (
+            f"POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ).encode()
+        + b"Authorization: "
+        + AUTH
+        + b"\r\n"
+    )
+    return request(server, head, body)
+
+
+def header(answer: bytes, name: bytes) -> bytes | None:
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
