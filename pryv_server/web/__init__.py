@@ -7,8 +7,10 @@ from flask import redirect
 from werkzeug.wrappers import Response
 
 from pryv_server.web import download
+from pryv_server.web import health
 from pryv_server.web import simple
 from pryv_server.web import upload
+from pryv_server.web.access_log import install_access_log
 from pryv_server.web.errors import register_error_handlers
 
 
@@ -17,7 +19,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(simple.blueprint)
     app.register_blueprint(upload.blueprint)
     app.register_blueprint(download.blueprint)
+    app.register_blueprint(health.blueprint)
     register_error_handlers(app)
+    install_access_log(app)
 
     @app.get("/")
     def home() -> Response:
