@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import logging
+from importlib import metadata
 from collections.abc import Callable
 
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
 
-from pryv_server import __version__
 from pryv_server.storage import Storage
 from pryv_server.web.services import get_services
 
@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("health", __name__)
 
 PROBE_KEY = "_health"
+
+
+def _version() -> str:
+    # Not pryv_server.__version__: the package root lazily imports the app, a layer above web.
+    try:
+        return metadata.version("pryv")
+    except metadata.PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown"
 
 
 def probe_storage(storage: Storage) -> dict[str, object]:
@@ -63,7 +71,7 @@ def health() -> tuple[Response, int]:
         "users": _run("users", lambda: {"count": len(services.users.usernames())}),
     }
     healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "version": __version__, "checks": checks}
+    body = {"status": "ok" if healthy else "unavailable", "version": _version(), "checks": checks}
     response = jsonify(body)
     response.cache_control.no_store = True
     return response, 200 if healthy else 503
