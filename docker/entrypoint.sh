@@ -3,6 +3,6 @@
 set -eu
 config="${PRYV_CONFIG_PATH:-/data/pryv.ini}"
 if [ ! -e "$config" ]; then
-    cp /etc/pryv/pryv.ini "$config"
+    cp "${PRYV_DEFAULT_CONFIG:-/etc/pryv/pryv.ini}" "$config"
 fi
 exec "$@"
