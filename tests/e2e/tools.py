@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -189,3 +192,85 @@ def imported_value(bin_dir: Path, module: str) -> str:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return result.stdout.strip()
+
+
+# --- Replaying the Dockerfile (docker itself cannot run here) -----------------------------------
+
+REPO = Path(__file__).resolve().parent.parent.parent
+CONTAINER_PATHS = (
+    "/usr/local/bin/pryv-entrypoint",
+    "/etc/pryv",
+    "/tmp/dist",
+    "/dist",
+    "/src",
+    "/data",
+)
+
+
+def map_paths(text: str, fs: Path) -> str:
+    """Rewrite the image's absolute paths (``/data``, ``/dist``…) to the same paths under ``fs``."""
+    pattern = "|".join(re.escape(path) for path in CONTAINER_PATHS)
+    return re.sub(rf"(?<![\w./:-])({pattern})(?=[/\s\"'*]|$)", lambda m: f"{fs}{m.group(1)}", text)
+
+
+def replay_copy(text: str, fs: Path, workdir: str) -> tuple[Path, Path]:
+    """Do a ``COPY src... dest`` from the repository into ``fs``; return the last (source, target)."""
+    *sources, dest = shlex.split(text)
+    target_dir = dest if dest.startswith("/") else f"{workdir}/{dest}"
+    target = (
+        Path(map_paths(target_dir.rstrip("/") or "/", fs))
+        if dest not in {"./", "."}
+        else Path(map_paths(workdir, fs))
+    )
+    pair = (REPO, target)
+    for source in sources:
+        origin = REPO / source
+        destination = target / origin.name if dest.endswith("/") else target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if origin.is_dir():
+            shutil.copytree(
+                origin,
+                destination,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        else:
+            shutil.copy2(origin, destination)
+        pair = (origin, destination)
+    return pair
+
+
+def build_stage_wheelhouse(root: Path) -> Path:
+    """Replay the Dockerfile's build stage once per run; return its /dist (pryv + dependency wheels)."""
+    from tests.dockerfile import parse
+
+    fs = root / "docker-build"
+    dist = fs / "dist"
+    with _locked(root / "docker-build.lock"):
+        if (fs / ".done").exists():
+            return dist
+        if fs.exists():
+            shutil.rmtree(fs)
+        build = parse()[0]
+        venv = fs / "base-python"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        workdir = "/"
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+        for instruction in build.instructions:
+            if instruction.keyword == "WORKDIR":
+                workdir = instruction.text
+                Path(map_paths(workdir, fs)).mkdir(parents=True, exist_ok=True)
+            elif instruction.keyword == "COPY":
+                replay_copy(instruction.text, fs, workdir)
+            elif instruction.keyword == "RUN":
+                result = subprocess.run(
+                    ["bash", "-c", "set -euo pipefail\n" + map_paths(instruction.text, fs)],
+                    cwd=map_paths(workdir, fs), env=env, capture_output=True, text=True, timeout=900,
+                )  # fmt: skip
+                if result.returncode != 0:
+                    pytest.fail(
+                        f"Dockerfile RUN (line {instruction.line}) failed:\n{result.stdout}\n{result.stderr}"
+                    )
+        (fs / ".done").write_text("ok\n")
+    return dist
