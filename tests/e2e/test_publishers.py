@@ -37,6 +37,18 @@ pytestmark = pytest.mark.e2e
 PAGE = "packages.md"
 PROJECT = "myproject"
 PUBLISHERS = ["twine", "uv", "poetry", "hatch", "flit", "pdm"]
+# The docs blocks this module runs (tests/unit/test_docs.py checks every command is claimed).
+DOCS_BLOCKS = [(PAGE, f"Uploading with {tool}") for tool in PUBLISHERS] + [
+    (PAGE, heading)
+    for heading in (
+        "Uploading with a .pypirc",
+        "Installing with pip",
+        "Installing with uv",
+        "pip.conf",
+        "uv.toml",
+        "Keyring",
+    )
+]
 
 
 @pytest.fixture(scope="session")

@@ -141,14 +141,15 @@ def docs_env(home: Path, *paths: Path, **extra: str) -> dict[str, str]:
 
 def run_block(
     commands: list[str],
-    server: Server,
+    server: Server | str,
     cwd: Path,
     env: dict[str, str],
     stdin: str | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run docs commands as one bash script, pointed at ``server``; fail with the whole output."""
-    script = "set -euo pipefail\n" + "\n".join(substitute(line, server.url) for line in commands)
+    url = server if isinstance(server, str) else server.url
+    script = "set -euo pipefail\n" + "\n".join(substitute(line, url) for line in commands)
     result = subprocess.run(
         ["bash", "-c", script], cwd=cwd, env=env, input=stdin, capture_output=True,
         text=True, timeout=timeout,
@@ -157,7 +158,7 @@ def run_block(
         pytest.fail(
             f"docs commands failed (exit {result.returncode}):\n{script}\n"
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n"
-            f"--- server log\n{server.log_text()[-4000:]}"
+            f"--- server log\n{'' if isinstance(server, str) else server.log_text()[-4000:]}"
         )
     return result
 
