@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import logging
-from importlib import metadata
 from collections.abc import Callable
+from importlib import metadata
 
 from flask import Blueprint
 from flask import Response

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import IO
+
 from flask import Blueprint
 from flask import Response
 from flask import g
@@ -10,6 +13,7 @@ from flask import request
 from pryv_server.core import Upload
 from pryv_server.core.distributions import DIGEST_ALGORITHMS
 from pryv_server.errors import InvalidUpload
+from pryv_server.errors import UploadTooLarge
 from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
 
@@ -29,6 +33,7 @@ def upload() -> Response:
     content = request.files.get("content")
     if content is None or not content.filename:
         raise InvalidUpload("the form has no 'content' file part")
+    _check_size(content.stream)
     digests = {algorithm: form.get(f"{algorithm}_digest", "") for algorithm in DIGEST_ALGORITHMS}
     if not any(digests.values()):
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
@@ -48,3 +53,18 @@ def upload() -> Response:
     return Response(
         f"{published.package.filename} is already stored\n", status=200, mimetype="text/plain"
     )
+
+
+def _check_size(stream: IO[bytes]) -> None:
+    """Refuse a file over ``max-upload-size``.
+
+    The request as a whole may be a little larger (MAX_CONTENT_LENGTH leaves room for the form
+    fields), so the file itself is measured here, before anything is hashed or stored.
+    """
+    limit = get_services().settings.max_upload_size
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    if size > limit:
+        raise UploadTooLarge(
+            f"the file is {size} bytes, more than this server's max-upload-size of {limit} bytes"
+        )
