@@ -212,3 +212,18 @@ def test_commands_are_read_from_console_and_bash_blocks(tmp_path: Path) -> None:
         ("One", "pryv start --port 1"),
         ("Two", "tox -e docs"),
     ]
+
+
+def test_deployment_nginx_config_streams_big_uploads() -> None:
+    nginx = docs_file("deployment.md", "Behind nginx with TLS", "nginx")
+    size = re.search(r"client_max_body_size (\d+)([kmg]);", nginx)
+    assert size, "nginx must raise client_max_body_size (its default 1m refuses most wheels)"
+    assert size.group(2) == "g"
+    assert int(size.group(1)) >= 5  # at least the default max-upload-size of 5G
+    for directive in (
+        "proxy_request_buffering off;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "listen 443 ssl;",
+    ):
+        assert directive in nginx
