@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -80,8 +81,9 @@ class AccessLogMiddleware:
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
             # Keep the server's file wrapper so it can still use sendfile(); log on its close.
+            # Some wrappers (gunicorn's) set close on the instance: keep whichever it has.
+            logged.body_close = getattr(body, "close", None)
             body.close = logged.close  # type: ignore[attr-defined]
-            logged.body_close = getattr(type(body), "close", None)
             return body
         state["bytes"] = 0
         return logged
@@ -101,7 +103,7 @@ class _LoggedBody:
         self.environ = environ
         self.state = state
         self.started = started
-        self.body_close: object = None
+        self.body_close: Callable[[], object] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.body:
@@ -110,8 +112,8 @@ class _LoggedBody:
 
     def close(self) -> None:
         try:
-            if callable(self.body_close):
-                self.body_close(self.body)  # the file wrapper's own close, bypassed above
+            if self.body_close is not None:
+                self.body_close()  # the file wrapper's own close, replaced by ours above
             elif callable(close := getattr(self.body, "close", None)):
                 close()
         finally:

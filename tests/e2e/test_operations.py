@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import time
 import urllib.request
@@ -23,6 +24,7 @@ from tests.e2e.conftest import add_user
 from tests.e2e.conftest import free_port
 from tests.e2e.conftest import start_server
 from tests.e2e.conftest import stop_server
+from tests.e2e.conftest import twine_upload
 from tests.e2e.conftest import write_config
 
 pytestmark = pytest.mark.e2e
@@ -112,3 +114,24 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_be_stored(
     assert len(stored) == 1
     assert stored[0].read_bytes() == wheel.read_bytes()
     assert list((server.root / "projects" / "inflight").glob("*.json"))
+
+
+def test_download_access_line_under_gunicorn_has_user_and_file_size(
+    server: Server, tmp_path: Path
+) -> None:
+    """Under gunicorn a download goes out through its file wrapper; the line still counts it."""
+    wheel = make_wheel(tmp_path / "dist", "fetched", "1.0")
+    twine_upload(server, wheel)
+    request = urllib.request.Request(f"{server.url}/packages/{wheel.name}")
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.read() == wheel.read_bytes()
+    size = wheel.stat().st_size
+    wait_for_log(server, f"path=/packages/{wheel.name} status=200")
+    lines = [line for line in server.log_text().splitlines() if f"/packages/{wheel.name}" in line]
+    (line,) = lines
+    assert f"user={USER} bytes={size} " in line
+    assert re.search(
+        r"method=POST path=/simple/ status=200 duration_ms=[\d.]+ user=carol", server.log_text()
+    )

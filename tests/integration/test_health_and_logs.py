@@ -92,7 +92,7 @@ def test_access_log_has_one_line_per_request_with_user_status_and_duration(
     assert (refused["status"], refused["user"]) == ("401", "-")
 
 
-def test_access_log_counts_a_streamed_body(
+def test_access_log_has_the_query_string_and_body_size(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="pryv.access")
