@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.web.access_log import logfmt
+from pryv_server.web.health import CachedChecks
 from tests.conftest import basic
 from tests.conftest import post_upload
 from tests.dists import make_wheel
@@ -121,3 +122,21 @@ def test_logfmt_quotes_values_with_spaces_and_quotes() -> None:
     line = logfmt({"path": '/a b"c', "user": None, "n": 3})
     assert line == 'path="/a b\\"c" user=- n=3'
     assert json.dumps(line)  # one line, printable
+
+
+def test_health_checks_run_at_most_once_per_ttl() -> None:
+    calls: list[float] = []
+    now = [100.0]
+
+    def run() -> dict[str, dict[str, object]]:
+        calls.append(now[0])
+        return {"users": {"ok": True}}
+
+    cache = CachedChecks(run, ttl=1.0, clock=lambda: now[0])
+    assert cache.get() == {"users": {"ok": True}}
+    now[0] += 0.5
+    cache.get()
+    assert calls == [100.0]
+    now[0] += 0.5
+    cache.get()
+    assert calls == [100.0, 101.0]
