@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -54,88 +56,88 @@ class AccessLogMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve the request, then log it when the server closes the response."""
-        started = time.perf_counter()
+        exchange = _Exchange(environ)
         if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug(
-                "request started %s",
-                logfmt(
-                    {
-                        "method": environ.get("REQUEST_METHOD"),
-                        "path": environ.get("PATH_INFO"),
-                        "length": environ.get("CONTENT_LENGTH"),
-                        "remote": environ.get("REMOTE_ADDR"),
-                    }
-                ),
-            )
-        state: dict[str, object] = {"status": None, "bytes": 0}
+            access_log.debug("request started %s", logfmt(exchange.start_fields()))
 
         def capture(status: str, headers: list[tuple[str, str]], *args: object) -> object:
-            state["status"] = int(status.split(" ", 1)[0])
-            for name, value in headers:
-                if name.lower() == "content-length" and value.isdigit():
-                    state["bytes"] = int(value)
+            exchange.status = int(status.split(" ", 1)[0])
+            exchange.length = next(
+                (int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), None
+            )
             return start_response(status, headers, *args)  # type: ignore[arg-type]
 
         body = self.app(environ, capture)  # type: ignore[arg-type]
-        logged = _LoggedBody(body, environ, state, started)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
-            # Keep the server's file wrapper so it can still use sendfile(); log on its close.
-            # Some wrappers (gunicorn's) set close on the instance: keep whichever it has.
-            logged.body_close = getattr(body, "close", None)
-            body.close = logged.close  # type: ignore[attr-defined]
+            # Keep the server's file wrapper, so it can still use sendfile(), and log on its close.
+            # gunicorn's sets close on the instance: keep that bound method before replacing it.
+            exchange.sent = exchange.length or 0
+            original = getattr(body, "close", None)
+            body.close = lambda: exchange.close(original)  # type: ignore[attr-defined]
             return body
-        state["bytes"] = 0
-        return logged
+        return _LoggedBody(body, exchange)
 
 
-class _LoggedBody:
-    """The response iterable, counting bytes and logging once the server closes it."""
+@dataclass
+class _Exchange:
+    """What the access line says about one request, filled in as the response goes out."""
 
-    def __init__(
-        self,
-        body: Iterable[bytes],
-        environ: WSGIEnvironment,
-        state: dict[str, object],
-        started: float,
-    ) -> None:
-        self.body = body
-        self.environ = environ
-        self.state = state
-        self.started = started
-        self.body_close: Callable[[], object] | None = None
+    environ: WSGIEnvironment
+    started: float = field(default_factory=time.perf_counter)
+    status: int | None = None
+    length: int | None = None
+    sent: int = 0
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.body:
-            self.state["bytes"] = int(self.state["bytes"]) + len(chunk)  # type: ignore[call-overload]
-            yield chunk
+    def start_fields(self) -> dict[str, object]:
+        return {
+            "method": self.environ.get("REQUEST_METHOD"),
+            "path": self.environ.get("PATH_INFO"),
+            "length": self.environ.get("CONTENT_LENGTH"),
+            "remote": self.environ.get("REMOTE_ADDR"),
+        }
 
-    def close(self) -> None:
+    def close(self, close_body: Callable[[], object] | None) -> None:
+        """Close the response body, then write the access line (whatever closing raised)."""
         try:
-            if self.body_close is not None:
-                self.body_close()  # the file wrapper's own close, replaced by ours above
-            elif callable(close := getattr(self.body, "close", None)):
-                close()
+            if close_body is not None:
+                close_body()
         finally:
-            self._log()
+            self.log()
 
-    def _log(self) -> None:
+    def log(self) -> None:
         environ = self.environ
         path = environ.get("PATH_INFO", "")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
-        status = self.state["status"]
         fields = {
             "method": environ.get("REQUEST_METHOD"),
             "path": path,
-            "status": status,
+            "status": self.status,
             "duration_ms": f"{(time.perf_counter() - self.started) * 1000:.1f}",
             "user": environ.get(USER_KEY),
-            "bytes": self.state["bytes"],
+            "bytes": self.sent,
             "remote": environ.get("REMOTE_ADDR"),
         }
-        level = logging.WARNING if isinstance(status, int) and status >= 500 else logging.INFO
-        access_log.log(level, logfmt(fields))
+        failed = self.status is None or self.status >= 500
+        access_log.log(logging.WARNING if failed else logging.INFO, logfmt(fields))
+
+
+class _LoggedBody:
+    """The response iterable: counts the bytes sent and logs once the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], exchange: _Exchange) -> None:
+        self.body = body
+        self.exchange = exchange
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.body:
+            self.exchange.sent += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        """Close the wrapped body (as PEP 3333 requires) and log."""
+        self.exchange.close(getattr(self.body, "close", None))
 
 
 def _remember_user(response: Response) -> Response:
