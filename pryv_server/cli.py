@@ -64,6 +64,13 @@ def version() -> None:
     show_default=True,
     help="Seconds before a silent worker is restarted.",
 )
+@click.option(
+    "--graceful-timeout",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="Seconds that in-flight requests (uploads) get to finish after SIGTERM.",
+)
 def start(
     config_path: str | None,
     host: str | None,
@@ -71,6 +78,7 @@ def start(
     workers: int,
     threads: int,
     timeout: int,
+    graceful_timeout: int,
 ) -> None:
     """Start the server (API and explorer) under gunicorn."""
     from pryv_server.app import create_app
@@ -98,9 +106,10 @@ def start(
         "threads": threads,
         "worker_class": "gthread",
         "timeout": timeout,
-        "graceful_timeout": 30,
+        "graceful_timeout": graceful_timeout,
         "keepalive": 5,
-        "accesslog": "-" if settings.debug else None,
+        # pryv writes its own access log (pryv.access: with the user and the full duration).
+        "accesslog": None,
         "errorlog": "-",
         "loglevel": "debug" if settings.debug else "info",
         # gunicorn >= 25 opens a control socket in ~/.gunicorn by default; pryv does not use it,

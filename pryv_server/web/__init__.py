@@ -6,10 +6,12 @@ from flask import Flask
 
 from pryv_server.web import download
 from pryv_server.web import explorer
+from pryv_server.web import health
 from pryv_server.web import json_api
 from pryv_server.web import simple
 from pryv_server.web import upload
 from pryv_server.web import yank
+from pryv_server.web.access_log import install_access_log
 from pryv_server.web.errors import register_error_handlers
 from pryv_server.web.security import relative_redirects
 
@@ -21,7 +23,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(download.blueprint)
     app.register_blueprint(json_api.blueprint)
     app.register_blueprint(yank.blueprint)
+    app.register_blueprint(health.blueprint)
     register_error_handlers(app)
+    install_access_log(app)
     api_blueprints = (
         simple.blueprint,
         upload.blueprint,

@@ -107,3 +107,14 @@ def test_settings_replace_keeps_other_fields(settings: Settings) -> None:
     changed = settings.replace(port=9999)
     assert changed.port == 9999
     assert changed.projects_path == settings.projects_path
+
+
+def test_readme_config_example_is_valid_and_shows_the_defaults() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```ini\n(.*?)```", readme, re.S).group(1)
+    from pryv_server.config import read_ini
+
+    shown = Settings.from_mapping(read_ini(block, "README.md"), source="x")
+    assert shown == Settings.from_mapping({}, source="x")
