@@ -1,4 +1,4 @@
-/* pryv explorer: copy buttons. Loaded with defer; no inline script anywhere (CSP). */
+/* pryv explorer: copy buttons, yank dialogs. Loaded with defer; no inline script anywhere (CSP). */
 (function () {
   "use strict";
 
@@ -41,6 +41,24 @@
       button.classList.remove(state);
     }, 2000);
   }
+
+  // "Yank…" links lead to a confirmation page; with scripts, open the same form in a dialog.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-yank-dialog]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    var dialog = document.getElementById(link.getAttribute("data-yank-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return;
+    }
+    event.preventDefault();
+    dialog.showModal();
+    var field = dialog.querySelector("input[name=reason]");
+    if (field) {
+      field.focus();
+    }
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
