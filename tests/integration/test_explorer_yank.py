@@ -122,7 +122,8 @@ def test_yanked_release_is_no_longer_the_latest_anywhere(user: FlaskClient) -> N
     assert "This release is yanked" not in latest
     yanked = user.get("/project/demo/2.0/").text
     assert "This release is yanked" in yanked
-    assert "This release is not the current version." in yanked
+    assert 'The current version is <a href="/project/demo/1.0/description">1.0</a>.' in yanked
+    assert "This is not the latest version." not in yanked  # one notice says it all
     assert user.get("/pypi/demo/json", headers=basic()).json["info"]["version"] == "1.0"
 
 
@@ -229,3 +230,15 @@ def test_yank_records_the_logged_in_user(user: FlaskClient, app) -> None:
     package = app.extensions["pryv"].registry.get_package(WHEEL_1)
     assert package.yank.user == "alice"
     assert package.yanked_reason == "by hand"
+
+
+def test_when_every_release_is_yanked_the_list_says_so(user: FlaskClient) -> None:
+    assert yank(user, "1.0").status_code == 302
+    assert "badge--danger" not in user.get("/projects").text
+    assert yank(user, "2.0").status_code == 302
+    listing = user.get("/projects").text
+    assert re.search(
+        r'<span class="badge">2.0</span>\s*<span class="badge badge--danger">Yanked</span>', listing
+    )
+    page = user.get("/project/demo/").text
+    assert "This release is yanked</strong> (no reason given)" in page
