@@ -42,7 +42,8 @@
     }, 2000);
   }
 
-  // "Yank…" links lead to a confirmation page; with scripts, open the same form in a dialog.
+  // "Yank…" links lead to a confirmation page; with scripts, the page's one yank dialog opens
+  // instead, its form aimed at the release or file the link names.
   document.addEventListener("click", function (event) {
     var link = event.target.closest("[data-yank-dialog]");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey) {
@@ -52,12 +53,18 @@
     if (!dialog || typeof dialog.showModal !== "function") {
       return;
     }
+    var form = dialog.querySelector("form.yank-form");
+    var file = link.getAttribute("data-yank-file") || "";
+    form.setAttribute("action", link.getAttribute("data-yank-action"));
+    form.elements.file.value = file;
+    form.elements.reason.value = "";
+    dialog.querySelector('[data-yank-slot="what"]').textContent =
+      link.getAttribute("data-yank-what");
+    dialog.querySelector('[data-yank-slot="button"]').textContent =
+      file ? "Yank file" : "Yank release";
     event.preventDefault();
     dialog.showModal();
-    var field = dialog.querySelector("input[name=reason]");
-    if (field) {
-      field.focus();
-    }
+    form.elements.reason.focus();
   });
 
   document.addEventListener("click", function (event) {

@@ -99,6 +99,17 @@ def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path)
     assert page.locator(".yank-notice").count() == 0
     assert page.get_by_text("Latest version").is_visible()
     assert "data-yanked" not in simple_page(server, "demo-widgets")
+
+    # The same dialog yanks one file, from the files tab.
+    wheel = "demo_widgets-1.0.0-py3-none-any.whl"
+    page.goto(f"{server.url}/project/demo-widgets/1.0.0/packages")
+    page.get_by_role("link", name=f"Yank {wheel}").click()
+    dialog = page.get_by_role("dialog", name=f"Yank {wheel}?")
+    dialog.get_by_label("Reason").fill("Built without the C extension")
+    dialog.get_by_role("button", name="Yank file").click()
+    page.wait_for_url(re.compile(r".*/project/demo-widgets/1.0.0/packages$"))
+    assert page.locator(".file.is-yanked .file__name").all_inner_texts() == [wheel]
+    assert page.locator(".yank-notice").count() == 0  # one file of two: the release is not yanked
     assert problems == []
     context.close()
 
@@ -116,10 +127,13 @@ def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path)
     shot(page, "yank-03-confirm-page")
     page.get_by_role("button", name="Yank file").click()
     page.wait_for_url(re.compile(r".*/project/demo-widgets/1.0.0/packages$"))
-    card = page.locator(".file.is-yanked")
-    assert card.count() == 1
-    assert sdist in card.inner_text()
+    card = page.locator(".file.is-yanked").filter(has_text=sdist)
+    assert page.locator(".file.is-yanked").count() == 2
     assert "Yanked: Missing the data files · by carol" in card.inner_text()
-    shot(page, "yank-04-file-yanked")
-    assert 'data-yanked="Missing the data files"' in simple_page(server, "demo-widgets")
+    # Both files are yanked now, so the release is too.
+    assert "This release is yanked" in page.locator(".yank-notice").inner_text()
+    shot(page, "yank-04-files-yanked")
+    simple = simple_page(server, "demo-widgets")
+    assert 'data-yanked="Missing the data files"' in simple
+    assert 'data-yanked="Built without the C extension"' in simple
     context.close()
