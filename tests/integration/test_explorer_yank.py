@@ -157,6 +157,8 @@ def test_confirmation_pages_work_without_javascript(user: FlaskClient) -> None:
         ("x" * 501, "Reason: use at most 500 characters (this one has 501)."),
         ("first line\nsecond line", "Reason: keep it to one line"),
         ("tab\tinside", "Reason: keep it to one line"),
+        ("unicode\u2028line separator", "Reason: keep it to one line"),
+        ("c1\x85control", "Reason: keep it to one line"),
     ],
 )
 def test_reason_is_checked_and_the_form_shown_again(

@@ -9,6 +9,8 @@ reason must fit on one line of at most ``MAX_REASON_LENGTH`` characters: pip pri
 
 from __future__ import annotations
 
+import unicodedata
+
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -33,7 +35,8 @@ ACTIONS = ("yank", "unyank")
 
 def reason_problem(reason: str) -> str | None:
     """Say what is wrong with a yank reason, or None when it is fine (empty is fine)."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in reason):
+    # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in reason):
         return "Reason: keep it to one line (no line breaks or control characters)."
     if len(reason) > MAX_REASON_LENGTH:
         return f"Reason: use at most {MAX_REASON_LENGTH} characters (this one has {len(reason)})."
