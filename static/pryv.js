@@ -1,4 +1,4 @@
-/* pryv explorer: copy buttons. Loaded with defer; no inline script anywhere (CSP). */
+/* pryv explorer: copy buttons, yank dialogs. Loaded with defer; no inline script anywhere (CSP). */
 (function () {
   "use strict";
 
@@ -41,6 +41,31 @@
       button.classList.remove(state);
     }, 2000);
   }
+
+  // "Yank…" links lead to a confirmation page; with scripts, the page's one yank dialog opens
+  // instead, its form aimed at the release or file the link names.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-yank-dialog]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) {
+      return;
+    }
+    var dialog = document.getElementById(link.getAttribute("data-yank-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return;
+    }
+    var form = dialog.querySelector("form.yank-form");
+    var file = link.getAttribute("data-yank-file") || "";
+    form.setAttribute("action", link.getAttribute("data-yank-action"));
+    form.elements.file.value = file;
+    form.elements.reason.value = "";
+    dialog.querySelector('[data-yank-slot="what"]').textContent =
+      link.getAttribute("data-yank-what");
+    dialog.querySelector('[data-yank-slot="button"]').textContent =
+      file ? "Yank file" : "Yank release";
+    event.preventDefault();
+    dialog.showModal();
+    form.elements.reason.focus();
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");

@@ -18,6 +18,7 @@ from pryv_server.web.explorer import auth
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
+from pryv_server.web.explorer import yanking
 
 # Scripts, styles and images from this server only; no inline script, no plugins, no framing.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -63,6 +64,7 @@ def build_blueprint() -> Blueprint:
     auth.register(blueprint)
     setup.register(blueprint)
     projects.register(blueprint)
+    yanking.register(blueprint)
     return blueprint
 
 

@@ -63,7 +63,8 @@ def projects() -> str:
     )
 
 
-def _find_release(project: Project, release_name: str) -> Release:
+def find_release(project: Project, release_name: str) -> Release:
+    """Return the release ``release_name`` names (``latest`` works); NotFound when none."""
     if release_name == LATEST:
         return project.latest
     release = project.release(release_name)
@@ -76,7 +77,7 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
     """Show one release of a project with one tab open; other spellings redirect."""
     registry = get_services().registry
     found = registry.get_project(name)
-    chosen = _find_release(found, release)
+    chosen = find_release(found, release)
     canonical_release = LATEST if release == LATEST else str(chosen.version)
     if name != found.normalized or release != canonical_release:
         # Keep the URL's shape (with or without release and tab), fix only the spelling.

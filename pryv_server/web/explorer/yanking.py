@@ -1,0 +1,121 @@
+"""Yank and un-yank a release or one file from the explorer (PEP 592).
+
+``GET /project/<name>/<version>/yank`` (``?file=`` for one file, ``?undo=1`` to un-yank) is the
+confirmation page: it works without JavaScript, and the project page opens the same form in a
+dialog when scripts run. ``POST`` to the same URL (CSRF-protected like every explorer form) yanks
+through :meth:`Registry.yank`, then redirects back (POST/redirect/GET) with a flash notice. A
+reason must fit on one line of at most ``MAX_REASON_LENGTH`` characters: pip prints it to users.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from pryv_server.core import Package
+from pryv_server.core import Project
+from pryv_server.core import Release
+from pryv_server.errors import InvalidRequest
+from pryv_server.errors import PackageNotFound
+from pryv_server.web.explorer.auth import current_user
+from pryv_server.web.explorer.auth import safe_next
+from pryv_server.web.explorer.projects import find_release
+from pryv_server.web.services import get_services
+
+MAX_REASON_LENGTH = 500
+ACTIONS = ("yank", "unyank")
+
+
+def reason_problem(reason: str) -> str | None:
+    """Say what is wrong with a yank reason, or None when it is fine (empty is fine)."""
+    # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in reason):
+        return "Reason: keep it to one line (no line breaks or control characters)."
+    if len(reason) > MAX_REASON_LENGTH:
+        return f"Reason: use at most {MAX_REASON_LENGTH} characters (this one has {len(reason)})."
+    return None
+
+
+def _target(name: str, version: str, filename: str) -> tuple[Project, Release, Package | None]:
+    """Find the release (and file) a yank is about; unknown ones raise NotFound (HTML 404)."""
+    project = get_services().registry.get_project(name)
+    release = find_release(project, version)
+    if not filename:
+        return project, release, None
+    package = next((p for p in release.packages if p.filename == filename), None)
+    if package is None:
+        raise PackageNotFound(f"{project.name} {release.version} has no file {filename!r}")
+    return project, release, package
+
+
+def _back(project: Project, release: Release, package: Package | None) -> str:
+    """Where to land after a yank: the page the form came from, else the matching tab."""
+    tab = "packages" if package is not None else "releases"
+    default = url_for(
+        "explorer.project_tab", name=project.normalized, release=str(release.version), tab=tab
+    )
+    return safe_next(request.values.get("next")) or default
+
+
+def yank_page(name: str, release: str) -> Response | str | tuple[str, int]:
+    """Confirm a yank or un-yank (GET), or do it (POST) and redirect back with a notice."""
+    filename = request.values.get("file", "")
+    project, chosen, package = _target(name, release, filename)
+    subject = package if package is not None else chosen
+    if request.method == "GET":
+        undo = request.args.get("undo", "") not in ("", "0")
+        return render_template(
+            "yank.html",
+            project=project,
+            release=chosen,
+            package=package,
+            undo=undo and subject.yanked,
+            reason="",
+            problem=None,
+            next_page=safe_next(request.args.get("next")),
+        )
+    action = request.form.get("action", "yank")
+    if action not in ACTIONS:
+        raise InvalidRequest(f"unknown action {action!r}: use yank or unyank")
+    reason = request.form.get("reason", "").strip()
+    problem = reason_problem(reason) if action == "yank" else None
+    if problem is not None:
+        page = render_template(
+            "yank.html",
+            project=project,
+            release=chosen,
+            package=package,
+            undo=False,
+            reason=reason,
+            problem=problem,
+            next_page=safe_next(request.form.get("next")),
+        )
+        return page, 400
+    get_services().registry.yank(
+        project.normalized,
+        str(chosen.version),
+        filename=package.filename if package is not None else None,
+        reason=reason,
+        user=current_user() or "",
+        undo=action == "unyank",
+    )
+    what = package.filename if package is not None else f"{project.name} {chosen.version}"
+    if action == "unyank":
+        flash(f"Un-yanked {what}: installers use it again.", "ok")
+    else:
+        flash(f"Yanked {what}: pip and uv skip it unless it is pinned with ==.", "ok")
+    return redirect(_back(project, chosen, package))
+
+
+def register(blueprint: Blueprint) -> None:
+    """Add the yank confirmation page and action to the explorer blueprint."""
+    blueprint.add_url_rule(
+        "/project/<name>/<release>/yank", "yank", yank_page, methods=["GET", "POST"]
+    )
