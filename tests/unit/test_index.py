@@ -116,3 +116,29 @@ def test_add_makes_own_publish_visible_at_once() -> None:
     index.add("demo/x.json", "v1", item)
     assert filenames(index) == ["demo-3.0-py3-none-any.whl"]
     assert index.snapshot().project("demo").latest.version.public == "3.0"
+
+
+def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
+    """The incremental path after a local publish must give exactly what a full build gives."""
+    from pryv_server.core.index import Snapshot
+    from pryv_server.core.overlays import YankState
+    from pryv_server.core.overlays import release_yank_key
+
+    first, second, third = package("1.0"), package("2.0"), package("3.0")
+    overlays = {
+        release_yank_key("demo", "2.0"): YankState(yanked=True, reason="bad", user="u", time="t")
+    }
+    base = Snapshot.build(1, {"demo/a.json": first, "demo/b.json": second}, overlays)
+    grown = base.with_package("demo/c.json", third)
+    rebuilt = Snapshot.build(
+        2, {"demo/a.json": first, "demo/b.json": second, "demo/c.json": third}, overlays
+    )
+    assert grown.generation == 2
+    assert dict(grown.packages) == dict(rebuilt.packages)
+    assert {k: sorted(v, key=lambda p: p.filename) for k, v in grown.by_project.items()} == {
+        k: sorted(v, key=lambda p: p.filename) for k, v in rebuilt.by_project.items()
+    }
+    assert grown.by_filename == rebuilt.by_filename
+    assert grown.by_filename["demo-2.0-py3-none-any.whl"].yanked
+    assert grown.project("demo").latest.version.public == "3.0"
+    assert base.project("demo").latest.version.public == "1.0"  # the old snapshot is unchanged
