@@ -12,6 +12,7 @@ from pryv_server import __version__
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.errors import ConfigError
+from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
 
 config_option = click.option(
@@ -83,6 +84,7 @@ def start(
     """Start the server (API and explorer) under gunicorn."""
     from pryv_server.app import create_app
     from pryv_server.server import GunicornServer
+    from pryv_server.web.services import Services
 
     settings = _load(config_path)
     settings = settings.replace(
@@ -97,7 +99,11 @@ def start(
     )
     try:
         app = create_app(settings)
-    except ConfigError as error:
+        # Load the index in the master: the workers fork with it warm (and share its memory
+        # copy-on-write) instead of each reading every record on its first request.
+        services: Services = app.extensions["pryv"]
+        services.registry.list_projects()
+    except PryvError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"pryv {__version__} listening on http://{settings.host}:{settings.port}", err=True)
     options = {
@@ -175,7 +181,6 @@ def yank(
 ) -> None:
     """Yank release VERSION of PROJECT (or one file of it): pip skips it unless pinned with ==."""
     from pryv_server.app import build_services
-    from pryv_server.errors import PryvError
 
     settings = _load(config_path)
     try:
@@ -195,7 +200,6 @@ def yank(
 def backfill_metadata(config_path: str | None) -> None:
     """Extract and serve the core metadata (PEP 658) of files published without it."""
     from pryv_server.app import build_services
-    from pryv_server.errors import PryvError
 
     settings = _load(config_path)
     try:

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from typing import BinaryIO
@@ -28,6 +29,9 @@ TEMP_PREFIX = ".tmp-"
 # hour without a write cannot be a live writer, even on another server sharing the folder.
 STALE_TEMP_AGE = 3600.0
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+# A folder modified this recently may change again within the same mtime tick without its mtime
+# moving, so its listing is not cached until it has been quiet this long (git's "racy" rule).
+RACY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class LocalStorage:
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
         self.root = Path(root)
+        self._listings: dict[str, _Listing] = {}
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
@@ -138,12 +143,39 @@ class LocalStorage:
         return removed
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Walk the tree below the prefix's folder with scandir, skipping temp files."""
+        """Walk the tree below the prefix's folder, skipping temp files.
+
+        A folder whose mtime has not moved since it was last read is not read again: every way
+        pryv changes a folder (link, replace, unlink) moves its mtime. This turns the relist that
+        follows each upload from a scan of every record (46 ms at 6,000 files, ten times that at
+        60,000) into one ``stat`` per folder. Files edited in place by hand are not noticed;
+        replace them instead (editors and ``cp`` to a new name then ``mv`` do).
+        """
         folder, _, _ = prefix.rpartition("/")
         start = self._path(folder) if folder else self.root
-        for key, stat in _walk(start, folder):
-            if key.startswith(prefix):
-                yield _info(key, stat)
+        for info in self._walk(start, folder):
+            if info.key.startswith(prefix):
+                yield info
+
+    def _walk(self, folder: Path, key_prefix: str) -> Iterator[ObjectInfo]:
+        listing = self._listing(folder, key_prefix)
+        yield from listing.files
+        for name in listing.folders:
+            yield from self._walk(folder / name, f"{key_prefix}/{name}" if key_prefix else name)
+
+    def _listing(self, folder: Path, key_prefix: str) -> _Listing:
+        try:
+            stat = folder.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return _Listing((), (), ())
+        signature = (stat.st_ino, stat.st_mtime_ns)
+        cached = self._listings.get(str(folder))
+        if cached is not None and cached.signature == signature:
+            return cached
+        listing = _scan(folder, key_prefix, signature)
+        if time.time_ns() - stat.st_mtime_ns > RACY_SECONDS * 1e9:
+            self._listings[str(folder)] = listing
+        return listing
 
 
 def _write_error(key: str, error: OSError) -> StorageError:
@@ -157,22 +189,34 @@ def _info(key: str, stat: os.stat_result) -> ObjectInfo:
     return ObjectInfo(key, stat.st_size, f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}")
 
 
-def _walk(folder: Path, key_prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """One folder's files and sub-folders, as read when its (inode, mtime) was ``signature``."""
+
+    signature: tuple[int, int] | tuple[()]
+    files: tuple[ObjectInfo, ...]
+    folders: tuple[str, ...]
+
+
+def _scan(folder: Path, key_prefix: str, signature: tuple[int, int]) -> _Listing:
+    files: list[ObjectInfo] = []
+    folders: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return _Listing((), (), ())
     for entry in entries:
         if entry.name.startswith(TEMP_PREFIX):
             continue
         key = f"{key_prefix}/{entry.name}" if key_prefix else entry.name
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path), key)
+                folders.append(entry.name)
             elif entry.is_file(follow_symlinks=False):
-                yield key, entry.stat(follow_symlinks=False)
+                files.append(_info(key, entry.stat(follow_symlinks=False)))
         except FileNotFoundError:
             continue  # removed while we listed it
+    return _Listing(signature, tuple(files), tuple(folders))
 
 
 def _fsync_directory(folder: Path) -> None:
