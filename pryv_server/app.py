@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,9 +87,30 @@ def open_index(records: Storage, settings: Settings) -> IndexCache:
     if settings.projects_path.scheme == "s3":
         ttl = max(S3_RELIST_SECONDS, settings.index_ttl)
         return IndexCache(
-            records, ttl=ttl, check_interval=settings.index_ttl, loaders=S3_RECORD_LOADERS
+            records,
+            ttl=ttl,
+            check_interval=settings.index_ttl,
+            loaders=S3_RECORD_LOADERS,
+            signal=worker_signal(),
         )
     return IndexCache(records, ttl=settings.index_ttl, check_interval=0.0)
+
+
+def worker_signal() -> Storage:
+    """Make a local folder the workers of this server share to tell each other of uploads.
+
+    ``pryv start`` builds the app before gunicorn forks, so every worker inherits this folder.
+    It is removed when the process that made it exits (not when a worker does).
+    """
+    folder = tempfile.mkdtemp(prefix="pryv-workers-")
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+    return LocalStorage(folder)
 
 
 def uses_s3(settings: Settings) -> bool:

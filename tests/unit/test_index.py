@@ -142,3 +142,33 @@ def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
     assert grown.by_filename["demo-2.0-py3-none-any.whl"].yanked
     assert grown.project("demo").latest.version.public == "3.0"
     assert base.project("demo").latest.version.public == "1.0"  # the old snapshot is unchanged
+
+
+def test_workers_sharing_a_signal_see_each_others_uploads_at_once() -> None:
+    """Records on S3 are checked every index-ttl, but the workers of one server tell each other."""
+    records, signal = CountingStorage(), MemoryStorage()
+    now = [0.0]
+    worker_a = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
+    worker_b = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
+    assert filenames(worker_a) == filenames(worker_b) == []
+    key = put(records, "1.0", bump=False)
+    worker_a.add(key, records.stat(key).version, package("1.0"))
+    worker_a.bump_generation()
+    now[0] = 0.1  # far less than check_interval
+    assert filenames(worker_b) == ["demo-1.0-py3-none-any.whl"]
+    records.calls.clear()
+    now[0] = 0.2
+    worker_b.snapshot()
+    assert records.calls == []  # no new signal: no storage call within check_interval
+
+
+def test_without_a_signal_other_workers_wait_for_check_interval() -> None:
+    records = CountingStorage()
+    now = [0.0]
+    worker_b = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0])
+    assert filenames(worker_b) == []
+    put(records, "1.0")
+    now[0] = 1
+    assert filenames(worker_b) == []
+    now[0] = 6
+    assert filenames(worker_b) == ["demo-1.0-py3-none-any.whl"]
