@@ -71,6 +71,38 @@ def test_configuration_example_file_is_exactly_the_defaults() -> None:
     assert commented == {option.name for option in OPTIONS}
 
 
+def pryv_ini_blocks() -> list[tuple[str, str]]:
+    """Every ini block of the docs that is a pryv.ini (its sections are pryv's), with its page."""
+    sections = {option.section for option in OPTIONS}
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        for block in re.findall(r"^```ini\n(.*?)^```", page.read_text(), re.MULTILINE | re.DOTALL):
+            names = set(re.findall(r"^\[([^\]]+)\]", block, re.MULTILINE))
+            if names and names <= sections:
+                found.append((page.name, block))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    [
+        pytest.param(page, block, id=f"{page}-{n}")
+        for n, (page, block) in enumerate(pryv_ini_blocks())
+    ],
+)
+def test_every_pryv_ini_the_docs_show_is_valid(page: str, block: str) -> None:
+    values = read_ini(block, page)
+    Settings.from_mapping(values, source=page)
+    for section, options in values.items():
+        for name, value in options.items():
+            # configparser keeps an inline comment as part of the value.
+            assert not re.search(r"\s[;#]", value), f"{page}: [{section}] {name} = {value!r}"
+
+
+def test_the_docs_show_pryv_ini_files() -> None:
+    assert {page for page, _ in pryv_ini_blocks()} >= {"configuration.md", "storage-s3.md"}
+
+
 # --- Commands --------------------------------------------------------------------------------
 
 
