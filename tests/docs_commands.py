@@ -7,7 +7,7 @@ Commands live in fenced code blocks of ``docs/*.md``:
 
 A line ending in ``\\`` continues on the next one. Each block belongs to the nearest heading above
 it, so a test asks for "the commands under *Uploading with poetry* in packages.md" with
-:func:`docs_block` and runs them; ``tests/unit/test_docs_commands.py`` fails for any command that
+:func:`docs_block` and runs them; ``tests/unit/test_docs.py`` fails for any command that
 no test claims that way and that it cannot check itself.
 
 Docs use placeholders that tests substitute: the server ``https://pryv.example.com``, the user
