@@ -1,4 +1,4 @@
-"""The ``pryv`` command: ``start``, ``version`` and ``user add``."""
+"""The ``pryv`` command: start, version, user add, yank and backfill-metadata."""
 
 from __future__ import annotations
 

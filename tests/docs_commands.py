@@ -7,7 +7,7 @@ Commands live in fenced code blocks of ``docs/*.md``:
 
 A line ending in ``\\`` continues on the next one. Each block belongs to the nearest heading above
 it, so a test asks for "the commands under *Uploading with poetry* in packages.md" with
-:func:`docs_block` and runs them; ``tests/unit/test_docs_commands.py`` fails for any command that
+:func:`docs_block` and runs them; ``tests/unit/test_docs.py`` fails for any command that
 no test claims that way and that it cannot check itself.
 
 Docs use placeholders that tests substitute: the server ``https://pryv.example.com``, the user
@@ -104,16 +104,60 @@ def all_commands() -> list[Command]:
     return [command for page in sorted(DOCS.glob("*.md")) for command in page_commands(page)]
 
 
+def is_synopsis(text: str) -> bool:
+    """Tell a usage synopsis (``pryv yank PROJECT VERSION [--undo]``) from a runnable command.
+
+    A synopsis is a ``pryv`` command with an optional ``[-…]`` group or an upper-case placeholder
+    (a word such as ``PROJECT``, not a ``VAR=value`` assignment). Nothing runs a synopsis;
+    ``tests/unit/test_docs.py`` checks its subcommand, arguments and options against the CLI.
+    """
+    words = text.split()
+    if not words or words[0] != "pryv":
+        return False
+    return any(
+        word.startswith("[-") or re.fullmatch(r"\[?[A-Z][A-Z0-9_]*\]*", word) for word in words
+    )
+
+
 def docs_block(page: str, heading: str) -> list[str]:
     """Return the commands shown under ``heading`` on ``page`` (a test that runs them claims them).
 
-    Fails loudly when the heading shows no command, so a renamed section cannot silently turn a
-    test into one that runs nothing.
+    Usage synopses are left out: they are not commands to run (see :func:`is_synopsis`). Fails
+    loudly when the heading shows no command, so a renamed section cannot silently turn a test
+    into one that runs nothing.
     """
-    commands = [command.text for command in page_commands(page) if command.heading == heading]
+    commands = [
+        command.text
+        for command in page_commands(page)
+        if command.heading == heading and not is_synopsis(command.text)
+    ]
     if not commands:
         raise LookupError(f"docs/{page} shows no command under the heading {heading!r}")
     return commands
+
+
+def docs_outputs(page: str, heading: str) -> list[tuple[str, str]]:
+    """Return ``(command, output)`` for each command of the console blocks under ``heading``.
+
+    The output is the block's lines after the ``$ `` line up to the next one, so a test can
+    compare what a command printed with what the docs say it prints. Synopses are left out, as in
+    :func:`docs_block`; commands must fit on one line.
+    """
+    found: list[tuple[str, str]] = []
+    for block_heading, language, _, body in _blocks(DOCS / page):
+        if block_heading != heading or language != "console":
+            continue
+        for line in body:
+            if line.startswith("$ "):
+                assert not line.endswith("\\"), f"docs/{page}: {line!r} continues"
+                found.append((line[2:].strip(), ""))
+            elif found:
+                command, output = found[-1]
+                found[-1] = (command, output + line + "\n")
+    found = [(command, output) for command, output in found if not is_synopsis(command)]
+    if not found:
+        raise LookupError(f"docs/{page} shows no console command under the heading {heading!r}")
+    return found
 
 
 def docs_file(page: str, heading: str, language: str) -> str:

@@ -36,9 +36,8 @@ from tests.e2e.conftest import write_config
 
 pytestmark = pytest.mark.e2e
 
-# gunicorn's access log line: ... "GET /packages/x.whl HTTP/1.1" 200 ...
-# pryv's access log line: method=GET path=/simple/x/ status=200 duration_ms=... (web/access_log.py)
-REQUEST_LINE = re.compile(r"method=GET path=(/\S*) status=(\d{3})")
+# pryv's access log line (pryv.access): ... method=GET path=/packages/x.whl status=200 ...
+REQUEST_LINE = re.compile(r"pryv\.access: method=GET path=(/\S*) status=(\d{3})")
 
 
 @dataclass

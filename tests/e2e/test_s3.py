@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -25,6 +26,8 @@ from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.docs_commands import docs_block
+from tests.docs_commands import docs_file
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
@@ -35,9 +38,16 @@ from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import tool
 from tests.e2e.conftest import twine_upload
 from tests.e2e.conftest import wait_ready
+from tests.e2e.tools import DOCS_PASSWORD
+from tests.e2e.tools import DOCS_USER
+from tests.e2e.tools import docs_env
+from tests.s3server import FOREIGN
 from tests.s3server import S3
 
 pytestmark = pytest.mark.e2e
+
+# docs/storage-s3.md's MinIO example, run against moto (see the test at the end).
+DOCS_BLOCKS = [("storage-s3.md", "Point pryv at MinIO")]
 
 MiB = 1024 * 1024
 
@@ -294,3 +304,51 @@ def test_s3_large_upload_and_download_keep_server_memory_flat(
         f"(+{(sampler.peak - baseline) / MiB:.0f} MiB)"
     )
     assert sampler.peak < 400 * MiB, "the server buffered the file in memory"
+
+
+def test_s3_docs_minio_example_runs_as_shown_against_moto(
+    moto_endpoint: str, moto_admin: Any, tmp_path: Path, servers: list[Server]
+) -> None:
+    """Every command of the MinIO example, in one shell, with moto's URL for MinIO's.
+
+    The test changes two things only: ``AWS_ENDPOINT_URL`` points at moto, and the docs'
+    ``pryv.ini`` gets a free ``[server] port`` so that tests can run in parallel. The shell
+    ``exec``s the final ``pryv start`` so that stopping the server stops pryv itself.
+    """
+    commands = docs_block("storage-s3.md", "Point pryv at MinIO")
+    assert commands[-1] == "pryv start -c pryv.ini"
+    script = "\n".join([*commands[:-1], "exec " + commands[-1]])
+    assert script.count("http://localhost:9000") == 1
+    script = "set -euo pipefail\n" + script.replace("http://localhost:9000", moto_endpoint)
+    work = tmp_path / "work"
+    work.mkdir()
+    port = free_port()
+    ini = docs_file("storage-s3.md", "Point pryv at MinIO", "ini")
+    (work / "pryv.ini").write_text(f"{ini}\n[server]\nport = {port}\n")
+    env = docs_env(
+        tmp_path / "home",
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    for name in (*FOREIGN, "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name, None)
+    passwords = work / "passwords"
+    passwords.write_text(f"{DOCS_PASSWORD}\n{DOCS_PASSWORD}\n")  # pryv user add asks twice
+    log = work / "shell.log"
+    with log.open("wb") as output, passwords.open("rb") as stdin:
+        process = subprocess.Popen(
+            ["bash", "-c", script], cwd=work, env=env, stdin=stdin, stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url, work, work / "pryv.ini", process, log)
+    servers.append(server)
+    wait_ready(url, process, log, timeout=60)
+
+    wheel = make_wheel(tmp_path / "dist", "minio-demo", "1.0")
+    twine_upload(server, wheel, user=DOCS_USER, password=DOCS_PASSWORD)
+    keys = {item["Key"] for item in moto_admin.list_objects_v2(Bucket="pryv")["Contents"]}
+    assert "users.json" in keys
+    assert any(key.startswith("projects/minio-demo/") for key in keys)
+    assert any(key.startswith("packages/") and key.endswith(wheel.name) for key in keys)

@@ -22,7 +22,7 @@ def test_upload_over_max_upload_size_is_413_and_not_stored(
     with post_upload(client, big) as response:
         assert response.status_code == 413
         reason = response.get_data(as_text=True)
-    assert "max-upload-size (4K)" in reason
+    assert "max-upload-size (4K)" in reason  # names the limit as the ini file writes it
     assert "\n" not in reason.strip()
     with post_upload(client, small) as response:
         assert response.status_code == 200

@@ -3,8 +3,10 @@
 A shell command shown in ``docs/*.md`` is covered when an e2e test module runs its block (the
 module lists it in ``DOCS_BLOCKS`` and reads it with ``docs_block``), or when this module can
 check it: ``pryv`` commands must parse with the real CLI (subcommand and option names exist),
-``tox -e`` envs must exist, ``pip install -e ".[extras]"`` extras must exist. Any other command
-fails the test: show it only with a test that runs it.
+usage synopses (``pryv yank PROJECT VERSION [--undo]``) must name the real arguments and options,
+``tox -e`` envs must exist, ``pip install -e ".[extras]"`` extras must exist. A command of an
+outside tool that cannot run here is accepted only from the short ``EXTERNAL`` list, each with its
+reason. Any other command fails the test: show it only with a test that runs it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.docs_commands import Command
 from tests.docs_commands import all_commands
 from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
+from tests.docs_commands import is_synopsis
 from tests.docs_commands import page_commands
 
 ROOT = DOCS.parent
@@ -66,6 +69,38 @@ def test_configuration_example_file_is_exactly_the_defaults() -> None:
     )
     commented = {line.lstrip("; ").split(" =")[0] for line in example.splitlines() if "=" in line}
     assert commented == {option.name for option in OPTIONS}
+
+
+def pryv_ini_blocks() -> list[tuple[str, str]]:
+    """Every ini block of the docs that is a pryv.ini (its sections are pryv's), with its page."""
+    sections = {option.section for option in OPTIONS}
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        for block in re.findall(r"^```ini\n(.*?)^```", page.read_text(), re.MULTILINE | re.DOTALL):
+            names = set(re.findall(r"^\[([^\]]+)\]", block, re.MULTILINE))
+            if names and names <= sections:
+                found.append((page.name, block))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    [
+        pytest.param(page, block, id=f"{page}-{n}")
+        for n, (page, block) in enumerate(pryv_ini_blocks())
+    ],
+)
+def test_every_pryv_ini_the_docs_show_is_valid(page: str, block: str) -> None:
+    values = read_ini(block, page)
+    Settings.from_mapping(values, source=page)
+    for section, options in values.items():
+        for name, value in options.items():
+            # configparser keeps an inline comment as part of the value.
+            assert not re.search(r"\s[;#]", value), f"{page}: [{section}] {name} = {value!r}"
+
+
+def test_the_docs_show_pryv_ini_files() -> None:
+    assert {page for page, _ in pryv_ini_blocks()} >= {"configuration.md", "storage-s3.md"}
 
 
 # --- Commands --------------------------------------------------------------------------------
@@ -115,6 +150,65 @@ def check_pryv(args: list[str]) -> None:
     assert not remaining, f"unexpected arguments {remaining}"
 
 
+def check_pryv_synopsis(text: str) -> None:
+    """Check a usage synopsis against the real click command, word by word.
+
+    The subcommand must exist; the positional placeholders must be the command's arguments, in
+    order and named as ``--help`` names them; every option must exist, take a value exactly when
+    the synopsis gives it one (named as ``--help`` names it), and be in ``[…]`` exactly when it is
+    optional. Literal values have no place in a synopsis.
+    """
+    tokens = text.replace("[", " [ ").replace("]", " ] ").split()
+    assert tokens.pop(0) == "pryv"
+    command: click.Command = cli.main
+    while isinstance(command, click.Group):
+        name = tokens.pop(0)
+        found = command.commands.get(name)
+        assert found is not None, f"pryv has no command {name!r}"
+        command = found
+    options = {
+        opt: param
+        for param in command.params
+        if isinstance(param, click.Option)
+        for opt in (*param.opts, *param.secondary_opts)
+    }
+    arguments = [param for param in command.params if isinstance(param, click.Argument)]
+    shown: list[tuple[str, bool]] = []
+    depth = 0
+    while tokens:
+        token = tokens.pop(0)
+        if token in {"[", "]"}:
+            depth += 1 if token == "[" else -1
+            assert depth >= 0, f"unbalanced brackets in {text!r}"
+        elif token.startswith("-"):
+            option = options.get(token)
+            assert option is not None, f"pryv {command.name} has no option {token!r}"
+            assert option.required == (depth == 0), f"{token}: [...] must mean optional"
+            if not option.is_flag:
+                value = tokens.pop(0) if tokens else ""
+                expected = option.metavar or option.type.name.upper()
+                assert value == expected, f"{token} takes {expected}, not {value!r}"
+        elif re.fullmatch(r"[A-Z][A-Z0-9_]*", token):
+            shown.append((token, depth > 0))
+        else:
+            pytest.fail(f"{token!r} is neither an option nor a placeholder in {text!r}")
+    assert depth == 0, f"unbalanced brackets in {text!r}"
+    expected_arguments = [(param.human_readable_name, not param.required) for param in arguments]
+    assert shown == expected_arguments, f"pryv {command.name} takes {expected_arguments}"
+
+
+# Commands of other programs that the docs show as they are, but that no test can run here.
+# Each entry is one exact command and why; everything else must be run or checked.
+EXTERNAL = {
+    (
+        "storage-s3.md",
+        "docker run -d --name minio -p 9000:9000 -e MINIO_ROOT_USER=pryv "
+        "-e MINIO_ROOT_PASSWORD=pryv-secret-key quay.io/minio/minio server /data",
+    ): "starts MinIO itself, not pryv: there is no Docker daemon or container registry here; "
+    "the commands that follow it run against moto's S3 server (tests/e2e/test_s3.py)",
+}
+
+
 def check_tox(args: list[str]) -> None:
     parser = configparser.ConfigParser()
     parser.read(ROOT / "tox.ini")
@@ -154,6 +248,11 @@ def _test_extra() -> list[str]:
 
 def check(command: Command) -> None:
     """Check a command that no e2e test runs, or fail: the docs show only tested commands."""
+    if is_synopsis(command.text):
+        check_pryv_synopsis(command.text)
+        return
+    if (command.page, command.text) in EXTERNAL:
+        return
     words = _words(command.text)
     program = Path(words[0]).name
     if program == "pryv":
@@ -180,9 +279,14 @@ def test_docs_show_commands_on_every_page_that_needs_them() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS, ids=str)
 def test_every_docs_command_is_run_or_checked(command: Command) -> None:
-    if (command.page, command.heading) in CLAIMED:
+    if (command.page, command.heading) in CLAIMED and not is_synopsis(command.text):
         return
     check(command)
+
+
+def test_every_external_command_is_still_shown() -> None:
+    shown = {(command.page, command.text) for command in COMMANDS}
+    assert set(EXTERNAL) <= shown, "remove EXTERNAL entries the docs no longer show"
 
 
 CLAIMED = claimed_blocks()
@@ -194,6 +298,36 @@ def test_pryv_check_rejects_unknown_subcommands_and_options() -> None:
     with pytest.raises(click.NoSuchOption):
         check_pryv(["start", "--wokers", "4"])
     check_pryv(["user", "add", "alice", "--password-stdin"])
+
+
+def test_synopsis_check_follows_the_real_cli() -> None:
+    check_pryv_synopsis("pryv yank PROJECT VERSION [--file FILENAME] [--reason TEXT] [--undo]")
+    check_pryv_synopsis("pryv backfill-metadata [-c PATH]")
+    wrong = [
+        "pryv yank PROJECT [--undo]",  # a missing argument
+        "pryv yank PROJECT VERSION FILE",  # an extra one
+        "pryv yank VERSION PROJECT",  # the wrong order
+        "pryv yank PROJECT VERSION [--files FILENAME]",  # no such option
+        "pryv yank PROJECT VERSION [--undo TEXT]",  # a flag takes no value
+        "pryv yank PROJECT VERSION [--reason]",  # an option that takes one
+        "pryv yank PROJECT VERSION --undo",  # optional, so in brackets
+        "pryv yank PROJECT VERSION [--undo",  # unbalanced
+        "pryv yank demo VERSION",  # a literal
+        "pryv yonk PROJECT VERSION",  # no such command
+    ]
+    for synopsis in wrong:
+        assert is_synopsis(synopsis)
+        with pytest.raises((AssertionError, pytest.fail.Exception, IndexError)):
+            check_pryv_synopsis(synopsis)
+
+
+def test_only_listed_external_commands_pass() -> None:
+    (page, text) = next(iter(EXTERNAL))
+    check(Command(page, "Anywhere", 1, text))
+    with pytest.raises(pytest.fail.Exception):
+        check(Command(page, "Anywhere", 1, text.replace("minio server", "minio gateway")))
+    with pytest.raises(pytest.fail.Exception):
+        check(Command("deployment.md", "Anywhere", 1, text))
 
 
 def test_an_untested_command_fails_the_check() -> None:
