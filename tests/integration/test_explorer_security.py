@@ -409,7 +409,12 @@ def test_explorer_login_is_rate_limited_per_user_like_the_api(settings: Settings
 def test_api_requests_get_no_session_and_set_no_cookie(user: FlaskClient, dist: Path) -> None:
     """The API never opens the explorer session: a logged-in browser's cookie changes nothing."""
     assert post_upload(user, make_wheel(dist, "quiet", "1.0")).status_code == 200
-    for path in ["/simple/", "/simple/quiet/", "/pypi/quiet/json", "/packages/quiet-1.0-py3-none-any.whl"]:
+    for path in [
+        "/simple/",
+        "/simple/quiet/",
+        "/pypi/quiet/json",
+        "/packages/quiet-1.0-py3-none-any.whl",
+    ]:
         with user.get(path, headers=basic()) as response:
             assert response.status_code == 200, path
             assert "Set-Cookie" not in response.headers, path
