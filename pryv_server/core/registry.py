@@ -14,6 +14,7 @@ A crash before step 4 leaves only an unreferenced blob, which no reader ever see
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -326,7 +327,7 @@ class Registry:
         """Store a file's core metadata beside it (PEP 658); return its key and sha256."""
         key = f"{blob_key}.metadata"
         self._store_blob(key, io.BytesIO(content))
-        return key, distributions.compute_digests(io.BytesIO(content)).sha256
+        return key, hashlib.sha256(content).hexdigest()
 
     def _store_blob(self, key: str, data: IO[bytes]) -> None:
         # Keys are content-addressed, so an existing blob already holds exactly these bytes.
