@@ -102,24 +102,23 @@ def human_time(stamp: str, with_time: bool = False) -> str:
 
 def python_tag(package: Package) -> str:
     """Say which Pythons a file is for: a wheel's interpreter tags, ``source`` for an sdist."""
-    if package.kind != "wheel":
-        return "source"
-    try:
-        _, _, _, tags = parse_wheel_filename(package.filename)
-    except InvalidWheelFilename:
-        return "unknown"
-    return ".".join(sorted({tag.interpreter for tag in tags}))
+    return _wheel_tags(package, "interpreter", ".", sdist="source")
 
 
 def platform_tag(package: Package) -> str:
     """Say which platforms a wheel is for (``any`` for pure Python wheels and sdists)."""
+    return _wheel_tags(package, "platform", ", ", sdist="any")
+
+
+def _wheel_tags(package: Package, part: str, separator: str, *, sdist: str) -> str:
+    """Join one part (interpreter, platform) of a wheel's tags, read from its filename."""
     if package.kind != "wheel":
-        return "any"
+        return sdist
     try:
         _, _, _, tags = parse_wheel_filename(package.filename)
     except InvalidWheelFilename:
         return "unknown"
-    return ", ".join(sorted({tag.platform for tag in tags}))
+    return separator.join(sorted({getattr(tag, part) for tag in tags}))
 
 
 def group_classifiers(classifiers: tuple[str, ...]) -> list[tuple[str, list[str]]]:
