@@ -202,26 +202,28 @@ class IndexCache:
             signal != self._signal_seen
             or now - self._checked_at >= self.check_interval
             or now - self._listed_at >= self.ttl
-        ) and self._refresh(now):
+        ):
+            self._refresh(now)
             self._signal_seen = signal
         return self._snapshot
 
-    def _refresh(self, now: float) -> bool:
-        """Check the marker and relist if needed; False if another thread is already at it."""
-        # Only one thread relists; the others keep serving the previous snapshot meanwhile,
-        # except on the very first load, where they wait for it.
-        if not self._lock.acquire(blocking=self._snapshot.generation == 0):
-            return False
-        try:
+    def _refresh(self, now: float) -> None:
+        """Check the marker and relist if it moved (or ``ttl`` passed).
+
+        A thread that finds a refresh under way waits for it instead of serving the snapshot
+        being replaced: a request that arrives after an upload or a yank must see it. A thread
+        that arrived (``now``) before the marker check just made reuses that check.
+        """
+        with self._lock:
+            if self._checked_at >= now:
+                return
+            checked = self._clock()
             marker = self._marker_version()
-            self._checked_at = now
-            if marker != self._marker or now - self._listed_at >= self.ttl:
+            self._checked_at = checked
+            if marker != self._marker or checked - self._listed_at >= self.ttl:
                 self._relist()
                 self._marker = marker
-                self._listed_at = now
-            return True
-        finally:
-            self._lock.release()
+                self._listed_at = checked
 
     def _marker_version(self) -> str | None:
         return _marker_of(self.records)

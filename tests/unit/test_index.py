@@ -172,3 +172,45 @@ def test_without_a_signal_other_workers_wait_for_check_interval() -> None:
     assert filenames(worker_b) == []
     now[0] = 6
     assert filenames(worker_b) == ["demo-1.0-py3-none-any.whl"]
+
+
+class GatedStorage(MemoryStorage):
+    """A store whose listing waits for a gate, to hold one thread inside a relist."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def list_objects(self, prefix=""):
+        self.entered.set()
+        self.gate.wait(timeout=10)
+        return super().list_objects(prefix)
+
+
+def test_a_request_during_another_threads_relist_waits_for_it() -> None:
+    """A yank or upload made before a request must be served, even while another thread relists."""
+    import threading
+
+    records = GatedStorage()
+    put(records, "1.0")
+    index = IndexCache(records, ttl=60, check_interval=0)
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
+    put(records, "2.0")
+    records.entered.clear()
+    records.gate.clear()
+    first = threading.Thread(target=index.snapshot)
+    first.start()
+    assert records.entered.wait(timeout=10)  # the first thread is inside its relist
+    seen: list[list[str]] = []
+    second = threading.Thread(target=lambda: seen.append(filenames(index)))
+    second.start()
+    second.join(timeout=0.2)
+    assert second.is_alive()  # waiting for the relist, not serving the old snapshot
+    records.gate.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert seen == [["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]]
