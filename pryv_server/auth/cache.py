@@ -52,13 +52,8 @@ class CachedVerifier:
         key = self._key(username, password)
         version = self.store.version()
         now = self._clock()
-        with self._lock:
-            if version != self._version:
-                self._entries.clear()
-                self._version = version
-            expires = self._entries.get(key)
-            if expires is not None and expires > now:
-                return True
+        if self._cached(key, version, now):
+            return True
         if not self.store.verify(username, password):
             return False
         with self._lock:
@@ -68,3 +63,15 @@ class CachedVerifier:
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
         return True
+
+    def is_cached(self, username: str, password: str) -> bool:
+        """Say whether ``verify`` would succeed from the cache alone, without a hash check."""
+        return self._cached(self._key(username, password), self.store.version(), self._clock())
+
+    def _cached(self, key: bytes, version: str | None, now: float) -> bool:
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+            expires = self._entries.get(key)
+            return expires is not None and expires > now

@@ -125,6 +125,10 @@ class Snapshot:
             self._memo[key] = value
         return value
 
+    def memoized(self, key: Hashable) -> object | None:
+        """Return what :meth:`memo` already computed for ``key``, or None, computing nothing."""
+        return self._memo.get(key)
+
     def project(self, normalized: NormalizedName) -> Project | None:
         """Return the project (assembled once per snapshot), or None."""
         cached = self._projects.get(normalized)

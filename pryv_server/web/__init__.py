@@ -13,6 +13,7 @@ from pryv_server.web import upload
 from pryv_server.web import yank
 from pryv_server.web.access_log import install_access_log
 from pryv_server.web.errors import register_error_handlers
+from pryv_server.web.page_cache import SimplePageCache
 from pryv_server.web.security import relative_redirects
 
 
@@ -25,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(yank.blueprint)
     app.register_blueprint(health.blueprint)
     register_error_handlers(app)
+    app.wsgi_app = SimplePageCache(app.wsgi_app, app.extensions["pryv"])  # type: ignore[method-assign]
     install_access_log(app)
     api_blueprints = (
         simple.blueprint,

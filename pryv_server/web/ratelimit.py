@@ -72,17 +72,20 @@ class LoginLimiter:
 
         :raises TooManyLoginAttempts: with ``retry_after``, the seconds until both are free again.
         """
-        if not self.enabled:
-            return
-        now = self._clock()
-        with self._lock:
-            waits = [self._locked_for(key, now) for key in _keys(user, address)]
-        wait = max(waits)
+        wait = self.locked_for(user, address)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise TooManyLoginAttempts(
                 f"too many failed logins; try again in {seconds} seconds", retry_after=seconds
             )
+
+    def locked_for(self, user: str, address: str) -> float:
+        """Return the seconds until both the user and the address may try again (0: now)."""
+        if not self.enabled or not self._windows:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            return max(self._locked_for(key, now) for key in _keys(user, address))
 
     def failed(self, user: str, address: str) -> None:
         """Count one failed login against the user and the address."""

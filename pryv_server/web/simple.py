@@ -14,6 +14,7 @@ is rendered once per change of the registry, not once per request.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,9 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from packaging.utils import NormalizedName
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
 from pryv_server.core import Package
@@ -74,16 +78,33 @@ def choose_format() -> str:
         if chosen is None:
             raise NotAcceptable(f"unknown format {wanted!r}: use one of {', '.join(CONTENT_TYPES)}")
         return chosen
-    accept = request.accept_mimetypes
-    if not accept:
-        return HTML  # no Accept header: PEP 691 says answer as before, in HTML
-    best = accept.best_match(list(OFFERS))
-    if best is None:
+    accept = request.headers.get("Accept")
+    chosen = negotiate(accept)
+    if chosen is None:
         raise NotAcceptable(
-            f"none of the accepted types ({request.headers.get('Accept', '')}) is served here: "
+            f"none of the accepted types ({accept}) is served here: "
             f"accept one of {', '.join(CONTENT_TYPES)}"
         )
-    return OFFERS[best]
+    return chosen
+
+
+@lru_cache(maxsize=256)
+def negotiate(accept: str | None) -> str | None:
+    """Return the media type that best fits an ``Accept`` header, or None when none does.
+
+    Clients send a handful of distinct headers (pip's, uv's, a browser's), so the answer is
+    cached per header value; parsing q-values costs more than the rest of a cached page request.
+    """
+    offered = parse_accept_header(accept, MIMEAccept)
+    if not offered:
+        return HTML  # no Accept header: PEP 691 says answer as before, in HTML
+    best = offered.best_match(list(OFFERS))
+    return None if best is None else OFFERS[best]
+
+
+def page_key(project: NormalizedName | None, fmt: str) -> tuple[str, ...]:
+    """Name a rendered simple page in its snapshot's memo (None: the ``/simple/`` index)."""
+    return ("simple-index", fmt) if project is None else ("simple-project", project, fmt)
 
 
 @blueprint.get("/simple/")
@@ -91,7 +112,7 @@ def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
     snapshot = get_services().registry.snapshot()
-    body = snapshot.memo(("simple-index", fmt), lambda: _render_index(snapshot.projects(), fmt))
+    body = snapshot.memo(page_key(None, fmt), lambda: _render_index(snapshot.projects(), fmt))
     return Response(body, content_type=CONTENT_TYPES[fmt])
 
 
@@ -107,7 +128,7 @@ def project(project: str) -> Response:
     found = snapshot.project(normalized)
     if found is None:
         raise ProjectNotFound(f"no project named {project!r}")
-    body = snapshot.memo(("simple-project", normalized, fmt), lambda: _render_project(found, fmt))
+    body = snapshot.memo(page_key(normalized, fmt), lambda: _render_project(found, fmt))
     return Response(body, content_type=CONTENT_TYPES[fmt])
 
 
@@ -124,7 +145,7 @@ def _project_url(normalized: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _render_index(projects: list[Project], fmt: str) -> str:
+def _render_index(projects: list[Project], fmt: str) -> bytes:
     if fmt == JSON_V1:
         return _dump(
             {
@@ -132,10 +153,11 @@ def _render_index(projects: list[Project], fmt: str) -> str:
                 "projects": [{"name": project.name} for project in projects],
             }
         )
-    return render_template("simple/index.html", projects=projects, api_version=API_VERSION)
+    html = render_template("simple/index.html", projects=projects, api_version=API_VERSION)
+    return html.encode()
 
 
-def _render_project(project: Project, fmt: str) -> str:
+def _render_project(project: Project, fmt: str) -> bytes:
     if fmt == JSON_V1:
         return _dump(
             {
@@ -145,9 +167,10 @@ def _render_project(project: Project, fmt: str) -> str:
                 "files": [file_json(package) for package in project.packages],
             }
         )
-    return render_template(
+    html = render_template(
         "simple/project.html", project=project, api_version=API_VERSION, file_url=file_url
     )
+    return html.encode()
 
 
 def file_url(package: Package) -> str:
@@ -175,5 +198,5 @@ def file_json(package: Package) -> dict[str, Any]:
     return entry
 
 
-def _dump(document: dict[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+def _dump(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,107 @@
+"""Answer repeat requests for simple pages from the caches alone, without entering Flask.
+
+``pip install`` asks ``/simple/<project>/`` for every dependency, again and again, with the same
+credentials and ``Accept`` header. Once Flask has answered such a request, everything the answer
+depends on is cached: the rendered page (in the snapshot's memo), the successful password check
+(in :class:`~pryv_server.auth.CachedVerifier`) and the content negotiation (per ``Accept``
+value). Flask's request context, routing and hooks then cost twice what the rest of the request
+does, so this middleware answers such repeats itself.
+
+It only ever answers what Flask would, byte for byte, and hands every other request to Flask
+unchanged: a method other than GET, a query string, a path that is not a normalized project
+page, missing or not-yet-verified credentials, a user or address the login limiter holds back,
+an ``Accept`` nothing fits, or a page not rendered for the current snapshot yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from typing import Literal
+
+from packaging.utils import NormalizedName
+
+from pryv_server.core.names import normalize
+from pryv_server.web.access_log import USER_KEY
+from pryv_server.web.security import parse_basic
+from pryv_server.web.services import Services
+from pryv_server.web.simple import CONTENT_TYPES
+from pryv_server.web.simple import negotiate
+from pryv_server.web.simple import page_key
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
+
+PREFIX = "/simple/"
+
+
+class SimplePageCache:
+    """A WSGI middleware that serves cached simple pages and passes everything else on."""
+
+    def __init__(self, app: WSGIApplication, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer from the caches when all of them hold the answer, else call the app."""
+        found = self._cached_page(environ)
+        if found is None:
+            return self.app(environ, start_response)
+        body, content_type = found
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Vary", "Accept"),
+        ]
+        start_response("200 OK", headers)
+        return [body]
+
+    def _cached_page(self, environ: WSGIEnvironment) -> tuple[bytes, str] | None:
+        path: str = environ.get("PATH_INFO", "")
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("QUERY_STRING")
+            or not path.startswith(PREFIX)
+        ):
+            return None
+        project = _project_of(path[len(PREFIX) :])
+        if project is False:
+            return None
+        fmt = negotiate(environ.get("HTTP_ACCEPT"))
+        if fmt is None or not self._verified(environ):
+            return None
+        body = self.services.registry.snapshot().memoized(page_key(project, fmt))
+        return (body, CONTENT_TYPES[fmt]) if isinstance(body, bytes) else None
+
+    def _verified(self, environ: WSGIEnvironment) -> bool:
+        """Say whether the credentials passed the full check before and nothing holds them back.
+
+        Sets the user for the access log, as the Flask path does.
+        """
+        credentials = parse_basic(environ.get("HTTP_AUTHORIZATION"))
+        if credentials is None or not credentials[0]:
+            return False
+        username, password = credentials
+        services = self.services
+        if services.login_limiter.locked_for(username, environ.get("REMOTE_ADDR") or ""):
+            return False
+        if not services.verifier.is_cached(username, password):
+            return False
+        environ[USER_KEY] = username
+        return True
+
+
+def _project_of(rest: str) -> NormalizedName | Literal[False] | None:
+    """Read what follows ``/simple/``: None for the index, a project page's name, or False.
+
+    False is anything Flask must answer itself: a redirect to the normalized name, a 404.
+    """
+    if not rest:
+        return None
+    name = rest[:-1]
+    if not name or rest[-1] != "/" or "/" in name:
+        return False
+    normalized = normalize(name)
+    return normalized if normalized == name else False
