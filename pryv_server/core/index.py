@@ -214,20 +214,23 @@ class IndexCache:
     def _refresh(self, now: float) -> None:
         """Check the marker and relist if it moved (or ``ttl`` passed).
 
-        A thread that finds a refresh under way waits for it instead of serving the snapshot
-        being replaced: a request that arrives after an upload or a yank must see it. A thread
-        that arrived (``now``) before the marker check just made reuses that check.
+        The common case, a marker that has not moved since the last relist, takes no lock: with
+        one, every request of a worker's threads queued behind one ``stat``. A thread that finds
+        a refresh under way waits for it instead of serving the snapshot being replaced: a
+        request that arrives after an upload or a yank must see it.
         """
-        with self._lock:
-            if self._checked_at >= now:
-                return
-            checked = self._clock()
-            marker = self._marker_version()
-            self._checked_at = checked
-            if marker != self._marker or checked - self._listed_at >= self.ttl:
-                self._relist()
-                self._marker = marker
-                self._listed_at = checked
+        marker = self._marker_version()
+        if not self._is_current(marker, now):
+            with self._lock:
+                if not self._is_current(marker, now):  # unless another thread just relisted
+                    self._relist()
+                    self._marker = marker
+                    self._listed_at = now
+        self._checked_at = max(self._checked_at, now)
+
+    def _is_current(self, marker: str | None, now: float) -> bool:
+        # ``_marker`` is set after the relist it belongs to, so a match means a current snapshot.
+        return marker == self._marker and now - self._listed_at < self.ttl
 
     def _marker_version(self) -> str | None:
         return _marker_of(self.records)

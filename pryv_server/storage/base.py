@@ -12,6 +12,7 @@ contract test suite checks) are:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -92,6 +93,9 @@ class Presigner(Protocol):
         ...
 
 
+_FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe relative POSIX key, else raise :class:`StorageError`.
 
@@ -102,7 +106,7 @@ def validate_key(key: str) -> str:
         raise StorageError(
             f"invalid storage key {key!r}: empty or longer than {MAX_KEY_BYTES} bytes"
         )
-    if "\\" in key or any(ord(char) < 32 or ord(char) == 127 for char in key):
+    if _FORBIDDEN_CHARACTER.search(key):
         raise StorageError(f"invalid storage key {key!r}: backslash or control character")
     if any(segment in {"", ".", ".."} for segment in key.split("/")):
         raise StorageError(f"invalid storage key {key!r}: empty, '.' or '..' segment")

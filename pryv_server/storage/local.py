@@ -47,6 +47,7 @@ class LocalStorage:
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
         self._listings: dict[str, _Listing] = {}
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,8 @@ class LocalStorage:
     def stat(self, key: str) -> ObjectInfo:
         """Describe the file; the version token changes with every replacement."""
         try:
-            return _info(key, self._path(key).stat())
+            # A string path: the generation marker is stat-ed on every request.
+            return _info(key, os.stat(os.path.join(self._root, validate_key(key))))
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 

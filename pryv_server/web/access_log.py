@@ -14,6 +14,7 @@ WSGI environ. With ``[server] debug = true`` a ``DEBUG`` line is also written wh
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 access_log = logging.getLogger("pryv.access")
 
 USER_KEY = "pryv.user"
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
 def logfmt(fields: dict[str, object]) -> str:
@@ -42,7 +44,7 @@ def logfmt(fields: dict[str, object]) -> str:
     parts = []
     for key, value in fields.items():
         text = "-" if value is None or value == "" else str(value)
-        if any(char.isspace() or char in '"\\' for char in text):
+        if _NEEDS_QUOTES.search(text):
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)

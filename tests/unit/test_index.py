@@ -214,3 +214,22 @@ def test_a_request_during_another_threads_relist_waits_for_it() -> None:
     first.join(timeout=10)
     second.join(timeout=10)
     assert seen == [["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]]
+
+
+def test_an_unchanged_marker_is_checked_without_waiting_for_the_lock() -> None:
+    """Warm requests of one worker's threads must not queue behind each other's marker check."""
+    records = CountingStorage()
+    put(records, "1.0")
+    index = IndexCache(records, ttl=60, check_interval=0)
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
+    records.calls.clear()
+    import threading
+
+    seen: list[list[str]] = []
+    with index._lock:  # as if another thread were inside a refresh
+        reader = threading.Thread(target=lambda: seen.append(filenames(index)), daemon=True)
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the request waited for the lock"
+    assert seen == [["demo-1.0-py3-none-any.whl"]]
+    assert records.calls == [f"stat {GENERATION_KEY}"]
