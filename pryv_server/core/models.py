@@ -71,16 +71,15 @@ class Metadata:
     def from_raw(cls, raw: Mapping[str, Any]) -> Metadata:
         """Build from packaging's ``RawMetadata`` (or a stored record); unknown keys are ignored."""
         values: dict[str, Any] = {}
-        for item in fields(cls):
-            value = raw.get(item.name)
-            if value is None:
+        for name, value in raw.items():
+            if value is None or name not in _METADATA_FIELDS:
                 continue
-            if item.name == "project_urls":
-                values[item.name] = tuple((str(k), str(v)) for k, v in dict(value).items())
-            elif item.name in _LIST_FIELDS:
-                values[item.name] = tuple(str(entry) for entry in value)
+            if name == "project_urls":
+                values[name] = tuple((str(k), str(v)) for k, v in dict(value).items())
+            elif name in _LIST_FIELDS:
+                values[name] = tuple(str(entry) for entry in value)
             else:
-                values[item.name] = str(value)
+                values[name] = str(value)
         return cls(**values)
 
     def to_raw(self) -> dict[str, Any]:
@@ -169,16 +168,15 @@ class Package:
         """Build from a stored record; raises KeyError/TypeError/ValueError on a malformed one."""
         if record.get("schema") != RECORD_SCHEMA:
             raise ValueError(f"unsupported record schema {record.get('schema')!r}")
-        values = {
-            item.name: record[item.name]
-            for item in fields(cls)
-            if item.name in record and item.name not in _DERIVED_FIELDS
-        }
+        values = {name: record[name] for name in _RECORD_FIELDS if name in record}
         values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
         return cls(**values)
 
 
 _DERIVED_FIELDS = frozenset({"yank"})
+# Field names, looked up once: start-up builds a Package and its Metadata for every record.
+_METADATA_FIELDS = frozenset(item.name for item in fields(Metadata))
+_RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def decode(key: str, content: bytes) -> Overlay:
 
 def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
     """Return ``package`` with its yank state and any backfilled metadata applied."""
+    if not overlays:
+        return package  # nothing was ever yanked or backfilled: the common case at start-up
     changes: dict[str, Any] = {}
     yank = overlays.get(file_yank_key(package)) or overlays.get(
         release_yank_key(package.project, package.version)

@@ -24,6 +24,9 @@ from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import validate_key
 
 TEMP_PREFIX = ".tmp-"
+# Every write starts as a file in this one folder below the root, so finding the leftovers of dead
+# writers reads one folder, not the whole tree (75,000 folders at 60,000 packages).
+TEMP_FOLDER = ".tmp"
 # A temp file untouched for this long belongs to a writer that died (kill -9, power cut): a live
 # writer copies an already received upload at disk speed and touches its file continuously, so an
 # hour without a write cannot be a live writer, even on another server sharing the folder.
@@ -39,15 +42,16 @@ log = logging.getLogger(__name__)
 class LocalStorage:
     """Objects as files below ``root``.
 
-    A write goes to a ``.tmp-*`` file in the target's own folder, is fsynced, then published with
-    ``os.link`` (create-if-absent: the kernel lets exactly one link win) or ``os.replace``
+    A write goes to a ``.tmp-*`` file in the root's ``.tmp`` folder, is fsynced, then published
+    with ``os.link`` (create-if-absent: the kernel lets exactly one link win) or ``os.replace``
     (overwrite). Readers therefore see nothing or the whole file. Hard links need a filesystem that
-    supports them (any POSIX local filesystem; not FAT).
+    supports them (any POSIX local filesystem; not FAT), and the whole root on one filesystem.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
         self.root = Path(root)
         self._root = str(self.root)
+        self._temp_folder = os.path.join(self._root, TEMP_FOLDER)
         self._listings: dict[str, _Listing] = {}
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -60,10 +64,15 @@ class LocalStorage:
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
 
+    def _file(self, key: str) -> str:
+        # A string path for the hot calls: pathlib costs more than the syscall (start-up reads
+        # every record, every request stats the generation marker).
+        return os.path.join(self._root, validate_key(key))
+
     def open(self, key: str) -> BinaryIO:
         """Open the file for reading."""
         try:
-            return self._path(key).open("rb")
+            return open(self._file(key), "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(key) from None
         except OSError as error:
@@ -81,7 +90,8 @@ class LocalStorage:
             raise ObjectExists(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+            os.makedirs(self._temp_folder, exist_ok=True)
+            descriptor, temp_name = tempfile.mkstemp(dir=self._temp_folder, prefix=TEMP_PREFIX)
         except OSError as error:
             raise _write_error(key, error) from error
         try:
@@ -111,8 +121,7 @@ class LocalStorage:
     def stat(self, key: str) -> ObjectInfo:
         """Describe the file; the version token changes with every replacement."""
         try:
-            # A string path: the generation marker is stat-ed on every request.
-            return _info(key, os.stat(os.path.join(self._root, validate_key(key))))
+            return _info(key, os.stat(self._file(key)))
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 
@@ -129,17 +138,19 @@ class LocalStorage:
         """
         deadline = time.time() - older_than
         removed = 0
-        for folder, _, names in os.walk(self.root):
-            for name in names:
-                if not name.startswith(TEMP_PREFIX):
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    if os.lstat(path).st_mtime < deadline:
-                        os.unlink(path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue  # its writer finished or another sweeper won
+        try:
+            entries = list(os.scandir(self._temp_folder))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if not entry.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < deadline:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # its writer finished or another sweeper won
         if removed:
             log.info("removed %d stale temporary files from %s", removed, self.root)
         return removed
@@ -208,7 +219,7 @@ def _scan(folder: Path, key_prefix: str, signature: tuple[int, int]) -> _Listing
     except (FileNotFoundError, NotADirectoryError):
         return _Listing((), (), ())
     for entry in entries:
-        if entry.name.startswith(TEMP_PREFIX):
+        if entry.name.startswith(TEMP_PREFIX) or entry.name == TEMP_FOLDER:
             continue
         key = f"{key_prefix}/{entry.name}" if key_prefix else entry.name
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pryv_server.storage.local import TEMP_FOLDER
 from tests.e2e.conftest import Server
 from tests.e2e.conftest import add_user
 from tests.e2e.conftest import free_port
@@ -235,7 +236,8 @@ def test_kill_9_during_upload(deployment: Deployment, moment: str) -> None:
             hit = True
         elif moment == "writing-blob":
             _send_in_background(sock, body)
-            hit = _wait_for(lambda: any(blob.parent.glob(".tmp-*")))
+            temp_folder = deployment.root / "packages" / TEMP_FOLDER
+            hit = _wait_for(lambda: any(temp_folder.glob(".tmp-*")))
             os.killpg(server.process.pid, signal.SIGSTOP)
             hit = hit and not blob.exists()
             deployment.kill()

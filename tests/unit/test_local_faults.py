@@ -63,9 +63,10 @@ def test_local_fsync_failing_leaves_nothing(
 def test_sweep_removes_only_stale_temp_files(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     storage.write("a/b/kept.whl", io.BytesIO(b"kept"))
-    stale = tmp_path / "a" / "b" / ".tmp-dead"
-    fresh = tmp_path / "a" / ".tmp-live"
+    stale = tmp_path / local.TEMP_FOLDER / ".tmp-dead"
+    fresh = tmp_path / local.TEMP_FOLDER / ".tmp-live"
     old_real = tmp_path / "a" / "old.whl"
+    stale.parent.mkdir(exist_ok=True)
     for path in (stale, fresh, old_real):
         path.write_bytes(b"partial")
     long_ago = time.time() - local.STALE_TEMP_AGE - 60
