@@ -46,6 +46,8 @@ GENERATION_KEY = "_generation"
 RECORD_SUFFIX = ".json"
 T = TypeVar("T")
 MAX_MEMO = 4096
+# The simple page in its three forms (HTML, v1 HTML, JSON) and the PyPI JSON document.
+MEMO_PER_PROJECT = 4
 
 
 def record_key(project: NormalizedName, identity: str) -> str:
@@ -115,13 +117,15 @@ class Snapshot:
         """Return ``compute()``, computed once per snapshot (rendered pages, for instance).
 
         A snapshot never changes, so whatever is derived from it stays valid for its lifetime,
-        and a new generation starts with an empty memo. At most ``MAX_MEMO`` values are kept, so
-        keys a client influences (the ``Host`` header) cannot grow memory without bound.
+        and a new generation starts with an empty memo. Room is kept for every project's pages
+        (``MEMO_PER_PROJECT``) plus ``MAX_MEMO`` values, so a warm registry of any size renders
+        nothing twice, while keys a client influences (the ``Host`` header) cannot grow memory
+        without bound.
         """
         if key in self._memo:
             return self._memo[key]  # type: ignore[return-value]
         value = compute()
-        if len(self._memo) < MAX_MEMO:
+        if len(self._memo) < MAX_MEMO + MEMO_PER_PROJECT * len(self.by_project):
             self._memo[key] = value
         return value
 
