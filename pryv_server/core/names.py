@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from packaging.utils import InvalidSdistFilename
@@ -41,8 +42,13 @@ def normalize(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
+@lru_cache(maxsize=65536)
 def release_key(version: Version | str) -> str:
-    """Return the identity of a release: ``1.0`` and ``1.0.0`` are one release (PEP 440)."""
+    """Return the identity of a release: ``1.0`` and ``1.0.0`` are one release (PEP 440).
+
+    Cached: start-up groups every stored file by release, and a registry has far fewer distinct
+    version strings than files.
+    """
     return canonicalize_version(version if isinstance(version, Version) else Version(version))
 
 

@@ -94,6 +94,7 @@ class Presigner(Protocol):
 
 
 _FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
+_BAD_SEGMENT = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")  # an empty, "." or ".." segment
 
 
 def validate_key(key: str) -> str:
@@ -108,6 +109,6 @@ def validate_key(key: str) -> str:
         )
     if _FORBIDDEN_CHARACTER.search(key):
         raise StorageError(f"invalid storage key {key!r}: backslash or control character")
-    if any(segment in {"", ".", ".."} for segment in key.split("/")):
+    if _BAD_SEGMENT.search(key):
         raise StorageError(f"invalid storage key {key!r}: empty, '.' or '..' segment")
     return key
