@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint
+from flask import Flask
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -30,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Package
 from pryv_server.core import Project
+from pryv_server.core.index import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
@@ -111,9 +113,25 @@ def page_key(project: NormalizedName | None, fmt: str) -> tuple[str, ...]:
 def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
-    snapshot = get_services().registry.snapshot()
-    body = snapshot.memo(page_key(None, fmt), lambda: _render_index(snapshot.projects(), fmt))
+    body = _index_page(get_services().registry.snapshot(), fmt)
     return Response(body, content_type=CONTENT_TYPES[fmt])
+
+
+def warm_up(app: Flask) -> None:
+    """Assemble every project and render the ``/simple/`` index in each form now.
+
+    ``pryv start`` calls this before gunicorn forks, so every worker starts with them in memory
+    it shares with the master, instead of each assembling 10,000 projects and rendering their
+    index on its first request.
+    """
+    with app.app_context():
+        snapshot = get_services().registry.snapshot()
+        for fmt in CONTENT_TYPES:
+            _index_page(snapshot, fmt)
+
+
+def _index_page(snapshot: Snapshot, fmt: str) -> bytes:
+    return snapshot.memo(page_key(None, fmt), lambda: _render_index(snapshot.projects(), fmt))
 
 
 @blueprint.get("/simple/<project>/")

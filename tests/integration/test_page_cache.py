@@ -141,3 +141,21 @@ def test_the_access_log_names_the_user_of_a_cached_answer(
         if "path=/simple/demo/" in record.getMessage()
     ]
     assert f"user={USER}" in caplog.records[-1].getMessage()
+
+
+def test_warm_up_renders_the_index_pages_a_request_would(app: Flask, demo: Path) -> None:
+    """``pryv start`` renders ``/simple/`` before forking, so no worker renders it again."""
+    from pryv_server.web.simple import CONTENT_TYPES
+    from pryv_server.web.simple import page_key
+    from pryv_server.web.simple import warm_up
+
+    snapshot = app.extensions["pryv"].registry.snapshot()
+    assert snapshot.memoized(page_key(None, JSON)) is None
+    warm_up(app)
+    client = app.test_client()
+    for fmt in CONTENT_TYPES:
+        body = snapshot.memoized(page_key(None, fmt))
+        assert isinstance(body, bytes)
+        response = client.get("/simple/", headers=basic() | {"Accept": fmt})
+        assert response.get_data() == body
+        assert b"Demo" in body
