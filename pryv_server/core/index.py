@@ -46,8 +46,8 @@ GENERATION_KEY = "_generation"
 RECORD_SUFFIX = ".json"
 T = TypeVar("T")
 MAX_MEMO = 4096
-# The simple page in its three forms (HTML, v1 HTML, JSON) and the PyPI JSON document.
-MEMO_PER_PROJECT = 4
+# The simple page in its three forms (HTML, v1 HTML, JSON) and PyPI JSON documents.
+MEMO_PER_PROJECT = 8
 
 
 def record_key(project: NormalizedName, identity: str) -> str:
@@ -71,6 +71,9 @@ class Snapshot:
     overlays: Mapping[str, Overlay] = field(default_factory=dict)  # overlay key -> record
     _projects: dict[NormalizedName, Project] = field(default_factory=dict, repr=False)
     _memo: dict[Hashable, object] = field(default_factory=dict, repr=False)
+    _project_memos: dict[NormalizedName, dict[Hashable, object]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(
@@ -111,27 +114,51 @@ class Snapshot:
             {**self.by_project, package.project: (*siblings, package)},
             by_filename,
             self.overlays,
-        )
+        ).inherit(self)
 
-    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def memo(
+        self, key: Hashable, compute: Callable[[], T], project: NormalizedName | None = None
+    ) -> T:
         """Return ``compute()``, computed once per snapshot (rendered pages, for instance).
 
-        A snapshot never changes, so whatever is derived from it stays valid for its lifetime,
-        and a new generation starts with an empty memo. Room is kept for every project's pages
-        (``MEMO_PER_PROJECT``) plus ``MAX_MEMO`` values, so a warm registry of any size renders
-        nothing twice, while keys a client influences (the ``Host`` header) cannot grow memory
-        without bound.
+        A snapshot never changes, so whatever is derived from it stays valid for its lifetime.
+        A value derived from one ``project``'s files alone (its pages) also stays valid in the
+        next snapshots for as long as those files do not change (see :meth:`inherit`), so an
+        upload renders only its own project's pages again. At most ``MEMO_PER_PROJECT`` values
+        per project and ``MAX_MEMO`` others are kept, so keys a client influences (the ``Host``
+        header) cannot grow memory without bound.
         """
-        if key in self._memo:
-            return self._memo[key]  # type: ignore[return-value]
+        if project is None:
+            memo, limit = self._memo, MAX_MEMO
+        else:
+            memo, limit = self._project_memos.setdefault(project, {}), MEMO_PER_PROJECT
+        if key in memo:
+            return memo[key]  # type: ignore[return-value]
         value = compute()
-        if len(self._memo) < MAX_MEMO + MEMO_PER_PROJECT * len(self.by_project):
-            self._memo[key] = value
+        if len(memo) < limit:
+            memo[key] = value
         return value
 
-    def memoized(self, key: Hashable) -> object | None:
+    def memoized(self, key: Hashable, project: NormalizedName | None = None) -> object | None:
         """Return what :meth:`memo` already computed for ``key``, or None, computing nothing."""
-        return self._memo.get(key)
+        memo = self._memo if project is None else self._project_memos.get(project, {})
+        return memo.get(key)
+
+    def inherit(self, previous: Snapshot) -> Snapshot:
+        """Keep ``previous``'s projects and per-project values wherever their files are the same.
+
+        Called on every new snapshot: without it, each upload made every worker assemble and
+        render every project again, so a registry receiving uploads never had a warm page.
+        """
+        for name in previous._projects.keys() | previous._project_memos.keys():
+            files = previous.by_project.get(name)
+            if files is None or self.by_project.get(name) != files:
+                continue  # tuples of the same Package objects compare by identity first: cheap
+            if (memo := previous._project_memos.get(name)) is not None:
+                self._project_memos.setdefault(name, memo)
+            if (assembled := previous._projects.get(name)) is not None:
+                self._projects.setdefault(name, assembled)
+        return self
 
     def project(self, normalized: NormalizedName) -> Project | None:
         """Return the project (assembled once per snapshot), or None."""
@@ -272,7 +299,9 @@ class IndexCache:
         if changed or loaded.keys() != previous.keys():
             packages = {k: v for k, v in loaded.items() if isinstance(v, Package)}
             overlays = {k: v for k, v in loaded.items() if not isinstance(v, Package)}
-            self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages, overlays)
+            self._snapshot = Snapshot.build(
+                self._snapshot.generation + 1, packages, overlays
+            ).inherit(self._snapshot)
         self._versions = versions
 
     def _load_all(self, keys: list[str]) -> dict[str, Package | Overlay | None]:

@@ -61,6 +61,7 @@ def _answer(name: str, version: str | None) -> Response:
         lambda: json.dumps(
             build_document(project, release, version is None), separators=(",", ":")
         ),
+        project=project.normalized,
     )
     return Response(body, content_type="application/json")
 

@@ -72,7 +72,7 @@ class SimplePageCache:
         fmt = negotiate(environ.get("HTTP_ACCEPT"))
         if fmt is None or not self._verified(environ):
             return None
-        body = self.services.registry.snapshot().memoized(page_key(project, fmt))
+        body = self.services.registry.snapshot().memoized(page_key(project, fmt), project)
         return (body, CONTENT_TYPES[fmt]) if isinstance(body, bytes) else None
 
     def _verified(self, environ: WSGIEnvironment) -> bool:

@@ -146,7 +146,9 @@ def project(project: str) -> Response:
     found = snapshot.project(normalized)
     if found is None:
         raise ProjectNotFound(f"no project named {project!r}")
-    body = snapshot.memo(page_key(normalized, fmt), lambda: _render_project(found, fmt))
+    body = snapshot.memo(
+        page_key(normalized, fmt), lambda: _render_project(found, fmt), project=normalized
+    )
     return Response(body, content_type=CONTENT_TYPES[fmt])
 
 

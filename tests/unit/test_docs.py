@@ -199,6 +199,10 @@ def check_pryv_synopsis(text: str) -> None:
 
 # Commands of other programs that the docs show as they are, but that no test can run here.
 # Each entry is one exact command and why; everything else must be run or checked.
+BENCHMARK = (
+    "a benchmark, not a test: it runs for minutes to an hour, needs wrk, nginx and the shared "
+    "harness, and its figures are measurements that no test may assert"
+)
 EXTERNAL = {
     (
         "storage-s3.md",
@@ -206,6 +210,16 @@ EXTERNAL = {
         "-e MINIO_ROOT_PASSWORD=pryv-secret-key quay.io/minio/minio server /data",
     ): "starts MinIO itself, not pryv: there is no Docker daemon or container registry here; "
     "the commands that follow it run against moto's S3 server (tests/e2e/test_s3.py)",
+    **{
+        ("performance.md", command): BENCHMARK
+        for command in (
+            'SIZES=100,1000,10000 PEERS="nginx pypiserver devpi:1000" PRYV=.venv/bin/pryv '
+            "bash bench/run.sh",
+            ".venv/bin/python -m bench.large_files",
+            ".venv/bin/python -m bench.slow_upload",
+            ".venv/bin/python -m bench.startup --sizes 1000,10000",
+        )
+    },
 }
 
 

@@ -122,6 +122,10 @@ def test_snapshot_memo_keeps_every_projects_pages_however_many(
     snapshot = Snapshot.build(1, packages)
     for n in range(50):
         for form in ("html", "v1-html", "json"):
-            snapshot.memo(("page", n, form), lambda: "rendered")
-    kept = [snapshot.memoized(("page", n, form)) for n in range(50) for form in ("html", "json")]
+            snapshot.memo(("page", n, form), lambda: "rendered", project=f"p{n}")
+    kept = [
+        snapshot.memoized(("page", n, form), f"p{n}")
+        for n in range(50)
+        for form in ("html", "json")
+    ]
     assert kept == ["rendered"] * 100
