@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -26,6 +25,8 @@ from tests.e2e.conftest import start_server
 from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import twine_upload
 from tests.e2e.conftest import write_config
+from tests.security_helpers import form_fields
+from tests.security_helpers import multipart
 
 pytestmark = pytest.mark.e2e
 
@@ -62,23 +63,11 @@ def test_health_over_http_and_its_access_log_line(server: Server) -> None:
 def multipart_upload(wheel: Path) -> tuple[bytes, bytes, str]:
     """The head (form fields and part header) and tail (file bytes and end) of a twine upload."""
     content = wheel.read_bytes()
-    boundary = "pryv-graceful-boundary"
     name, version = wheel.name.split("-")[:2]
-    fields = {
-        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
-        "filetype": "bdist_wheel", "pyversion": "py3", "metadata_version": "2.1",
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-    }  # fmt: skip
-    head = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-        for key, value in fields.items()
-    )
-    head += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
-        f'filename="{wheel.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    ).encode()
-    tail = content + f"\r\n--{boundary}--\r\n".encode()
-    return head, tail, f"multipart/form-data; boundary={boundary}"
+    fields = form_fields(wheel.name, content, name, version)
+    body, content_type = multipart(fields.items(), [("content", wheel.name, content)])
+    split = body.index(content)
+    return body[:split], body[split:], content_type
 
 
 def test_sigterm_lets_an_upload_in_flight_finish_and_be_stored(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import hashlib
 import re
 import urllib.error
 import urllib.request
@@ -19,6 +18,9 @@ from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
 from tests.e2e.conftest import pip
 from tests.e2e.conftest import twine_upload
+from tests.security_helpers import basic_header
+from tests.security_helpers import form_fields
+from tests.security_helpers import multipart
 
 pytestmark = pytest.mark.e2e
 
@@ -99,29 +101,12 @@ def test_requests_without_credentials_get_401_with_basic_challenge(server: Serve
 def _post_upload(server: Server, path: Path) -> int:
     """Post one file the way twine does, with a multipart body built by hand."""
     content = path.read_bytes()
-    boundary = "pryv-test-boundary"
     name, version = path.name.split("-")[:2]
-    fields = {
-        ":action": "file_upload", "protocol_version": "1", "name": name, "version": version,
-        "filetype": "bdist_wheel", "pyversion": "py3",
-        "sha256_digest": hashlib.sha256(content).hexdigest(), "metadata_version": "2.1",
-    }  # fmt: skip
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-        for key, value in fields.items()
-    )
-    body += (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{path.name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    fields = form_fields(path.name, content, name, version)
+    body, content_type = multipart(fields.items(), [("content", path.name, content)])
     request = urllib.request.Request(f"{server.url}/legacy/", data=body, method="POST")
-    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Content-Type", content_type)
+    request.add_header("Authorization", basic_header(USER, PASSWORD))
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status
