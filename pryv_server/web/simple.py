@@ -105,8 +105,13 @@ def negotiate(accept: str | None) -> str | None:
 
 
 def page_key(project: NormalizedName | None, fmt: str) -> tuple[str, ...]:
-    """Name a rendered simple page in its snapshot's memo (None: the ``/simple/`` index)."""
-    return ("simple-index", fmt) if project is None else ("simple-project", project, fmt)
+    """Name a rendered simple page in its snapshot's memo (None: the ``/simple/`` index).
+
+    Both HTML media types get the same bytes (only the Content-Type differs), so they share one
+    rendering.
+    """
+    body = "json" if fmt == JSON_V1 else "html"
+    return ("simple-index", body) if project is None else ("simple-project", project, body)
 
 
 @blueprint.get("/simple/")
