@@ -26,6 +26,7 @@ from pryv_server import cli
 from pryv_server.config import OPTIONS
 from pryv_server.config import Settings
 from pryv_server.config import read_ini
+from tests.corpus import pin
 from tests.docs_commands import DOCS
 from tests.docs_commands import Command
 from tests.docs_commands import all_commands
@@ -280,6 +281,9 @@ def check(command: Command) -> None:
         check_pip_editable(words[1:])
     elif program == "pytest":
         check_pytest(words[1:])
+    elif program in {"python3", "python"} and words[1:3] == ["-m", "tests.corpus.pin"]:
+        # Re-pinning reaches PyPI and downloads the corpus: check that its options parse.
+        pin.build_parser().parse_args(words[3:])
     else:
         pytest.fail(f"no test runs or checks the docs command {command}")
 
