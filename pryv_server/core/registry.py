@@ -33,6 +33,7 @@ from packaging.version import Version
 
 from pryv_server.core import distributions
 from pryv_server.core import overlays
+from pryv_server.core.core_metadata import read_core_metadata
 from pryv_server.core.index import IndexCache
 from pryv_server.core.index import Snapshot
 from pryv_server.core.index import record_key
@@ -41,12 +42,12 @@ from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
 from pryv_server.core.models import YankState
+from pryv_server.core.models import serves_core_metadata
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.core.names import parse_filename
 from pryv_server.errors import DistributionExists
 from pryv_server.errors import InvalidFilename
-from pryv_server.errors import InvalidMetadata
 from pryv_server.errors import InvalidUpload
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
@@ -58,9 +59,6 @@ from pryv_server.storage.base import Storage
 log = logging.getLogger(__name__)
 
 FILETYPES = {"bdist_wheel": "wheel", "sdist": "sdist"}
-# PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
-# marked Dynamic match the wheels built from it), so only those are served as core metadata.
-RELIABLE_SDIST_METADATA = Version("2.2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +170,12 @@ class Registry:
         if digests.size == 0:
             raise InvalidUpload("the uploaded file is empty")
         metadata_bytes = distributions.read_metadata_file(upload.content, parsed)
-        metadata = Metadata.from_raw(distributions.parse_metadata(metadata_bytes))
+        read = read_core_metadata(metadata_bytes)
+        metadata = Metadata.from_raw(read.raw)
         _check_metadata(metadata, parsed)
+        if read.warnings:
+            # Never a refusal (see core_metadata): what PyPI hosts, pryv accepts.
+            log.warning("%s: accepted despite: %s", upload.filename, "; ".join(read.warnings))
 
         key = record_key(parsed.project, parsed.identity)
         existing = self._existing(key)
@@ -184,7 +186,7 @@ class Registry:
         upload.content.seek(0)
         self._store_blob(blob_key, upload.content)
         metadata_key = metadata_sha256 = None
-        if serves_metadata(parsed.kind, metadata):
+        if serves_core_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self._store_metadata(blob_key, metadata_bytes)
         package = Package(
             filename=upload.filename,
@@ -290,7 +292,7 @@ class Registry:
         """
         done: list[Package] = []
         for package in self.snapshot().by_filename.values():
-            if package.metadata_key is not None or not serves_metadata(
+            if package.metadata_key is not None or not serves_core_metadata(
                 package.kind, package.metadata
             ):
                 continue
@@ -337,40 +339,35 @@ class Registry:
             pass
 
 
-def serves_metadata(kind: str, metadata: Metadata) -> bool:
-    """Say whether a file's core metadata is served as ``<file>.metadata`` (PEP 658 and 643)."""
-    if kind == "wheel":
-        return True
-    try:
-        return Version(metadata.metadata_version) >= RELIABLE_SDIST_METADATA
-    except InvalidVersion:
-        return False
-
-
 def _check_form(upload: Upload, parsed: DistributionFilename) -> None:
-    """Check the form's name, version and filetype against the filename, when they are given."""
+    """Check the form's name, version and filetype against the filename, when they are given.
+
+    The archive is the truth: the filename must agree with the metadata inside it (checked
+    later), so a form that contradicts the filename contradicts the archive. twine, uv and
+    poetry always send the archive's own values; no other form field reaches what is stored.
+    """
     if upload.name and normalize(upload.name) != parsed.project:
         raise InvalidFilename(
             f"the filename {upload.filename!r} is for project {parsed.project!r}, "
             f"but the form says {upload.name!r}"
         )
-    if upload.version:
-        try:
-            form_version = Version(upload.version)
-        except InvalidVersion:
-            raise InvalidMetadata(
-                f"version: {upload.version!r} is not a valid PEP 440 version"
-            ) from None
-        if form_version != parsed.version:
-            raise InvalidFilename(
-                f"the filename {upload.filename!r} is for version {parsed.version}, "
-                f"but the form says {upload.version!r}"
-            )
+    if upload.version and not _same_version(upload.version, parsed.version):
+        raise InvalidFilename(
+            f"the filename {upload.filename!r} is for version {parsed.version}, "
+            f"but the form says {upload.version!r}"
+        )
     expected = FILETYPES.get(upload.filetype)
     if upload.filetype and expected != parsed.kind:
         raise InvalidFilename(
             f"the filetype {upload.filetype!r} does not match {upload.filename!r} (a {parsed.kind})"
         )
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
 
 
 def _check_metadata(metadata: Metadata, parsed: DistributionFilename) -> None:

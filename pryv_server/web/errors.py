@@ -114,7 +114,7 @@ def _too_large_message() -> str:
         return f"the upload is larger than the server's max-upload-size ({format_size(limit)})"
     return (
         f"the form is too large: files may have up to {format_size(limit)} (max-upload-size), "
-        f"other fields {format_size(current_app.config['MAX_FORM_MEMORY_SIZE'])} in all, "
+        f"any other field {format_size(current_app.config['MAX_FORM_MEMORY_SIZE'])}, "
         f"and a form {current_app.config['MAX_FORM_PARTS']} parts"
     )
 
