@@ -76,10 +76,19 @@ def html_response(status: int, message: str) -> Response:
 
 
 def error_response(status: int, message: str) -> Response:
-    """Answer in the style of the blueprint that failed: HTML for the explorer, else plain."""
-    if request.blueprint in HTML_BLUEPRINTS:
+    """Answer in the style of the blueprint that failed: HTML for the explorer, else plain.
+
+    A URL that no route matches (a typo such as ``/projects/acme``) belongs to no blueprint: a
+    browser, which asks for ``text/html`` by name, gets the explorer's page; pip, curl and every
+    other client keep the one plain line.
+    """
+    if request.blueprint in HTML_BLUEPRINTS or (request.blueprint is None and _wants_html()):
         return html_response(status, message)
     return plain_response(status, message)
+
+
+def _wants_html() -> bool:
+    return request.accept_mimetypes.best_match(("text/plain", "text/html")) == "text/html"
 
 
 def handle_pryv_error(error: errors.PryvError) -> Response:
