@@ -35,6 +35,7 @@ def _load(config_path: str | None) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", message="%(version)s")
 def main() -> None:
     """pryv: a self-hosted Python package registry."""
 
