@@ -43,9 +43,12 @@ S3_RELIST_SECONDS = 300.0
 # Records read at once when an index (re)loads from S3 (the client's pool has 32 connections).
 S3_RECORD_LOADERS = 16
 
-# Form fields other than the file (a long README in `description`, hundreds of classifiers).
-MAX_FORM_MEMORY = 16 * 1024 * 1024
-MAX_FORM_PARTS = 10_000
+# Room in the body for the form fields beside the file (twine sends the README, classifiers...).
+FORM_ALLOWANCE = 16 * 1024 * 1024
+# One field other than the file (a long README in `description`), and the parts of one form:
+# real clients send a few dozen parts; more is junk refused before it costs memory.
+MAX_FORM_FIELD = 1024 * 1024
+MAX_FORM_PARTS = 1_000
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -58,8 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.config.update(
         SECRET_KEY=settings.secret_key or os.urandom(32).hex(),
-        MAX_CONTENT_LENGTH=settings.max_upload_size + MAX_FORM_MEMORY,
-        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY,
+        MAX_CONTENT_LENGTH=settings.max_upload_size + FORM_ALLOWANCE,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_FIELD,
         MAX_FORM_PARTS=MAX_FORM_PARTS,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -1,4 +1,4 @@
-"""The ``pryv`` command: start, version, user add, yank and backfill-metadata."""
+"""The ``pryv`` command: start, version, user add, yank, backfill-metadata and verify."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _load(config_path: str | None) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", message="%(version)s")
 def main() -> None:
     """pryv: a self-hosted Python package registry."""
 
@@ -216,3 +217,23 @@ def backfill_metadata(config_path: str | None) -> None:
     for package in done:
         click.echo(f"extracted the metadata of {package.filename}")
     click.echo(f"{len(done)} file(s) backfilled")
+
+
+@main.command("verify")
+@config_option
+def verify(config_path: str | None) -> None:
+    """Check every stored file against its sha256; exit 1 when one is missing or damaged."""
+    from pryv_server.app import build_services
+
+    settings = _load(config_path)
+    try:
+        problems = build_services(settings).registry.verify()
+    except PryvError as error:
+        raise click.ClickException(str(error)) from None
+    for package, problem in problems:
+        click.echo(f"{package.filename}: {problem}")
+    if problems:
+        raise click.ClickException(
+            f"{len(problems)} problem(s); upload the identical files again to repair them"
+        )
+    click.echo("every stored file matches its sha256")

@@ -104,7 +104,82 @@ def make_sdist(
         f"{top}/{module}/__init__.py": f'"""{name}."""\n__version__ = {version!r}\n{payload}'.encode(),
     }
     target = folder / (filename or f"{top}.tar.gz")
-    folder.mkdir(parents=True, exist_ok=True)
+    return write_tar(target, files)
+
+
+# An in-tree PEP 517 backend (no build requirement to fetch): its wheel requires DEPENDENCY,
+# which the sdist's PKG-INFO leaves out because it marks Requires-Dist as Dynamic (PEP 643).
+_DYNAMIC_BACKEND = '''\
+"""Decide the dependencies at build time, as a setup.py reading the platform would."""
+import base64, hashlib, os, zipfile
+
+NAME, VERSION, MODULE, DEPENDENCY = {name!r}, {version!r}, {module!r}, {dependency!r}
+DIST_INFO = f"{{MODULE}}-{{VERSION}}.dist-info"
+
+
+def _metadata():
+    return (f"Metadata-Version: 2.2\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
+            f"Requires-Dist: {{DEPENDENCY}}\\n")
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(directory, config_settings=None):
+    os.makedirs(os.path.join(directory, DIST_INFO), exist_ok=True)
+    with open(os.path.join(directory, DIST_INFO, "METADATA"), "w") as handle:
+        handle.write(_metadata())
+    return DIST_INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join(MODULE, "__init__.py"), "rb") as handle:
+        files = {{f"{{MODULE}}/__init__.py": handle.read(),
+                 f"{{DIST_INFO}}/METADATA": _metadata().encode(),
+                 f"{{DIST_INFO}}/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}}
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
+    files[f"{{DIST_INFO}}/RECORD"] = ("\\n".join(record + [f"{{DIST_INFO}}/RECORD,,"]) + "\\n").encode()
+    filename = f"{{MODULE}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return filename
+'''
+
+
+def make_dynamic_sdist(folder: Path, name: str, version: str, dependency: str) -> Path:
+    """Write an sdist whose PKG-INFO (Metadata 2.2) marks Requires-Dist as Dynamic.
+
+    Its wheel, built by an in-tree backend, requires ``dependency``: an installer that trusts
+    the sdist's metadata for its dependencies installs it without ``dependency``.
+    """
+    module = _module_name(name)
+    top = f"{module}-{version}"
+    backend = _DYNAMIC_BACKEND.format(
+        name=name, version=version, module=module, dependency=dependency
+    )
+    files = {
+        f"{top}/PKG-INFO": metadata_text(
+            name, version, metadata_version="2.2", extra=["Dynamic: Requires-Dist"]
+        ).encode(),
+        f"{top}/pyproject.toml": (
+            f'[project]\nname = "{name}"\nversion = "{version}"\ndynamic = ["dependencies"]\n'
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        ).encode(),
+        f"{top}/backend.py": backend.encode(),
+        f"{top}/{module}/__init__.py": b"VALUE = 'dynamic'\n",
+    }
+    target = folder / f"{top}.tar.gz"
+    return write_tar(target, files)
+
+
+def write_tar(target: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (path in the archive -> bytes) as a reproducible .tar.gz at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(target, "w:gz", format=tarfile.PAX_FORMAT) as archive:
         for path, content in files.items():
             info = tarfile.TarInfo(path)

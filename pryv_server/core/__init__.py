@@ -5,9 +5,9 @@ from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
-from pryv_server.core.registry import Published
+from pryv_server.core.publish import Published
+from pryv_server.core.publish import Upload
 from pryv_server.core.registry import Registry
-from pryv_server.core.registry import Upload
 
 __all__ = [
     "IndexCache",

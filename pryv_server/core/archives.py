@@ -40,7 +40,7 @@ def check_zip(stream: IO[bytes], filename: str, archive: zipfile.ZipFile) -> Non
         raise InvalidDistribution(f"{filename} is an empty zip archive")
     if min(info.header_offset for info in members) != 0:
         raise InvalidDistribution(f"{filename} has data before its first zip entry")
-    _check_names([info.filename for info in members], filename)
+    _check_names([info.filename for info in members], filename, unique=True)
     for info in members:
         if info.compress_type not in ALLOWED_COMPRESSION:
             raise InvalidDistribution(
@@ -76,19 +76,26 @@ def check_tar(archive: tarfile.TarFile, stream: IO[bytes], filename: str) -> lis
             tarfile.data_filter(member, "/nonexistent-pryv-check")
         except tarfile.FilterError as error:
             raise InvalidDistribution(f"{filename}: unsafe member: {error}") from None
-    _check_names([member.name for member in members], filename)
+    _check_names([member.name for member in members], filename, unique=False)
     return members
 
 
-def _check_names(names: Iterable[str], filename: str) -> None:
+def _check_names(names: Iterable[str], filename: str, *, unique: bool) -> None:
+    """Refuse unsafe member names, and with ``unique`` a name given twice.
+
+    In a zip, two entries under one name let two tools read two different files (pip reads the
+    central directory, others the local headers), so a wheel may not repeat a name. A tar is read
+    in order by every tool, the last entry winning, and real sdists do repeat names (pyarrow
+    26.0.1 holds ``LICENSE.txt`` twice), so there only ``PKG-INFO`` must be unique, which the
+    metadata reader checks.
+    """
     seen: set[str] = set()
     for name in names:
         problem = _name_problem(name)
         if problem:
             raise InvalidDistribution(f"{filename}: member {name!r} {problem}")
-        # Two entries under one name let two tools read two different files.
         key = name.rstrip("/")
-        if key in seen:
+        if unique and key in seen:
             raise InvalidDistribution(f"{filename}: member {name!r} appears twice")
         seen.add(key)
 

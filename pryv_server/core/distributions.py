@@ -14,13 +14,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
-from typing import Any
-from urllib.parse import urlsplit
 
-from packaging.metadata import ExceptionGroup as MetadataErrors
-from packaging.metadata import InvalidMetadata as PackagingInvalidMetadata
-from packaging.metadata import Metadata as PackagingMetadata
-from packaging.metadata import parse_email
 from packaging.version import Version
 
 from pryv_server.core import archives
@@ -28,7 +22,6 @@ from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.errors import DigestMismatch
 from pryv_server.errors import InvalidDistribution
-from pryv_server.errors import InvalidMetadata
 
 CHUNK_SIZE = 1024 * 1024
 MAX_METADATA_BYTES = 10 * 1024 * 1024
@@ -150,8 +143,8 @@ def _read_from_tar(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
         with tarfile.open(fileobj=stream, mode="r:gz") as archive:
             members = archives.check_tar(archive, stream, parsed.filename)
             _check_single_top([member.name for member in members], parsed)
-            by_name = {member.name: member for member in members}
-            member = by_name[_find_member(list(by_name), parsed)]
+            names = [member.name for member in members]
+            member = members[names.index(_find_member(names, parsed))]
             if not member.isreg() or member.size > MAX_METADATA_BYTES:
                 raise InvalidDistribution(f"{member.name} is not a regular file of sensible size")
             extracted = archive.extractfile(member)
@@ -208,61 +201,3 @@ def _dist_info_matches(folder: str, parsed: DistributionFilename) -> bool:
         return normalize(name) == parsed.project and Version(version) == parsed.version
     except ValueError:
         return False
-
-
-def parse_metadata(content: bytes) -> dict[str, Any]:
-    """Parse and validate core metadata; every problem is gathered into one message.
-
-    :returns: packaging's ``RawMetadata`` (JSON-ready lists, strings and a dict of URLs).
-    :raises InvalidMetadata: the metadata is unreadable or a field is invalid.
-    """
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidMetadata("the core metadata is not valid UTF-8") from None
-    raw, unparsed = parse_email(text)
-    problems = [f"{field}: cannot be parsed" for field in unparsed if field.lower() in _KNOWN]
-    try:
-        PackagingMetadata.from_raw(raw, validate=True)
-    except MetadataErrors as group:
-        problems += [_describe(error) for error in group.exceptions]
-    problems += _registry_rules(raw)
-    if problems:
-        raise InvalidMetadata("invalid metadata: " + "; ".join(problems))
-    return dict(raw)
-
-
-_KNOWN = {"metadata-version", "name", "version"}
-MAX_SUMMARY = 512
-URL_SCHEMES = {"http", "https"}
-# Old setuptools wrote "UNKNOWN" for missing URLs; it is no link at all, so it is let through.
-_NO_URL = {"", "UNKNOWN"}
-
-
-def _registry_rules(raw: Mapping[str, Any]) -> list[str]:
-    """Apply the rules packaging leaves to the index: summary size, and only web links."""
-    problems = []
-    summary = str(raw.get("summary", ""))
-    if len(summary) > MAX_SUMMARY:
-        problems.append(f"summary: longer than {MAX_SUMMARY} characters")
-    urls = [("home-page", raw.get("home_page")), ("download-url", raw.get("download_url"))]
-    urls += [(f"project-url {label!r}", url) for label, url in raw.get("project_urls", {}).items()]
-    for field, url in urls:
-        if url is not None and str(url).strip() not in _NO_URL and not _is_web_url(str(url)):
-            problems.append(f"{field}: {str(url)[:100]!r} is not an http(s) URL")
-    return problems
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    printable = url.isprintable() and not any(char.isspace() for char in url.strip())
-    return parts.scheme.lower() in URL_SCHEMES and bool(parts.netloc) and printable
-
-
-def _describe(error: Exception) -> str:
-    if isinstance(error, PackagingInvalidMetadata):
-        return f"{error.field.replace('_', '-')}: {error}"
-    return str(error)

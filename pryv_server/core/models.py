@@ -17,11 +17,18 @@ from typing import Any
 from typing import Literal
 
 from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion
 from packaging.version import Version
 
 RECORD_SCHEMA = 1
 
-_LIST_FIELDS = frozenset(
+# PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
+# marked Dynamic match the wheels built from it), so only those are served as core metadata.
+RELIABLE_SDIST_METADATA = Version("2.2")
+# What a resolver reads from core metadata (PEP 658); none may be Dynamic in a served sdist's.
+RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
+
+LIST_FIELDS = frozenset(
     {
         "platforms", "supported_platforms", "keywords", "classifiers", "requires", "provides",
         "obsoletes", "requires_dist", "provides_dist", "obsoletes_dist", "requires_external",
@@ -76,7 +83,7 @@ class Metadata:
                 continue
             if name == "project_urls":
                 values[name] = tuple((str(k), str(v)) for k, v in dict(value).items())
-            elif name in _LIST_FIELDS:
+            elif name in LIST_FIELDS:
                 values[name] = tuple(str(entry) for entry in value)
             else:
                 values[name] = str(value)
@@ -91,7 +98,7 @@ class Metadata:
                 continue
             if item.name == "project_urls":
                 raw[item.name] = dict(value)
-            elif item.name in _LIST_FIELDS:
+            elif item.name in LIST_FIELDS:
                 raw[item.name] = list(value)
             else:
                 raw[item.name] = value
@@ -170,7 +177,29 @@ class Package:
             raise ValueError(f"unsupported record schema {record.get('schema')!r}")
         values = {name: record[name] for name in _RECORD_FIELDS if name in record}
         values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
+        if not serves_core_metadata(values["kind"], values["metadata"]):
+            # Stored by a pryv that served sdist metadata with dynamic dependencies.
+            values["metadata_key"] = values["metadata_sha256"] = None
         return cls(**values)
+
+
+def serves_core_metadata(kind: str, metadata: Metadata) -> bool:
+    """Say whether a file's core metadata is served as ``<file>.metadata`` (PEP 658 and 643).
+
+    A wheel's always is. An sdist's only when installers may trust it to describe the wheel they
+    would build: PEP 643 makes a ``PKG-INFO`` of Metadata 2.2 or later reliable except for the
+    fields it marks ``Dynamic``, and a resolver reads ``Requires-Dist``, ``Requires-Python``
+    and ``Provides-Extra`` from it; when any of them is dynamic, pip must build the sdist to
+    learn its dependencies, so no metadata is advertised.
+    """
+    if kind == "wheel":
+        return True
+    try:
+        reliable = Version(metadata.metadata_version) >= RELIABLE_SDIST_METADATA
+    except InvalidVersion:
+        return False
+    dynamic = {field.strip().lower() for field in metadata.dynamic}
+    return reliable and not dynamic & RESOLVER_FIELDS
 
 
 _DERIVED_FIELDS = frozenset({"yank"})

@@ -9,6 +9,9 @@ change later about a file lives in separate, tiny records that the index reads a
   release's metadata); un-yanking writes ``"yanked": false`` so the log of who did what stays.
 * **metadata records** under ``_metadata/<project>/<identity>.json``, written once by
   ``pryv backfill-metadata`` for files published before pryv extracted core metadata (PEP 658).
+* **sdist claims** under ``_sdist/<project>/<release>``, written once (create-if-absent) by the
+  first sdist of a release and holding its identity: a release has one sdist, as on PyPI. The
+  index does not read them.
 
 Every key starts with ``_`` so :func:`pryv_server.core.index.is_record_key` never mistakes one
 for a package record.
@@ -30,6 +33,7 @@ from pryv_server.core.names import release_key
 
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
+SDIST_CLAIM_PREFIX = "_sdist/"
 OVERLAY_SCHEMA = 1
 
 
@@ -57,6 +61,11 @@ def file_yank_key(package: Package) -> str:
 def metadata_key(package: Package) -> str:
     """Return the key of the backfilled metadata record of one file."""
     return f"{METADATA_PREFIX}{package.project}/{package.identity}.json"
+
+
+def sdist_claim_key(project: NormalizedName, version: str) -> str:
+    """Return the key of the marker naming the one sdist of a release."""
+    return f"{SDIST_CLAIM_PREFIX}{project}/{release_key(version)}"
 
 
 def is_overlay_key(key: str) -> bool:

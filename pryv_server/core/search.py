@@ -1,9 +1,11 @@
 """Find, sort and page through projects for the explorer (no HTTP here, just lists).
 
-Search matches the query against the project's name and summary, ignoring case and the
-PEP 503 separators (``My_Pkg``, ``my.pkg`` and ``my-pkg`` are one name), the way people type
-names into pip. Results are ranked like a package index: an exact name first, then names that
-start with the query, then names that contain it, then summary-only matches; ties go by name.
+Search matches the query against the project's name, summary, keywords and people (authors and
+maintainers, names and e-mail addresses), ignoring case and the PEP 503 separators (``My_Pkg``,
+``my.pkg`` and ``my-pkg`` are one name), the way people type names into pip. Results are ranked
+like a package index: an exact name first, then names that start with the query, then names that
+contain it, then matches in the summary and keywords (those naming a term in the name first),
+then matches that need the people; ties go by name.
 """
 
 from __future__ import annotations
@@ -45,15 +47,25 @@ def _rank(project: Project, query: str, terms: Sequence[str]) -> int | None:
         return 1
     if query in name:
         return 2
-    # Every term must appear somewhere, in the name or in the summary.
-    haystack = f"{name} {_fold(project.latest.metadata.summary)}"
-    if all(term in haystack for term in terms):
+    # Every term must appear somewhere: in the name, the summary or the keywords...
+    metadata = project.latest.metadata
+    described = f"{name} {_fold(metadata.summary)} {_fold(' '.join(metadata.keywords))}"
+    if all(term in described for term in terms):
         return 3 if any(term in name for term in terms) else 4
+    # ... or, ranked last, with the help of who wrote and maintains it.
+    people = (
+        metadata.author,
+        metadata.author_email,
+        metadata.maintainer,
+        metadata.maintainer_email,
+    )
+    if all(term in f"{described} {_fold(' '.join(people))}" for term in terms):
+        return 5
     return None
 
 
 def search_projects(projects: Sequence[Project], query: str) -> list[Project]:
-    """Return the projects matching ``query`` (name and summary), best matches first.
+    """Return the projects matching ``query`` (see the module docstring), best matches first.
 
     An empty query matches nothing; callers show the full list instead.
     """

@@ -76,10 +76,19 @@ def html_response(status: int, message: str) -> Response:
 
 
 def error_response(status: int, message: str) -> Response:
-    """Answer in the style of the blueprint that failed: HTML for the explorer, else plain."""
-    if request.blueprint in HTML_BLUEPRINTS:
+    """Answer in the style of the blueprint that failed: HTML for the explorer, else plain.
+
+    A URL that no route matches (a typo such as ``/projects/acme``) belongs to no blueprint: a
+    browser, which asks for ``text/html`` by name, gets the explorer's page; pip, curl and every
+    other client keep the one plain line.
+    """
+    if request.blueprint in HTML_BLUEPRINTS or (request.blueprint is None and _wants_html()):
         return html_response(status, message)
     return plain_response(status, message)
+
+
+def _wants_html() -> bool:
+    return request.accept_mimetypes.best_match(("text/plain", "text/html")) == "text/html"
 
 
 def handle_pryv_error(error: errors.PryvError) -> Response:
@@ -114,7 +123,7 @@ def _too_large_message() -> str:
         return f"the upload is larger than the server's max-upload-size ({format_size(limit)})"
     return (
         f"the form is too large: files may have up to {format_size(limit)} (max-upload-size), "
-        f"other fields {format_size(current_app.config['MAX_FORM_MEMORY_SIZE'])} in all, "
+        f"any other field {format_size(current_app.config['MAX_FORM_MEMORY_SIZE'])}, "
         f"and a form {current_app.config['MAX_FORM_PARTS']} parts"
     )
 

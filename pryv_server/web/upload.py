@@ -32,6 +32,7 @@ blueprint.before_request(require_basic_user)
 # Fields that name one thing: sending two different values is ambiguous, so it is refused.
 SINGLE_FIELDS = (
     ":action",
+    "protocol_version",
     "name",
     "version",
     "filetype",
@@ -49,6 +50,11 @@ def upload() -> Response:
     action = form.get(":action", "")
     if action != "file_upload":
         raise InvalidUpload(f"unsupported :action {action!r}: only 'file_upload' is supported")
+    protocol = form.get("protocol_version", "1").strip()
+    if protocol != "1":
+        raise InvalidUpload(
+            f"unsupported protocol_version {protocol[:20]!r}: only '1' is supported"
+        )
     content = _content_part(files)
     _check_fields(form)
     digests = {algorithm: form.get(f"{algorithm}_digest", "") for algorithm in DIGEST_ALGORITHMS}

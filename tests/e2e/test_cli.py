@@ -16,6 +16,8 @@ pytestmark = pytest.mark.e2e
 
 def test_version_prints_the_package_version() -> None:
     assert run(tool("pryv"), "version").stdout.strip() == __version__
+    assert run(tool("pryv"), "--version").stdout == f"{__version__}\n"
+    assert run(tool("pryv"), "-V").stdout == f"{__version__}\n"
 
 
 @pytest.mark.parametrize(

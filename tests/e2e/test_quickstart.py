@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,13 +51,14 @@ def test_quickstart_from_install_to_pip_install(
     url = f"http://127.0.0.1:{port}"
     env = docs_env(home, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
 
-    run_block(docs_block(PAGE, "Install"), url, tmp_path, env)
+    # The page installs dist/pryv-*.whl from a checkout: the Dockerfile's build stage made one.
+    run_block(docs_block(PAGE, "Install"), url, wheelhouse.parent, env)
     pryv_bin = home / ".pryv-venv" / "bin"
     assert (pryv_bin / "pryv").exists()
     assert subprocess.run([str(pryv_bin / "python"), "-c", "import boto3"]).returncode == 0
     env = venv_env(pryv_bin, docs_env(home))
 
-    start, version = docs_block(PAGE, "Start")
+    start, version, health = docs_block(PAGE, "Start")
     assert start == "pryv start"
     log = tmp_path / "pryv.log"
     with log.open("wb") as output:
@@ -70,8 +70,9 @@ def test_quickstart_from_install_to_pip_install(
     try:
         wait_ready(url, process, log)
         assert run_block([version], server, home, env).stdout.strip() == "0.1.0"
-        with urllib.request.urlopen(f"{url}/health", timeout=30) as response:
-            assert json.load(response)["status"] == "ok"
+        # The page shows the default port; this server listens on a free one.
+        health = health.replace("http://127.0.0.1:5555", url)
+        assert json.loads(run_block([health], server, home, env).stdout)["status"] == "ok"
 
         run_block(docs_block(PAGE, "Add a user"), server, home, env, stdin="secret\nsecret\n")
         assert "alice" in (home / ".pryv" / "users.json").read_text()

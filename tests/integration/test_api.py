@@ -166,7 +166,7 @@ def _metadata_for_another_project(dist: Path) -> tuple[Path, bytes]:
             "no digest",
         ),
         ("form name differs", {"name": "other"}, "form says"),
-        ("bad version", {"version": "not.a.version!"}, "not a valid PEP 440"),
+        ("bad version", {"version": "not.a.version!"}, "but the form says 'not.a.version!'"),
         ("filetype differs", {"filetype": "sdist"}, "filetype"),
         ("bad action", {":action": "submit"}, "only 'file_upload'"),
     ],

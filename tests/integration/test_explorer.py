@@ -137,6 +137,7 @@ def test_projects_list_latest_version_summary_and_time(user: FlaskClient, dist: 
     assert '<span class="badge">1.10</span>' in card  # PEP 440: 1.10 > 1.9, finals before 2.0b1
     assert "Demo 1.10" in card
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+Z"', card)
+    assert re.search(r">\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC</time>", card)  # date and time
     assert page.index("Demo_Pkg") < page.index("other")
     assert "2 projects on this server" in page
     # Recently updated first: "other" was uploaded last.
@@ -251,6 +252,23 @@ def test_api_errors_stay_plain_text(user: FlaskClient) -> None:
     response = user.get("/simple/nothing/", headers=basic())
     assert response.status_code == 404
     assert response.mimetype == "text/plain"
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/projects/acme-cli", "/nothing", "/project"])
+def test_unknown_routes_are_html_for_browsers_and_plain_for_clients(
+    user: FlaskClient, path: str
+) -> None:
+    page = user.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 404
+    assert page.mimetype == "text/html"
+    assert 'class="site-header"' in page.text
+    for accept in ("*/*", "application/vnd.pypi.simple.v1+json", None):
+        plain = user.get(path, headers={"Accept": accept} if accept else {})
+        assert plain.status_code == 404
+        assert plain.mimetype == "text/plain"
 
 
 DESCRIPTIONS = [

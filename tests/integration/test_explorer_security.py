@@ -147,11 +147,18 @@ HOSTILE_METADATA = dict(
     ["Project-URL: Evil, javascript:alert(4)", "Project-URL: Data, data:text/html,<script>alert(5)</script>",
      "Home-page: JaVaScRiPt:alert(7)"],
 )  # fmt: skip
-def test_script_urls_are_refused_at_upload(user: FlaskClient, dist: Path, url_field: str) -> None:
-    """Only http(s) URLs get in; the explorer's safe_url is the second line of defence (unit-tested)."""
+def test_script_urls_are_accepted_but_never_linked(
+    user: FlaskClient, dist: Path, url_field: str
+) -> None:
+    """A link is only displayed, so it never refuses a file; only http(s) becomes an href."""
     response = post_upload(user, make_wheel(dist, "evil", "1.0", extra=[url_field]))
-    assert response.status_code == 400
-    assert "http" in response.text
+    assert response.status_code == 200, response.text
+    page = user.get("/project/evil/").text
+    scheme = url_field.split(", ")[-1].split(": ")[-1].split(":")[0]
+    assert scheme in page  # shown as text
+    assert f'href="{scheme}' not in page.lower().replace(scheme.lower(), scheme)
+    assert 'href="javascript' not in page.lower()
+    assert 'href="data' not in page.lower()
 
 
 def test_hostile_metadata_fields_are_escaped(user: FlaskClient, dist: Path) -> None:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from packaging.version import Version
 
 from pryv_server.core.index import Snapshot
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
+from pryv_server.core.models import serves_core_metadata
 
 
 def package(
@@ -71,3 +75,39 @@ def test_metadata_round_trips_lists_and_urls() -> None:
     metadata = Metadata.from_raw(raw)
     assert metadata.classifiers == ("Private :: Do Not Upload",)
     assert metadata.to_raw() == raw
+
+
+@pytest.mark.parametrize(
+    ("kind", "metadata_version", "dynamic", "served"),
+    [
+        pytest.param("wheel", "2.1", ("Requires-Dist",), True, id="wheel-always"),
+        pytest.param("sdist", "2.1", (), False, id="sdist-before-2.2"),
+        pytest.param("sdist", "2.2", (), True, id="sdist-2.2-static"),
+        pytest.param("sdist", "2.4", ("Summary", "Description"), True, id="sdist-display-dynamic"),
+        pytest.param("sdist", "2.2", ("Requires-Dist",), False, id="dynamic-requires-dist"),
+        pytest.param("sdist", "2.3", ("requires-python",), False, id="dynamic-requires-python"),
+        pytest.param("sdist", "2.2", ("Provides-Extra",), False, id="dynamic-provides-extra"),
+        pytest.param("sdist", "", (), False, id="sdist-no-metadata-version"),
+    ],
+)
+def test_serves_core_metadata_only_when_installers_may_trust_it(
+    kind: str, metadata_version: str, dynamic: tuple[str, ...], served: bool
+) -> None:
+    metadata = Metadata(metadata_version=metadata_version, dynamic=dynamic)
+    assert serves_core_metadata(kind, metadata) is served
+
+
+def test_record_of_a_dynamic_sdist_loads_without_its_metadata() -> None:
+    """Records written before the PEP 643 fix still advertise no core metadata."""
+    record = replace(
+        package("1.0", filename="demo-1.0.tar.gz"),
+        kind="sdist",
+        metadata=Metadata(
+            name="demo", version="1.0", metadata_version="2.2", dynamic=("Requires-Dist",)
+        ),
+        metadata_key="x/demo-1.0.tar.gz.metadata",
+        metadata_sha256="1" * 64,
+    ).to_json()
+    loaded = Package.from_json(record)
+    assert loaded.metadata_key is None
+    assert loaded.metadata_sha256 is None

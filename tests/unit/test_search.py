@@ -21,12 +21,15 @@ from pryv_server.web.explorer.rendering import render_description
 from pryv_server.web.explorer.rendering import safe_url
 
 
-def project(name: str, summary: str = "", uploaded: str = "2024-01-01T00:00:00Z") -> Project:
+def project(
+    name: str, summary: str = "", uploaded: str = "2024-01-01T00:00:00Z", **metadata: object
+) -> Project:
     normalized = canonicalize_name(name)
     package = Package(
         filename=f"{normalized}-1.0.tar.gz", project=normalized, version="1.0", kind="sdist",
         identity=f"{normalized}-1.0.tar.gz", size=1, sha256="0" * 64, upload_time=uploaded,
-        uploader="alice", blob_key="k", metadata=Metadata(name=name, version="1.0", summary=summary),
+        uploader="alice", blob_key="k",
+        metadata=Metadata(name=name, version="1.0", summary=summary, **metadata),  # type: ignore[arg-type]
     )  # fmt: skip
     return Project(normalized, (Release(Version("1.0"), (package,)),))
 
@@ -64,6 +67,19 @@ def test_every_word_must_match_somewhere() -> None:
     assert names(search_projects(PROJECTS, "http client")) == ["httpx"]
     assert names(search_projects(PROJECTS, "http nothing")) == []
     assert search_projects(PROJECTS, "   ") == []
+
+
+def test_search_finds_keywords_then_people_last() -> None:
+    found = [
+        project("plotter", "Draw charts", keywords=("graph", "visualization")),
+        project("graphlib", "Graphs"),
+        project("netkit", "Networks", author="Ada Graph", author_email="ada@example.org"),
+        project("quiet", "Nothing", maintainer_email="someone@graph.example"),
+        project("other", "Nothing at all"),
+    ]
+    assert names(search_projects(found, "graph")) == ["graphlib", "plotter", "netkit", "quiet"]
+    assert names(search_projects(found, "ada@example.org")) == ["netkit"]
+    assert names(search_projects(found, "visualization charts")) == ["plotter"]
 
 
 def test_sort_by_name_or_recent() -> None:
