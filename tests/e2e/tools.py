@@ -38,6 +38,10 @@ TOOL_REQUIREMENTS: dict[str, list[str]] = {
     "hatch": ["hatch"],
     "flit": ["flit"],
     "pdm": ["pdm[locked]"],
+    # The last twine before its own strict metadata checks (twine 6 refuses, before sending them,
+    # files that PyPI hosts: Metadata-Version 2.0, License-Expression under 2.1, non-normalized
+    # names); the real-corpus test sends those files with it.
+    "twine-5": ["twine==5.1.1"],
 }
 
 # The build backend each tool's own project uses.
