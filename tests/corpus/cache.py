@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -111,3 +113,25 @@ def fetch_all(pins: list[Pin], directory: Path | None = None, threads: int = 8) 
     where = directory or cache_dir()
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(lambda pin: fetch(pin, where), pins))
+
+
+def read_metadata(path: Path) -> bytes:
+    """The METADATA of a wheel or the top-level PKG-INFO of an sdist."""
+    name = path.name
+    if name.endswith(".whl"):
+        with zipfile.ZipFile(path) as archive:
+            member = next(
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            )
+            return archive.read(member)
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            member = min((n for n in archive.namelist() if n.endswith("PKG-INFO")), key=len)
+            return archive.read(member)
+    with tarfile.open(path) as archive:
+        member = min((m for m in archive.getnames() if m.endswith("PKG-INFO")), key=len)
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        return extracted.read()

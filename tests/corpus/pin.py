@@ -14,7 +14,8 @@ out, except named ones.
 
 Each file's sha256, size, requires-python and upload time come from PyPI's JSON simple API (PEP
 691); its core-metadata sha256 from the simple API when PyPI puts it there, else from the project's
-JSON API (``/pypi/<name>/json``), which has it for every file. The file is downloaded into the
+JSON API (``/pypi/<name>/json``), else, for a wheel, from the ``.metadata`` file PyPI serves
+beside it (PEP 658), when it does. The file is downloaded into the
 cache (``$PRYV_CORPUS_CACHE``) to read its Metadata-Version and whether it carries License-File or
 License-Expression. A summary by Metadata-Version and kind is printed at the end.
 """
@@ -26,12 +27,12 @@ import collections
 import csv
 import datetime
 import email.parser
+import hashlib
 import itertools
 import json
 import re
-import tarfile
+import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,7 @@ from tests.corpus.cache import USER_AGENT
 from tests.corpus.cache import Pin
 from tests.corpus.cache import cache_dir
 from tests.corpus.cache import fetch
+from tests.corpus.cache import read_metadata
 from tests.corpus.cache import write_pins
 
 MAX_SIZE = 10 * 1024 * 1024
@@ -238,26 +240,22 @@ def to_pin(candidate: Candidate, why: str, metadata_hashes: dict[str, str]) -> P
     )
 
 
-def read_metadata(path: Path) -> bytes:
-    """The METADATA of a wheel or the top-level PKG-INFO of an sdist."""
-    name = path.name
-    if name.endswith(".whl"):
-        with zipfile.ZipFile(path) as archive:
-            member = next(
-                n
-                for n in archive.namelist()
-                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            )
-            return archive.read(member)
-    if name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            member = min((n for n in archive.namelist() if n.endswith("PKG-INFO")), key=len)
-            return archive.read(member)
-    with tarfile.open(path) as archive:
-        member = min((m for m in archive.getnames() if m.endswith("PKG-INFO")), key=len)
-        extracted = archive.extractfile(member)
-        assert extracted is not None
-        return extracted.read()
+def served_metadata(pin: Pin) -> str:
+    """The sha256 of the core metadata PyPI serves beside a wheel ("" when it serves none).
+
+    Some PyPI front ends leave the hash out of both APIs for files whose ``.metadata`` they
+    serve all the same: ask for the file itself.
+    """
+    if pin.core_metadata_sha256 or not pin.is_wheel:
+        return pin.core_metadata_sha256
+    request = urllib.request.Request(pin.url + ".metadata", headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return hashlib.sha256(response.read()).hexdigest()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return ""
+        raise
 
 
 def describe(pin: Pin) -> Pin:
@@ -267,6 +265,7 @@ def describe(pin: Pin) -> Pin:
     features = [name for name in ("License-File", "License-Expression") if name in headers]
     return replace(
         pin,
+        core_metadata_sha256=served_metadata(pin),
         metadata_version=str(headers["Metadata-Version"]).strip(),
         file_requires_python=str(headers.get("Requires-Python") or "").strip(),
         features=",".join(feature.lower() for feature in features),

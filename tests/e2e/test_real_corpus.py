@@ -8,12 +8,12 @@ pryv once refused. Missing files are downloaded into ``$PRYV_CORPUS_CACHE`` (def
 ``python -m tests.corpus.pin`` (see docs/contributing.md).
 
 Everything is uploaded with real twine to a real ``pryv start`` (the newest twine, or twine 5.1.1
-for the files that the newest refuses on its own before sending them), then each file is checked as a
-client sees it: accepted; listed on its ``/simple/<project>/`` JSON page with PyPI's sha256, size
-and requires-python; for wheels, the ``core-metadata`` hash is PyPI's and the ``.metadata`` bytes
-hash to it (for any file pryv advertises metadata for, the bytes hash to what it advertises); the
-download is byte-identical; the explorer's project page answers 200. Every problem of every file is
-collected and reported at once, grouped by problem.
+for the files that the newest refuses on its own before sending them), then each file is checked
+as a client sees it: accepted; listed on its ``/simple/<project>/`` JSON page with PyPI's sha256,
+size and requires-python; a wheel's ``core-metadata`` hash is PyPI's (where PyPI serves core
+metadata) and that of the wheel's own METADATA; whatever metadata pryv advertises, for any file,
+is what ``.metadata`` sends; the download is byte-identical; the explorer's project page answers
+200. Every problem of every file is collected and reported at once, grouped by problem.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from twine.package import PackageFile
 
 from tests.corpus.cache import Pin
 from tests.corpus.cache import fetch_all
+from tests.corpus.cache import read_metadata
 from tests.corpus.cache import read_pins
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
@@ -250,7 +251,7 @@ def check(client: Client, refused: dict[str, str], pin: Pin, path: Path) -> list
         return [f"not listed: on /simple/{pin.project}/"]
     problems = list(check_listing(pin, entry))
     download = urllib.parse.urljoin(f"{client.server.url}/simple/{pin.project}/", entry["url"])
-    problems += check_metadata(client, pin, entry, download)
+    problems += check_metadata(client, pin, path, entry, download)
     status, body = client.api(download)
     if status != 200 or hashlib.sha256(body).hexdigest() != pin.sha256:
         problems.append(f"download: {status}, {len(body)} bytes, not the pinned ones")
@@ -280,10 +281,17 @@ def same_specifiers(first: str, second: str) -> bool:
         return first.strip() == second.strip()
 
 
-def check_metadata(client: Client, pin: Pin, entry: dict[str, Any], download: str) -> list[str]:
+def check_metadata(
+    client: Client, pin: Pin, path: Path, entry: dict[str, Any], download: str
+) -> list[str]:
+    """A wheel's core metadata is PyPI's (where PyPI serves it) and its own METADATA, byte for
+    byte; whatever pryv advertises for any file is what ``.metadata`` sends."""
     advertised = entry.get("core-metadata")
     if pin.core_metadata_sha256 and advertised != {"sha256": pin.core_metadata_sha256}:
         return [f"core-metadata: {advertised!r} (PyPI: sha256 {pin.core_metadata_sha256})"]
+    own = hashlib.sha256(read_metadata(path)).hexdigest() if pin.is_wheel else None
+    if own and advertised != {"sha256": own}:
+        return [f"core-metadata: {advertised!r} (the wheel's METADATA: sha256 {own})"]
     if not isinstance(advertised, dict):
         return []
     status, body = client.api(download + ".metadata")
