@@ -1,7 +1,7 @@
 """Every real distribution uploads: a pinned corpus of PyPI files through twine and back (issue 12).
 
 ``tests/corpus/pypi-files.tsv`` pins a few hundred files that no one here wrote: the newest wheel
-and sdist of the most downloaded projects, older files back to 2016 (Metadata-Version 1.0 to 2.4,
+and sdist of the most downloaded projects, older files back to 2016 (Metadata-Version 1.0 to 2.5,
 ``.zip`` and ``.tar.gz`` sdists, pure, manylinux, musllinux, macOS and Windows wheels) and files
 pryv once refused. Missing files are downloaded into ``$PRYV_CORPUS_CACHE`` (default
 ``~/.cache/pryv-corpus``) and checked against their pinned sha256; re-pin with
