@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 from typing import Literal
@@ -20,6 +23,8 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 RECORD_SCHEMA = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 _LIST_FIELDS = frozenset(
     {
@@ -252,6 +257,21 @@ class Project:
         """When a file was last uploaded to the project."""
         return max(package.upload_time for package in self.packages)
 
+    @cached_property
+    def last_serial(self) -> int:
+        """A number that grows with every change of the project: its latest event, in µs.
+
+        PyPI numbers every change with a global counter (its ``last_serial``); mirrors such as
+        bandersnatch compare those numbers to find what changed. pryv keeps no counter that
+        instances sharing a bucket would contend on: the time of the latest upload, yank or
+        un-yank, in microseconds since the epoch, is derived from the records alone, so every
+        process computes the same value, and it grows with each change as long as the
+        instances' clocks agree (docs/api.md, "Serials").
+        """
+        events = [package.upload_time for package in self.packages]
+        events += [package.yank.time for package in self.packages if package.yank.time]
+        return max(map(serial_of, events))
+
     def release(self, version: str) -> Release | None:
         """Find a release by any spelling of its version (``1.0`` finds ``1.0.0``)."""
         try:
@@ -262,3 +282,14 @@ class Project:
             if release.version == wanted:
                 return release
         return None
+
+
+def serial_of(timestamp: str) -> int:
+    """Return an ISO 8601 time as whole microseconds since the epoch (UTC when naive).
+
+    Integer arithmetic: a float timestamp loses the last microseconds of today's times.
+    """
+    moment = datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND

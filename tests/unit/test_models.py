@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import pytest
 from packaging.version import Version
 
 from pryv_server.core.index import Snapshot
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
+from pryv_server.core.models import serial_of
 
 
 def package(
@@ -71,3 +73,16 @@ def test_metadata_round_trips_lists_and_urls() -> None:
     metadata = Metadata.from_raw(raw)
     assert metadata.classifiers == ("Private :: Do Not Upload",)
     assert metadata.to_raw() == raw
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "serial"),
+    [
+        pytest.param("1970-01-01T00:00:00.000001Z", 1, id="one-microsecond"),
+        pytest.param("2026-01-01T12:00:00.123456Z", 1767268800123456, id="pryv-format"),
+        pytest.param("2026-01-01T13:00:00.123456+01:00", 1767268800123456, id="offset"),
+        pytest.param("2026-01-01T12:00:00.123456", 1767268800123456, id="naive-is-utc"),
+    ],
+)
+def test_serial_of_is_exact_microseconds_since_the_epoch(timestamp: str, serial: int) -> None:
+    assert serial_of(timestamp) == serial
