@@ -137,6 +137,8 @@ class Package:
     blake2_256: str | None = None
     # Not part of the record: the index applies the separate yank records (PEP 592) on load.
     yank: YankState = NOT_YANKED
+    # Not part of the record either: when ``pryv backfill-metadata`` added the metadata (if so).
+    metadata_time: str = ""
 
     @property
     def yanked(self) -> bool:
@@ -178,7 +180,7 @@ class Package:
         return cls(**values)
 
 
-_DERIVED_FIELDS = frozenset({"yank"})
+_DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
 # Field names, looked up once: start-up builds a Package and its Metadata for every record.
 _METADATA_FIELDS = frozenset(item.name for item in fields(Metadata))
 _RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
@@ -263,13 +265,14 @@ class Project:
 
         PyPI numbers every change with a global counter (its ``last_serial``); mirrors such as
         bandersnatch compare those numbers to find what changed. pryv keeps no counter that
-        instances sharing a bucket would contend on: the time of the latest upload, yank or
-        un-yank, in microseconds since the epoch, is derived from the records alone, so every
-        process computes the same value, and it grows with each change as long as the
-        instances' clocks agree (docs/api.md, "Serials").
+        instances sharing a bucket would contend on: the time of the latest upload, yank,
+        un-yank or metadata backfill, in microseconds since the epoch, is derived from the
+        records alone, so every process computes the same value, and it grows with each change
+        as long as the instances' clocks agree (docs/api.md, "Serials").
         """
         events = [package.upload_time for package in self.packages]
         events += [package.yank.time for package in self.packages if package.yank.time]
+        events += [package.metadata_time for package in self.packages if package.metadata_time]
         return max(map(serial_of, events))
 
     def release(self, version: str) -> Release | None:

@@ -314,7 +314,7 @@ class Registry:
                 parsed = parse_filename(package.filename)
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self._store_metadata(package.blob_key, content)
-            record = overlays.encode(overlays.MetadataRecord(key, sha256))
+            record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
             try:
                 self.records.write(overlays.metadata_key(package), io.BytesIO(record))
             except ObjectExists:
