@@ -273,6 +273,11 @@ class Project:
         events = [package.upload_time for package in self.packages]
         events += [package.yank.time for package in self.packages if package.yank.time]
         events += [package.metadata_time for package in self.packages if package.metadata_time]
+        latest = max(events)
+        if all(len(event) == len(latest) and event[-1] == "Z" for event in events):
+            # pryv's own fixed-width UTC times sort as text: parse one, not all (start-up
+            # computes every project's serial for the JSON /simple/).
+            return serial_of(latest)
         return max(map(serial_of, events))
 
     def release(self, version: str) -> Release | None:

@@ -86,3 +86,12 @@ def test_metadata_round_trips_lists_and_urls() -> None:
 )
 def test_serial_of_is_exact_microseconds_since_the_epoch(timestamp: str, serial: int) -> None:
     assert serial_of(timestamp) == serial
+
+
+def test_last_serial_compares_times_not_text_when_formats_differ() -> None:
+    """Fixed-width UTC times are compared as text; any other spelling is parsed."""
+    early = package("1.0", uploaded="2026-01-01T12:00:00.000000Z")
+    offset = package("2.0", uploaded="2026-01-01T13:30:00+02:00")  # 11:30 UTC: earlier
+    assert project_of(early, offset).last_serial == serial_of("2026-01-01T12:00:00.000000Z")
+    late = package("3.0", uploaded="2026-01-01T12:00:00.000001Z")
+    assert project_of(early, late).last_serial == serial_of(late.upload_time)
