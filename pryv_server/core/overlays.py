@@ -39,10 +39,15 @@ OVERLAY_SCHEMA = 1
 
 @dataclass(frozen=True, slots=True)
 class MetadataRecord:
-    """Where the backfilled core metadata of one file is stored, and its digest."""
+    """Where the backfilled core metadata of one file is stored, its digest, and when.
+
+    ``time`` (empty in records written before pryv kept it) moves the project's serial: the
+    backfill changes what its pages say.
+    """
 
     metadata_key: str
     metadata_sha256: str
+    time: str = ""
 
 
 Overlay = YankState | MetadataRecord
@@ -86,6 +91,7 @@ def encode(overlay: Overlay) -> bytes:
         body = {
             "metadata_key": overlay.metadata_key,
             "metadata_sha256": overlay.metadata_sha256,
+            "time": overlay.time,
         }
     return json.dumps({"schema": OVERLAY_SCHEMA, **body}, sort_keys=True).encode("utf-8")
 
@@ -102,7 +108,9 @@ def decode(key: str, content: bytes) -> Overlay:
             user=str(record.get("user") or ""),
             time=str(record.get("time") or ""),
         )
-    return MetadataRecord(str(record["metadata_key"]), str(record["metadata_sha256"]))
+    return MetadataRecord(
+        str(record["metadata_key"]), str(record["metadata_sha256"]), str(record.get("time") or "")
+    )
 
 
 def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
@@ -119,4 +127,5 @@ def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
     if package.metadata_key is None and isinstance(backfilled, MetadataRecord):
         changes["metadata_key"] = backfilled.metadata_key
         changes["metadata_sha256"] = backfilled.metadata_sha256
+        changes["metadata_time"] = backfilled.time
     return replace(package, **changes) if changes else package

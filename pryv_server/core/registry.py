@@ -107,6 +107,17 @@ class Registry:
             raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
         return self.blobs.open(package.metadata_key)
 
+    def metadata_size(self, package: Package) -> int:
+        """Return the size in bytes of the file's core metadata (a ``stat``; on S3 a HEAD).
+
+        Records written before pryv served ``Content-Length`` for it do not hold it.
+
+        :raises PackageNotFound: the file has no extracted metadata.
+        """
+        if package.metadata_key is None:
+            raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
+        return self.blobs.stat(package.metadata_key).size
+
     # Publishing --------------------------------------------------------------------------
 
     def publish(self, upload: Upload) -> Published:
@@ -188,7 +199,7 @@ class Registry:
                 parsed = parse_filename(package.filename)
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
-            record = overlays.encode(overlays.MetadataRecord(key, sha256))
+            record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
             try:
                 self.records.write(overlays.metadata_key(package), io.BytesIO(record))
             except ObjectExists:

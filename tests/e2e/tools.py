@@ -38,6 +38,8 @@ TOOL_REQUIREMENTS: dict[str, list[str]] = {
     "hatch": ["hatch"],
     "flit": ["flit"],
     "pdm": ["pdm[locked]"],
+    # 6.8 is the last release for Python 3.11 (7.0 needs 3.12).
+    "bandersnatch": ["bandersnatch>=6.8,<7"],
 }
 
 # The build backend each tool's own project uses.
