@@ -15,6 +15,14 @@ from pryv_server.web.services import get_services
 
 INVALID_CREDENTIALS = "invalid user name or password"
 
+# What every answer of the API carries: its pages, its JSON and its one-line errors echo names a
+# client chose, so a browser must never sniff them into HTML, run anything in them, or frame
+# them. The explorer's pages set their own, looser policy first (its CSS and scripts).
+API_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox"),
+)
+
 
 def require_basic_user() -> None:
     """Authenticate the request with HTTP Basic, or raise :class:`AuthenticationRequired`.
@@ -56,6 +64,13 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     if not colon:
         return None
     return username, password
+
+
+def harden(response: Response) -> Response:
+    """Add :data:`API_HEADERS` to a response that does not set its own."""
+    for name, value in API_HEADERS:
+        response.headers.setdefault(name, value)
+    return response
 
 
 def relative_redirects(response: Response) -> Response:

@@ -142,7 +142,12 @@ def login() -> Response | str:
                 username=username,
                 next_page=next_page,
             )
-            return Response(page, status=429, headers={"Retry-After": str(refusal.retry_after)})
+            return Response(
+                page,
+                status=429,
+                mimetype="text/html",
+                headers={"Retry-After": str(refusal.retry_after), "Cache-Control": "no-store"},
+            )
     return render_template("login.html", error=error, username=username, next_page=next_page)
 
 
