@@ -24,6 +24,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from pryv_server.errors import TooManyLoginAttempts
+from pryv_server.web.explorer.first_run import check_users_present
 from pryv_server.web.services import get_services
 
 SESSION_USER = "user"
@@ -100,6 +101,7 @@ def require_user() -> Response | None:
     if request.endpoint == "explorer.setup":
         return None
     if not has_users():
+        check_users_present(get_services())  # 503 once setup is over: never reopen it
         return redirect(url_for("explorer.setup"))
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
