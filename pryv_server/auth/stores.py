@@ -41,6 +41,10 @@ class UserStore(Protocol):
         """Add a user with a bcrypt hash; raises UserExists."""
         ...
 
+    def stored_hash(self, username: str) -> str | None:
+        """Return the user's stored hash (None when unknown); it changes with the password."""
+        ...
+
     def version(self) -> str | None:
         """Return the backing file's change token (None when it is absent)."""
         ...
@@ -84,6 +88,9 @@ class _ReloadingStore:
 
     def usernames(self) -> list[str]:
         return sorted(self._current())
+
+    def stored_hash(self, username: str) -> str | None:
+        return self._current().get(username)
 
     def verify(self, username: str, password: str) -> bool:
         entries = self._current()
