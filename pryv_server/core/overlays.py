@@ -20,6 +20,7 @@ for a package record.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
@@ -30,11 +31,14 @@ from packaging.utils import NormalizedName
 from pryv_server.core.models import Package
 from pryv_server.core.models import YankState
 from pryv_server.core.names import release_key
+from pryv_server.errors import InvalidRequest
 
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 OVERLAY_SCHEMA = 1
+# pip prints a yank reason to whoever installs the release, and every /simple/ page carries it.
+MAX_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,28 @@ class MetadataRecord:
 
 
 Overlay = YankState | MetadataRecord
+
+
+def reason_problem(reason: str) -> str | None:
+    """Say what is wrong with a yank reason, or None when it is fine (empty is fine).
+
+    One line of at most :data:`MAX_REASON_LENGTH` characters: no control characters (C0, DEL,
+    C1: a terminal escape would reach pip's output) and no Unicode line or paragraph separators.
+    """
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in reason):
+        return "Reason: keep it to one line (no line breaks or control characters)."
+    if len(reason) > MAX_REASON_LENGTH:
+        return f"Reason: use at most {MAX_REASON_LENGTH} characters (this one has {len(reason)})."
+    return None
+
+
+def check_reason(reason: str) -> str:
+    """Return ``reason`` stripped, or raise :class:`InvalidRequest` naming what is wrong."""
+    reason = reason.strip()
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise InvalidRequest(f"the yank {problem[0].lower()}{problem[1:]}")
+    return reason
 
 
 def release_yank_key(project: NormalizedName, version: str) -> str:

@@ -149,11 +149,11 @@ class Registry:
         :returns: the release as every reader now sees it.
         :raises ProjectNotFound: no such project.
         :raises PackageNotFound: no such release, or no such file in it.
+        :raises InvalidRequest: the reason is not one short line (see ``overlays.check_reason``).
         """
+        reason = "" if undo else overlays.check_reason(reason)
         release = self._release(project, version)
-        state = YankState(
-            yanked=not undo, reason="" if undo else reason.strip(), user=user, time=self._now()
-        )
+        state = YankState(yanked=not undo, reason=reason, user=user, time=self._now())
         if filename is None:
             for package in release.packages:
                 self.records.delete(overlays.file_yank_key(package))

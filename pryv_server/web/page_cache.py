@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName
 
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
+from pryv_server.web.security import API_HEADERS
 from pryv_server.web.security import parse_basic
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
@@ -57,6 +58,7 @@ class SimplePageCache:
             ("Content-Length", str(len(page.body))),
             (SERIAL_HEADER, str(page.serial)),
             ("Vary", "Accept"),
+            *API_HEADERS,
         ]
         start_response("200 OK", headers)
         return [page.body]
