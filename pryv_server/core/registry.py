@@ -31,6 +31,7 @@ from typing import BinaryIO
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from pryv_server.core import descriptions
 from pryv_server.core import distributions
 from pryv_server.core import overlays
 from pryv_server.core.index import IndexCache
@@ -183,6 +184,7 @@ class Registry:
         blob_key = f"{digests.sha256[:2]}/{digests.sha256[2:4]}/{digests.sha256}/{upload.filename}"
         upload.content.seek(0)
         self._store_blob(blob_key, upload.content)
+        descriptions.rendered(self.blobs, metadata.description, metadata.description_content_type)
         metadata_key = metadata_sha256 = None
         if serves_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self._store_metadata(blob_key, metadata_bytes)
