@@ -97,9 +97,7 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
         tab=tab,
         tabs=TABS,
         description=(
-            rendering.render_description(metadata.description, metadata.description_content_type)
-            if tab == "description"
-            else None
+            rendering.render_description(registry, metadata) if tab == "description" else None
         ),
         dependencies=_dependencies(metadata.requires_dist),
         classifier_groups=rendering.group_classifiers(metadata.classifiers),
