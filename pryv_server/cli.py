@@ -118,7 +118,9 @@ def start(
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # gthread, but a thread only ever waits for a client that keeps pace: the headers are
+        # read without one, with a deadline, and a body must arrive at a floor rate.
+        "worker_class": "pryv_server.worker.PacedThreadWorker",
         "timeout": timeout,
         "graceful_timeout": graceful_timeout,
         "keepalive": 5,

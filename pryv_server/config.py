@@ -112,6 +112,22 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+# A secret key signs sessions and derives the setup token: a short one can be guessed offline.
+MIN_SECRET_KEY_LENGTH = 16
+
+
+def parse_secret_key(value: str) -> str:
+    """Parse ``[server] secret-key``: at least 16 characters, or pryv refuses to start."""
+    key = value.strip()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"is {len(key)} characters long; use at least {MIN_SECRET_KEY_LENGTH} random "
+            "characters (python3 -c 'import secrets; print(secrets.token_hex(32))'), or remove "
+            "it for a new random key at each start"
+        )
+    return key
+
+
 def parse_download_mode(value: str) -> str:
     """Parse ``[aws] download``: ``stream`` (through pryv) or ``redirect`` (presigned URL)."""
     mode = value.strip().lower()
@@ -155,7 +171,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("user", "htpasswd-path", "htpasswd_path", parse_location, None),
     _Option("server", "host", "host", _text, "127.0.0.1"),
     _Option("server", "port", "port", parse_port, "5555"),
-    _Option("server", "secret-key", "secret_key", _text, None),
+    _Option("server", "secret-key", "secret_key", parse_secret_key, None),
     _Option("server", "debug", "debug", parse_bool, "false"),
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),

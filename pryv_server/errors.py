@@ -7,6 +7,7 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     ├── StorageError                the store failed (503)
     │   ├── ObjectNotFound          no object under that key
     │   ├── ObjectExists            create-if-absent lost: the key already exists
+    │   ├── ObjectChanged           a conditional replace lost: the object changed meanwhile
     │   └── StorageFull             no space left on the device (507)
     ├── AuthenticationRequired      no or wrong credentials (401)
     ├── TooManyLoginAttempts        too many failed logins for a user or address (429)
@@ -49,6 +50,13 @@ class ObjectNotFound(StorageError):
 
 class ObjectExists(StorageError):
     """A create-if-absent write found the key already taken."""
+
+
+class ObjectChanged(StorageError):
+    """A conditional replace found another version than the one it was based on; nothing written.
+
+    The caller reads the object again, reapplies its change and retries, so no update is lost.
+    """
 
 
 class StorageFull(StorageError):

@@ -12,6 +12,9 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestTimeout
+
+from pryv_server.worker import RequestTooSlow
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -40,6 +43,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 class ClientBodyErrors:
     """Answer 400 when gunicorn finds the request body malformed while the app reads it.
 
+    And 408 when the body arrives too slowly (see :mod:`pryv_server.worker`).
+
     gunicorn parses a chunked body lazily, as the app reads it, and raises its own exceptions
     (bad chunk size, missing terminator, end of data); unhandled, they would be a 500.
     """
@@ -63,6 +68,8 @@ class _CheckedInput:
     def _call(self, method: str, *args: Any) -> Any:
         try:
             return getattr(self._stream, method)(*args)
+        except RequestTooSlow as error:
+            raise RequestTimeout(str(error)) from None
         except (ParseException, NoMoreData) as error:
             message = " ".join(str(error).split()) or type(error).__name__
             raise BadRequest(f"the request body is malformed: {message}") from None

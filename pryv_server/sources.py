@@ -6,7 +6,6 @@ not import ``storage``; this adapter, built by the app, lets it read a file from
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Callable
@@ -61,9 +60,24 @@ class StorageFileSource:
         except ObjectNotFound:
             return None
 
-    def write(self, content: bytes) -> None:
-        """Replace the object in one PUT (atomic), and forget the cached version."""
-        self.storage.write(self.key, io.BytesIO(content), overwrite=True)
+    def snapshot(self) -> tuple[bytes | None, str | None]:
+        """Ask the store for the version now (a HEAD), then read the object."""
+        try:
+            version: str | None = self.storage.stat(self.key).version
+        except ObjectNotFound:
+            version = None
+        return self.read(), version
+
+    def write(self, content: bytes, *, version: str | None) -> None:
+        """Replace the object in one conditional PUT, and forget the cached version.
+
+        :raises ObjectChanged: the object is no longer at ``version``.
+        """
+        try:
+            self.storage.replace(self.key, content, version=version)
+        finally:
+            with self._lock:
+                self._checked_at = float("-inf")
         with self._lock:
             self._checked_at = float("-inf")
 

@@ -11,6 +11,7 @@ import tarfile
 import uuid
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,75 @@ def header(answer: bytes, name: bytes) -> bytes | None:
         if key.strip().lower() == name.lower():
             return value.strip()
     return None
+
+
+def _ustar_header(name: str, kind: bytes, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def _padded(size: int) -> int:
+    return -size % tarfile.BLOCKSIZE
+
+
+def gzip_stream(chunks: Iterable[bytes]) -> bytes:
+    """Gzip a stream of chunks without holding the uncompressed whole (fast level 1)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out = [compressor.compress(chunk) for chunk in chunks]
+    return b"".join([*out, compressor.flush()])
+
+
+def pax_bomb_sdist(header_size: int, name: str = "demo", version: str = "1.0") -> bytes:
+    """A valid sdist whose first member has a PAX extended header of ``header_size`` bytes.
+
+    Built and compressed as a stream, so a 300 MiB header costs the test ~300 KiB of memory.
+    """
+
+    def chunks() -> Iterable[bytes]:
+        yield _ustar_header("././@PaxHeader", tarfile.XHDTYPE, header_size)
+        record = b" comment="
+        yield f"{header_size}".encode() + record
+        left = header_size - len(record) - len(str(header_size)) - 1
+        block = b"a" * (1 << 20)
+        while left > 0:
+            yield block[: min(left, len(block))]
+            left -= len(block)
+        yield b"\n" + b"\0" * _padded(header_size)
+        yield _sdist_tar_body(name, version)
+
+    return gzip_stream(chunks())
+
+
+def _sdist_tar_body(name: str, version: str, *, end: bool = True) -> bytes:
+    out = io.BytesIO()
+    for member, content in sdist_members(name, version):
+        out.write(_ustar_header(member, tarfile.REGTYPE, len(content)))
+        out.write(content + b"\0" * _padded(len(content)))
+    if end:
+        out.write(b"\0" * tarfile.BLOCKSIZE * 2)
+    return out.getvalue()
+
+
+def many_members_sdist(count: int, name: str = "demo", version: str = "1.0") -> bytes:
+    """A valid sdist with ``count`` extra empty files (400,000 fit in ~2.4 MiB), built quickly."""
+    template = _ustar_header(f"{name}-{version}/f0000000", tarfile.REGTYPE, 0)
+    start = template.index(b"f0000000") + 1
+    base = sum(template[:148]) + sum(template[156:]) + 8 * 32 - 7 * ord("0")
+
+    def chunks() -> Iterable[bytes]:
+        yield _sdist_tar_body(name, version, end=False)
+        batch = []
+        for number in range(count):
+            digits = b"%07d" % number
+            header = bytearray(template)
+            header[start : start + 7] = digits
+            header[148:156] = b"%06o\0 " % (base + sum(digits))
+            batch.append(bytes(header))
+            if len(batch) == 4096:
+                yield b"".join(batch)
+                batch = []
+        yield b"".join(batch) + b"\0" * tarfile.BLOCKSIZE * 2
+
+    return gzip_stream(chunks())

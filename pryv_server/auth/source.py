@@ -8,10 +8,13 @@ on the local disk and (through an adapter built in ``app.py``) on S3, without ``
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from pryv_server.errors import ObjectChanged
 
 
 class FileSource(Protocol):
@@ -25,8 +28,21 @@ class FileSource(Protocol):
         """Return the content, or None when the file is absent."""
         ...
 
-    def write(self, content: bytes) -> None:
-        """Replace the content atomically."""
+    def snapshot(self) -> tuple[bytes | None, str | None]:
+        """Return the content and the version it has, read now (never from a cache).
+
+        The version is read first: if the file changes between the two reads, a write based on
+        this snapshot fails its condition and is retried, so nothing is lost.
+        """
+        ...
+
+    def write(self, content: bytes, *, version: str | None) -> None:
+        """Replace the content atomically, only if the file is still at ``version``.
+
+        :param version: the version of the snapshot the content was derived from (None: the
+            file was absent).
+        :raises ObjectChanged: another writer changed the file since that snapshot.
+        """
         ...
 
     def describe(self) -> str:
@@ -55,9 +71,28 @@ class LocalFileSource:
         except FileNotFoundError:
             return None
 
-    def write(self, content: bytes) -> None:
-        """Write to a private temp file beside the target, then rename it over the target."""
+    def snapshot(self) -> tuple[bytes | None, str | None]:
+        """Stat, then read."""
+        version = self.version()
+        return self.read(), version
+
+    def write(self, content: bytes, *, version: str | None) -> None:
+        """Under an exclusive lock, compare the version, then replace the file.
+
+        Every writer on this machine (gunicorn workers, ``pryv user add``) takes the same
+        ``flock`` on a lock file beside the users file, so two of them cannot both write over
+        one version and lose the other's user.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.version() != version:
+                raise ObjectChanged(str(self.path))
+            self._replace(content)
+
+    def _replace(self, content: bytes) -> None:
+        """Write to a private temp file beside the target, then rename it over the target."""
         descriptor, temp_name = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
         try:
             with os.fdopen(descriptor, "wb") as temp:

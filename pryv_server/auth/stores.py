@@ -16,9 +16,14 @@ from passlib.apache import HtpasswdFile
 from pryv_server.auth import hashing
 from pryv_server.auth.source import FileSource
 from pryv_server.errors import ConfigError
+from pryv_server.errors import ObjectChanged
+from pryv_server.errors import StorageError
 from pryv_server.errors import UserExists
 
 log = logging.getLogger(__name__)
+
+# Conditional writes a user addition tries before giving up (each loser re-reads the file).
+ADD_ATTEMPTS = 50
 
 
 class UserStore(Protocol):
@@ -34,6 +39,10 @@ class UserStore(Protocol):
 
     def add(self, username: str, password: str) -> None:
         """Add a user with a bcrypt hash; raises UserExists."""
+        ...
+
+    def stored_hash(self, username: str) -> str | None:
+        """Return the user's stored hash (None when unknown); it changes with the password."""
         ...
 
     def version(self) -> str | None:
@@ -80,6 +89,9 @@ class _ReloadingStore:
     def usernames(self) -> list[str]:
         return sorted(self._current())
 
+    def stored_hash(self, username: str) -> str | None:
+        return self._current().get(username)
+
     def verify(self, username: str, password: str) -> bool:
         entries = self._current()
         stored = entries.get(username)
@@ -106,16 +118,31 @@ class _ReloadingStore:
         return hashing.verify_hash(password, stored)
 
     def add(self, username: str, password: str) -> None:
+        """Add a user by read, change, conditional write; retried when another writer won.
+
+        Two writers (two setups, two ``pryv user add``, a worker and the CLI) that read the same
+        version cannot both write: the loser reads again and adds its user to the winner's file.
+        """
         validate_username(username)
-        with self._lock:
-            entries = self._parse(self.source.read() or b"")
+        stored = hashing.hash_password(password)
+        for _ in range(ADD_ATTEMPTS):
+            content, version = self.source.snapshot()
+            entries = self._parse(content or b"")
             if username in entries:
                 raise UserExists(
                     f"the user {username!r} already exists in {self.source.describe()}"
                 )
-            entries[username] = hashing.hash_password(password)
-            self.source.write(self._render(entries))
-            self._loaded_version = "\0stale"
+            entries[username] = stored
+            try:
+                self.source.write(self._render(entries), version=version)
+            except ObjectChanged:
+                continue
+            with self._lock:
+                self._loaded_version = "\0stale"
+            return
+        raise StorageError(
+            f"{self.source.describe()}: changed {ADD_ATTEMPTS} times while adding a user; try again"
+        )
 
 
 class JsonUserStore(_ReloadingStore):

@@ -140,7 +140,7 @@ def _headers(text: str) -> list[tuple[str, str]]:
 
 def _read_from_tar(stream: IO[bytes], parsed: DistributionFilename) -> bytes:
     try:
-        with tarfile.open(fileobj=stream, mode="r:gz") as archive:
+        with tarfile.open(fileobj=stream, mode="r:gz", tarinfo=archives.BoundedTarInfo) as archive:
             members = archives.check_tar(archive, stream, parsed.filename)
             _check_single_top([member.name for member in members], parsed)
             names = [member.name for member in members]

@@ -174,6 +174,16 @@ class Snapshot:
         """Return every project, sorted by normalized name."""
         return [project for name in sorted(self.by_project) if (project := self.project(name))]
 
+    def last_serial(self) -> int:
+        """Return the registry's serial: the highest project serial, 0 when empty.
+
+        See :attr:`Project.last_serial`; computed once per snapshot.
+        """
+        return self.memo(
+            ("last-serial",),
+            lambda: max((project.last_serial for project in self.projects()), default=0),
+        )
+
 
 def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:
     releases: dict[str, list[Package]] = {}

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 from typing import Literal
@@ -21,6 +24,8 @@ from packaging.version import InvalidVersion
 from packaging.version import Version
 
 RECORD_SCHEMA = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 # PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
 # marked Dynamic match the wheels built from it), so only those are served as core metadata.
@@ -139,6 +144,8 @@ class Package:
     blake2_256: str | None = None
     # Not part of the record: the index applies the separate yank records (PEP 592) on load.
     yank: YankState = NOT_YANKED
+    # Not part of the record either: when ``pryv backfill-metadata`` added the metadata (if so).
+    metadata_time: str = ""
 
     @property
     def yanked(self) -> bool:
@@ -202,7 +209,7 @@ def serves_core_metadata(kind: str, metadata: Metadata) -> bool:
     return reliable and not dynamic & RESOLVER_FIELDS
 
 
-_DERIVED_FIELDS = frozenset({"yank"})
+_DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
 # Field names, looked up once: start-up builds a Package and its Metadata for every record.
 _METADATA_FIELDS = frozenset(item.name for item in fields(Metadata))
 _RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
@@ -281,6 +288,27 @@ class Project:
         """When a file was last uploaded to the project."""
         return max(package.upload_time for package in self.packages)
 
+    @cached_property
+    def last_serial(self) -> int:
+        """A number that grows with every change of the project: its latest event, in µs.
+
+        PyPI numbers every change with a global counter (its ``last_serial``); mirrors such as
+        bandersnatch compare those numbers to find what changed. pryv keeps no counter that
+        instances sharing a bucket would contend on: the time of the latest upload, yank,
+        un-yank or metadata backfill, in microseconds since the epoch, is derived from the
+        records alone, so every process computes the same value, and it grows with each change
+        as long as the instances' clocks agree (docs/api.md, "Serials").
+        """
+        events = [package.upload_time for package in self.packages]
+        events += [package.yank.time for package in self.packages if package.yank.time]
+        events += [package.metadata_time for package in self.packages if package.metadata_time]
+        latest = max(events)
+        if all(len(event) == len(latest) and event[-1] == "Z" for event in events):
+            # pryv's own fixed-width UTC times sort as text: parse one, not all (start-up
+            # computes every project's serial for the JSON /simple/).
+            return serial_of(latest)
+        return max(map(serial_of, events))
+
     def release(self, version: str) -> Release | None:
         """Find a release by any spelling of its version (``1.0`` finds ``1.0.0``)."""
         try:
@@ -291,3 +319,14 @@ class Project:
             if release.version == wanted:
                 return release
         return None
+
+
+def serial_of(timestamp: str) -> int:
+    """Return an ISO 8601 time as whole microseconds since the epoch (UTC when naive).
+
+    Integer arithmetic: a float timestamp loses the last microseconds of today's times.
+    """
+    moment = datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND

@@ -20,6 +20,7 @@ for a package record.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
@@ -30,22 +31,52 @@ from packaging.utils import NormalizedName
 from pryv_server.core.models import Package
 from pryv_server.core.models import YankState
 from pryv_server.core.names import release_key
+from pryv_server.errors import InvalidRequest
 
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 OVERLAY_SCHEMA = 1
+# pip prints a yank reason to whoever installs the release, and every /simple/ page carries it.
+MAX_REASON_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
 class MetadataRecord:
-    """Where the backfilled core metadata of one file is stored, and its digest."""
+    """Where the backfilled core metadata of one file is stored, its digest, and when.
+
+    ``time`` (empty in records written before pryv kept it) moves the project's serial: the
+    backfill changes what its pages say.
+    """
 
     metadata_key: str
     metadata_sha256: str
+    time: str = ""
 
 
 Overlay = YankState | MetadataRecord
+
+
+def reason_problem(reason: str) -> str | None:
+    """Say what is wrong with a yank reason, or None when it is fine (empty is fine).
+
+    One line of at most :data:`MAX_REASON_LENGTH` characters: no control characters (C0, DEL,
+    C1: a terminal escape would reach pip's output) and no Unicode line or paragraph separators.
+    """
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in reason):
+        return "Reason: keep it to one line (no line breaks or control characters)."
+    if len(reason) > MAX_REASON_LENGTH:
+        return f"Reason: use at most {MAX_REASON_LENGTH} characters (this one has {len(reason)})."
+    return None
+
+
+def check_reason(reason: str) -> str:
+    """Return ``reason`` stripped, or raise :class:`InvalidRequest` naming what is wrong."""
+    reason = reason.strip()
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise InvalidRequest(f"the yank {problem[0].lower()}{problem[1:]}")
+    return reason
 
 
 def release_yank_key(project: NormalizedName, version: str) -> str:
@@ -86,6 +117,7 @@ def encode(overlay: Overlay) -> bytes:
         body = {
             "metadata_key": overlay.metadata_key,
             "metadata_sha256": overlay.metadata_sha256,
+            "time": overlay.time,
         }
     return json.dumps({"schema": OVERLAY_SCHEMA, **body}, sort_keys=True).encode("utf-8")
 
@@ -102,7 +134,9 @@ def decode(key: str, content: bytes) -> Overlay:
             user=str(record.get("user") or ""),
             time=str(record.get("time") or ""),
         )
-    return MetadataRecord(str(record["metadata_key"]), str(record["metadata_sha256"]))
+    return MetadataRecord(
+        str(record["metadata_key"]), str(record["metadata_sha256"]), str(record.get("time") or "")
+    )
 
 
 def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
@@ -119,4 +153,5 @@ def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
     if package.metadata_key is None and isinstance(backfilled, MetadataRecord):
         changes["metadata_key"] = backfilled.metadata_key
         changes["metadata_sha256"] = backfilled.metadata_sha256
+        changes["metadata_time"] = backfilled.time
     return replace(package, **changes) if changes else package

@@ -30,6 +30,7 @@ from typing import IO
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from pryv_server.core import descriptions
 from pryv_server.core import distributions
 from pryv_server.core import overlays
 from pryv_server.core.core_metadata import read_core_metadata
@@ -126,6 +127,7 @@ class Publisher:
         blob_key = f"{digests.sha256[:2]}/{digests.sha256[2:4]}/{digests.sha256}/{upload.filename}"
         upload.content.seek(0)
         self.store_blob(blob_key, upload.content)
+        descriptions.rendered(self.blobs, metadata.description, metadata.description_content_type)
         metadata_key = metadata_sha256 = None
         if serves_core_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self.store_metadata(blob_key, metadata_bytes)

@@ -107,6 +107,17 @@ class Registry:
             raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
         return self.blobs.open(package.metadata_key)
 
+    def metadata_size(self, package: Package) -> int:
+        """Return the size in bytes of the file's core metadata (a ``stat``; on S3 a HEAD).
+
+        Records written before pryv served ``Content-Length`` for it do not hold it.
+
+        :raises PackageNotFound: the file has no extracted metadata.
+        """
+        if package.metadata_key is None:
+            raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
+        return self.blobs.stat(package.metadata_key).size
+
     # Publishing --------------------------------------------------------------------------
 
     def publish(self, upload: Upload) -> Published:
@@ -138,11 +149,11 @@ class Registry:
         :returns: the release as every reader now sees it.
         :raises ProjectNotFound: no such project.
         :raises PackageNotFound: no such release, or no such file in it.
+        :raises InvalidRequest: the reason is not one short line (see ``overlays.check_reason``).
         """
+        reason = "" if undo else overlays.check_reason(reason)
         release = self._release(project, version)
-        state = YankState(
-            yanked=not undo, reason="" if undo else reason.strip(), user=user, time=self._now()
-        )
+        state = YankState(yanked=not undo, reason=reason, user=user, time=self._now())
         if filename is None:
             for package in release.packages:
                 self.records.delete(overlays.file_yank_key(package))
@@ -188,7 +199,7 @@ class Registry:
                 parsed = parse_filename(package.filename)
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
-            record = overlays.encode(overlays.MetadataRecord(key, sha256))
+            record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
             try:
                 self.records.write(overlays.metadata_key(package), io.BytesIO(record))
             except ObjectExists:

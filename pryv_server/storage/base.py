@@ -6,6 +6,10 @@ contract test suite checks) are:
 * **atomic visibility**: a reader sees no object or the whole object, never a part of one;
 * **create-if-absent**: ``write(..., overwrite=False)`` lets exactly one of several concurrent
   writers of a key win; the others get :class:`~pryv_server.errors.ObjectExists`;
+* **compare-and-swap**: ``replace(key, content, version=v)`` writes only while the object is still
+  at version ``v`` (or still absent, for ``None``); of several writers based on one version,
+  exactly one wins and the others get :class:`~pryv_server.errors.ObjectChanged`, so a shared
+  small document (a users file) is updated by read, change, conditional write, retry;
 * **streaming**: writes read the source in chunks and reads return a file object, so memory does
   not grow with object size.
 """
@@ -62,6 +66,15 @@ class Storage(Protocol):
         :param overwrite: replace an existing object; when false, exactly one of several
             concurrent writers wins.
         :raises ObjectExists: ``overwrite`` is false and the key exists.
+        """
+        ...
+
+    def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
+        """Store a small object only if the current one is still at ``version``.
+
+        :param version: the version token of the object the new content was derived from
+            (``ObjectInfo.version``), or None when it was absent.
+        :raises ObjectChanged: the object is at another version (or exists, or is gone).
         """
         ...
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import hashlib
+import io
 import logging
 import os
 import shutil
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import IO
 from typing import BinaryIO
 
+from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
@@ -107,6 +111,26 @@ class LocalStorage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
         return self.stat(key)
+
+    def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
+        """Compare and write while holding an exclusive ``flock`` on the key's lock file.
+
+        Every writer of the key, in any process on this machine, takes the same lock (a file in
+        the ``.tmp`` folder named by a digest of the key), so the version read under the lock is
+        the one the new file replaces.
+        """
+        os.makedirs(self._temp_folder, exist_ok=True)
+        digest = hashlib.sha256(validate_key(key).encode("utf-8", "surrogatepass")).hexdigest()
+        lock_path = os.path.join(self._temp_folder, f"lock-{digest[:32]}")
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current: str | None = self.stat(key).version
+            except ObjectNotFound:
+                current = None
+            if current != version:
+                raise ObjectChanged(key)
+            return self.write(key, io.BytesIO(content), overwrite=version is not None)
 
     @staticmethod
     def _publish(temp_name: str, target: Path, key: str, *, overwrite: bool) -> None:

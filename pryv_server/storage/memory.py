@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import IO
 from typing import BinaryIO
 
+from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.storage.base import ObjectInfo
@@ -42,6 +43,18 @@ class MemoryStorage:
         with self._lock:
             if not overwrite and key in self._objects:
                 raise ObjectExists(key)
+            self._counter += 1
+            digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
+            self._objects[key] = (content, f"{self._counter}-{digest}")
+            return ObjectInfo(key, len(content), self._objects[key][1])
+
+    def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
+        """Compare the version and store under the lock, in one step."""
+        validate_key(key)
+        with self._lock:
+            current = self._objects.get(key)
+            if (current[1] if current else None) != version:
+                raise ObjectChanged(key)
             self._counter += 1
             digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
             self._objects[key] = (content, f"{self._counter}-{digest}")

@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError
 from botocore.exceptions import NoCredentialsError
 
+from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
@@ -275,6 +276,39 @@ class S3Storage:
         if not overwrite and self.conditional_writes:
             self._refuse_if_exists(key)  # spare uploading a large object that exists already
         return self._put_multipart(key, full_key, first, data, overwrite=overwrite)
+
+    def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
+        """One PUT with ``If-Match: <ETag>`` (or ``If-None-Match: *`` when it was absent).
+
+        Without conditional writes, a HEAD then a PUT: two writers between them can both win
+        (the race the S3 storage docs describe).
+        """
+        if version is None:
+            try:
+                return self.write(key, io.BytesIO(content))
+            except ObjectExists:
+                raise ObjectChanged(key) from None
+        if not self.conditional_writes:
+            try:
+                current = self.stat(key).version
+            except ObjectNotFound:
+                current = None
+            if current != version:
+                raise ObjectChanged(key)
+            return self.write(key, io.BytesIO(content), overwrite=True)
+        full_key = self._key(key)
+
+        def put() -> str:
+            response = self.clients().put_object(
+                Bucket=self.bucket, Key=full_key, Body=content, IfMatch=f'"{version}"'
+            )
+            return response["ETag"]
+
+        try:
+            etag = self._conditional(key, put)
+        except (ObjectExists, ObjectNotFound):  # 412: another version; 404: deleted meanwhile
+            raise ObjectChanged(key) from None
+        return ObjectInfo(key, len(content), _etag(etag))
 
     def _refuse_if_exists(self, key: str) -> None:
         try:

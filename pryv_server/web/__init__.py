@@ -14,6 +14,7 @@ from pryv_server.web import yank
 from pryv_server.web.access_log import install_access_log
 from pryv_server.web.errors import register_error_handlers
 from pryv_server.web.page_cache import SimplePageCache
+from pryv_server.web.security import harden
 from pryv_server.web.security import relative_redirects
 
 
@@ -37,3 +38,4 @@ def register_blueprints(app: Flask) -> None:
     )
     explorer.init_app(app, api_blueprints=api_blueprints)
     app.after_request(relative_redirects)
+    app.after_request(harden)

@@ -40,14 +40,29 @@ _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
 def logfmt(fields: dict[str, object]) -> str:
-    """Render ``fields`` as ``key=value`` pairs, quoting values that hold spaces or quotes."""
+    """Render ``fields`` as ``key=value`` pairs, quoting values that hold spaces or quotes.
+
+    Every value is escaped: a path, a user name or any other field a client chose may hold a
+    line break or a terminal escape, which would otherwise forge a whole log line (``%0A`` in an
+    unauthenticated URL) or rewrite what an operator's terminal shows.
+    """
     parts = []
     for key, value in fields.items():
         text = "-" if value is None or value == "" else str(value)
-        if _NEEDS_QUOTES.search(text):
-            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if _NEEDS_QUOTES.search(text) or not text.isprintable():
+            text = '"' + "".join(map(_escape_char, text)) + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
+
+
+def _escape_char(char: str) -> str:
+    """Escape a backslash, a quote and every unprintable character (CR, LF, ESC, DEL, C1...)."""
+    if char in '\\"':
+        return "\\" + char
+    if char == " " or char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class AccessLogMiddleware:

@@ -1,4 +1,11 @@
-"""Package downloads: ``/packages/<filename>`` and its PEP 658 ``.metadata`` companion."""
+"""Package downloads: ``/packages/<filename>`` and its PEP 658 ``.metadata`` companion.
+
+Both are answered by :func:`send_stored`, the one streamer of stored files (the explorer's
+downloads use it too): ``Content-Length``, a strong ``ETag`` (the sha256), conditional GET
+(``304``), ``Range`` (``206`` with ``Content-Range``, ``416`` when the range is outside the
+file), on local and S3 storage alike. Clients such as pip and mirrors resume or check a
+``.metadata`` file exactly as they do a package.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,11 @@ from typing import BinaryIO
 from flask import Blueprint
 from flask import redirect
 from flask import request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
-from pryv_server.core import Package
+from pryv_server.web.errors import plain_response
 from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
 
@@ -18,6 +26,7 @@ blueprint = Blueprint("download", __name__)
 blueprint.before_request(require_basic_user)
 
 METADATA_SUFFIX = ".metadata"
+IMMUTABLE_MAX_AGE = 365 * 24 * 3600
 
 
 @blueprint.get("/packages/<path:filename>")
@@ -26,14 +35,72 @@ def download(filename: str) -> Response:
     registry = get_services().registry
     if filename.endswith(METADATA_SUFFIX):
         package = registry.get_package(filename.removesuffix(METADATA_SUFFIX))
-        stream = registry.open_metadata(package)
-        return _stream(stream, package.metadata_sha256 or "", None, "text/plain")
+        # Small, so always served by pryv itself, even when packages redirect to S3.
+        size = registry.metadata_size(package)
+        return send_stored(
+            registry.open_metadata(package),
+            size=size,
+            etag=package.metadata_sha256 or "",
+            filename=filename,
+            mimetype="text/plain",
+        )
     package = registry.get_package(filename)
     if (url := registry.download_url(package)) is not None:
         return _redirect(url)
-    return _stream(
-        registry.open_package(package), package.sha256, package, "application/octet-stream"
+    return send_stored(
+        registry.open_package(package),
+        size=package.size,
+        etag=package.sha256,
+        filename=package.filename,
+        mimetype="application/octet-stream",
     )
+
+
+def send_stored(
+    stream: BinaryIO,
+    *,
+    size: int,
+    etag: str,
+    filename: str,
+    mimetype: str,
+    immutable: bool = True,
+) -> Response:
+    """Answer with a stored file like any download: length, ETag, conditional GET and Range.
+
+    :param stream: the open file; it is closed when the server is done, whatever the answer.
+    :param size: its length in bytes (Range requests are answered against it).
+    :param etag: a strong validator of the content (its sha256).
+    :param immutable: let clients keep it for a year (the API: content under a filename never
+        changes); false revalidates every time (the explorer's downloads).
+    """
+    response = Response(
+        wrap_file(request.environ, stream), mimetype=mimetype, direct_passthrough=True
+    )
+    # A 304 or 206 answer replaces the body; the file must still be closed when the server is done.
+    response.call_on_close(stream.close)
+    response.content_length = size
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(etag)
+    response.cache_control.private = True
+    if immutable:
+        response.cache_control.max_age = IMMUTABLE_MAX_AGE
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.no_cache = True
+    try:
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        stream.close()
+        return _not_satisfiable(filename, size)
+
+
+def _not_satisfiable(filename: str, size: int) -> Response:
+    # RFC 9110, 15.5.17: say how long the file is, so the client can ask again.
+    answer = plain_response(416, f"requested range not satisfiable: {filename} has {size} bytes")
+    answer.headers["Content-Range"] = f"bytes */{size}"
+    answer.headers["Accept-Ranges"] = "bytes"
+    return answer
 
 
 def _redirect(url: str) -> Response:
@@ -43,20 +110,3 @@ def _redirect(url: str) -> Response:
     response.cache_control.no_store = True
     response.cache_control.private = True
     return response
-
-
-def _stream(stream: BinaryIO, etag: str, package: Package | None, mimetype: str) -> Response:
-    body = wrap_file(request.environ, stream)
-    response = Response(body, mimetype=mimetype, direct_passthrough=True)
-    # A 304 or 206 answer replaces the body; the file must still be closed when the server is done.
-    response.call_on_close(stream.close)
-    if package is not None:
-        response.content_length = package.size
-        response.headers["Content-Disposition"] = f'attachment; filename="{package.filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(etag)
-    response.cache_control.private = True
-    response.cache_control.max_age = 365 * 24 * 3600
-    response.cache_control.immutable = True
-    size = package.size if package is not None else None
-    return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)

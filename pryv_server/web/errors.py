@@ -29,6 +29,7 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.TooManyLoginAttempts: 429,
     errors.StorageFull: 507,
     errors.StorageError: 503,
+    errors.ConfigError: 503,
 }
 
 
@@ -97,6 +98,13 @@ def handle_pryv_error(error: errors.PryvError) -> Response:
     if isinstance(error, errors.StorageFull):
         log.error("request failed: %s", error)
         return error_response(status, "the registry's storage is full; nothing was stored")
+    if isinstance(error, errors.ConfigError):
+        # A file read at request time (the users file) was edited into something unreadable:
+        # the log names the file and the problem; the caller learns only that it is not theirs.
+        log.error("request failed: %s", error)
+        return error_response(
+            status, "the server's configuration is unreadable (its log says why); try again later"
+        )
     if status >= 500:
         log.error("request failed: %s", error, exc_info=error)
         return error_response(status, "the storage backend failed; try again later")

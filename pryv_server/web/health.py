@@ -7,8 +7,10 @@ Each check proves what a request would need:
   before an upload fails on it;
 * ``users``: the users file (``users.json`` or ``.htpasswd``) loads and parses.
 
-The answer is JSON, ``200`` when every check passes and ``503`` otherwise. It names no path or
-bucket (anyone may call it); the reason of a failure goes to the error log. A process reuses its
+The answer is JSON, ``200`` when every check passes and ``503`` otherwise. Anyone may call it, so
+it names no path or bucket, no user count (zero would tell an outsider that setup is open) and no
+version (which would tell which published flaws apply); the reason of a failure goes to the error
+log. A process reuses its
 last result for up to a second, so polling /health cannot flood the stores with writes.
 """
 
@@ -19,7 +21,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from importlib import metadata
 
 from flask import Blueprint
 from flask import Response
@@ -37,14 +38,6 @@ blueprint = Blueprint("health", __name__)
 PROBE_KEY = "_health"
 CACHE_KEY = "pryv.health"
 HEALTH_TTL = 1.0  # seconds a result is reused
-
-
-def _version() -> str:
-    # Not pryv_server.__version__: the package root lazily imports the app, a layer above web.
-    try:
-        return metadata.version("pryv")
-    except metadata.PackageNotFoundError:  # a source checkout that was never installed
-        return "unknown"
 
 
 def probe_storage(storage: Storage) -> dict[str, object]:
@@ -103,8 +96,13 @@ def run_checks(services: Services) -> dict[str, dict[str, object]]:
         "packages-storage": _run(
             "packages-storage", lambda: probe_storage(services.registry.blobs)
         ),
-        "users": _run("users", lambda: {"count": len(services.users.usernames())}),
+        "users": _run("users", lambda: _load_users(services)),
     }
+
+
+def _load_users(services: Services) -> dict[str, object]:
+    services.users.usernames()  # loads and parses the file; how many there are is not said
+    return {}
 
 
 @blueprint.record_once
@@ -119,7 +117,7 @@ def health() -> tuple[Response, int]:
     cache: CachedChecks = current_app.extensions[CACHE_KEY]
     checks = cache.get()
     healthy = all(check["ok"] for check in checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "version": _version(), "checks": checks}
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     response = jsonify(body)
     response.cache_control.no_store = True
     return response, 200 if healthy else 503

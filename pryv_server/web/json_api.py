@@ -3,15 +3,15 @@
 Many tools (pip-audit, poetry, renovate, dependabot, pipdeptree…) read these documents, so they
 have PyPI's shape and key names: ``info`` (the release's core metadata, Metadata 2.4 and 2.5
 fields included), ``releases`` (project document only, as on PyPI), ``urls`` (the files of the
-shown release), ``last_serial`` and ``vulnerabilities``. Counters pryv does not keep (downloads)
-are ``-1``, as PyPI reports them. Documents are built from the in-memory snapshot and kept per
-snapshot generation and host.
+shown release), ``last_serial`` and ``vulnerabilities``, and the ``X-PyPI-Last-Serial`` header
+that mirrors (bandersnatch) check against the serial ``/simple/`` announced. Counters pryv does
+not keep (downloads) are ``-1``, as PyPI reports them. Documents are built from the in-memory
+snapshot and kept per snapshot generation and host.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
@@ -27,6 +27,7 @@ from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
 from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
+from pryv_server.web.simple import SERIAL_HEADER
 
 blueprint = Blueprint("json_api", __name__)
 blueprint.before_request(require_basic_user)
@@ -63,13 +64,15 @@ def _answer(name: str, version: str | None) -> Response:
         ),
         project=project.normalized,
     )
-    return Response(body, content_type="application/json")
+    response = Response(body, content_type="application/json")
+    response.headers[SERIAL_HEADER] = str(project.last_serial)
+    return response
 
 
 def build_document(project: Project, release: Release, with_releases: bool) -> dict[str, Any]:
     """Build PyPI's JSON document for ``release`` of ``project``."""
     document: dict[str, Any] = {"info": _info(project, release)}
-    document["last_serial"] = last_serial(project)
+    document["last_serial"] = project.last_serial
     if with_releases:
         document["releases"] = {
             str(item.version): [_file(package) for package in item.packages]
@@ -129,6 +132,8 @@ def _info(project: Project, release: Release) -> dict[str, Any]:
 def _file(package: Package) -> dict[str, Any]:
     return {
         "comment_text": "",
+        # PEP 658/714, as PyPI's JSON API gives it: mirrors fetch the .metadata file with it.
+        "core-metadata": {"sha256": package.metadata_sha256} if package.metadata_sha256 else False,
         "digests": {
             "blake2b_256": package.blake2_256,
             "md5": package.md5,
@@ -155,15 +160,3 @@ def python_version(package: Package) -> str:
     if package.kind == "sdist":
         return "source"
     return package.filename.removesuffix(".whl").split("-")[-3]
-
-
-def last_serial(project: Project) -> int:
-    """Return a number that grows with every upload or yank in the project.
-
-    pryv keeps no global event serial; the time of the latest change, in microseconds, grows the
-    same way and is the same in every process.
-    """
-    times = [package.upload_time for package in project.packages]
-    times += [package.yank.time for package in project.packages if package.yank.time]
-    latest = datetime.fromisoformat(max(times))
-    return int(latest.timestamp() * 1_000_000)

@@ -23,9 +23,12 @@ from packaging.utils import NormalizedName
 
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
+from pryv_server.web.security import API_HEADERS
 from pryv_server.web.security import parse_basic
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
+from pryv_server.web.simple import SERIAL_HEADER
+from pryv_server.web.simple import Page
 from pryv_server.web.simple import negotiate
 from pryv_server.web.simple import page_key
 
@@ -49,16 +52,18 @@ class SimplePageCache:
         found = self._cached_page(environ)
         if found is None:
             return self.app(environ, start_response)
-        body, content_type = found
+        page, content_type = found
         headers = [
             ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
+            ("Content-Length", str(len(page.body))),
+            (SERIAL_HEADER, str(page.serial)),
             ("Vary", "Accept"),
+            *API_HEADERS,
         ]
         start_response("200 OK", headers)
-        return [body]
+        return [page.body]
 
-    def _cached_page(self, environ: WSGIEnvironment) -> tuple[bytes, str] | None:
+    def _cached_page(self, environ: WSGIEnvironment) -> tuple[Page, str] | None:
         path: str = environ.get("PATH_INFO", "")
         if (
             environ.get("REQUEST_METHOD") != "GET"
@@ -72,8 +77,8 @@ class SimplePageCache:
         fmt = negotiate(environ.get("HTTP_ACCEPT"))
         if fmt is None or not self._verified(environ):
             return None
-        body = self.services.registry.snapshot().memoized(page_key(project, fmt), project)
-        return (body, CONTENT_TYPES[fmt]) if isinstance(body, bytes) else None
+        page = self.services.registry.snapshot().memoized(page_key(project, fmt), project)
+        return (page, CONTENT_TYPES[fmt]) if isinstance(page, Page) else None
 
     def _verified(self, environ: WSGIEnvironment) -> bool:
         """Say whether the credentials passed the full check before and nothing holds them back.

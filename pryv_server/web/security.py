@@ -11,9 +11,18 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from pryv_server.errors import AuthenticationRequired
+from pryv_server.errors import PermissionDenied
 from pryv_server.web.services import get_services
 
 INVALID_CREDENTIALS = "invalid user name or password"
+
+# What every answer of the API carries: its pages, its JSON and its one-line errors echo names a
+# client chose, so a browser must never sniff them into HTML, run anything in them, or frame
+# them. The explorer's pages set their own, looser policy first (its CSS and scripts).
+API_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox"),
+)
 
 
 def require_basic_user() -> None:
@@ -24,8 +33,10 @@ def require_basic_user() -> None:
     header (bad base64, not UTF-8, another scheme) is the same 401 as no header. An unknown user
     and a wrong password get the same answer and cost the same time (the user store checks a
     dummy hash for unknown users). Failures are counted by the login limiter, which answers 429
-    with ``Retry-After`` once a user or a client address has used up its attempts.
+    with ``Retry-After`` once a user or a client address has used up its attempts. A
+    state-changing request that a browser marks as sent by another site is refused first.
     """
+    refuse_cross_site()
     credentials = parse_basic(request.headers.get("Authorization"))
     if credentials is None:
         raise AuthenticationRequired("authentication required: send a user name and password")
@@ -37,6 +48,41 @@ def require_basic_user() -> None:
         services.login_limiter.failed(username, address)
         raise AuthenticationRequired(INVALID_CREDENTIALS)
     g.user = username
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_SITE = frozenset({"cross-site", "same-site"})
+
+
+def refuse_cross_site() -> None:
+    """Refuse an upload or a yank that a browser sent on behalf of another site.
+
+    A browser that once opened the index URL with ``user:password@`` (or answered the Basic
+    prompt) resends those credentials after a 401 whatever page started the request, so a page
+    on another site could post a form to ``/`` or ``/api/yank`` as that user. Browsers mark such
+    requests with ``Sec-Fetch-Site`` and, for a POST, an ``Origin`` header; twine, uv, poetry and
+    pip send neither, so they are unaffected.
+
+    :raises PermissionDenied: a state-changing request from another site (403).
+    """
+    if request.method in SAFE_METHODS:
+        return
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    origin = request.headers.get("Origin")
+    if site in CROSS_SITE or (origin is not None and not _is_this_server(origin)):
+        raise PermissionDenied(
+            "a page of another site may not upload or yank here (a browser marked this "
+            "request as cross-site); use twine, uv or the explorer"
+        )
+
+
+def _is_this_server(origin: str) -> bool:
+    """Say whether an ``Origin`` header names this server (``null`` and garbage do not)."""
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and parts.netloc.lower() == request.host.lower()
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -56,6 +102,13 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     if not colon:
         return None
     return username, password
+
+
+def harden(response: Response) -> Response:
+    """Add :data:`API_HEADERS` to a response that does not set its own."""
+    for name, value in API_HEADERS:
+        response.headers.setdefault(name, value)
+    return response
 
 
 def relative_redirects(response: Response) -> Response:

@@ -5,7 +5,9 @@
   ``Accept`` header (q-values honoured, ``406`` when nothing fits) or by the ``?format=`` query;
 * PEP 592 ``data-yanked`` / ``yanked``, PEP 658 and 714 ``data-core-metadata`` /
   ``core-metadata`` (with the older ``dist-info-metadata`` spelling too), PEP 700 ``versions``,
-  ``size`` and ``upload-time``.
+  ``size`` and ``upload-time``;
+* PyPI's serials, which mirrors (bandersnatch) rely on: ``_last-serial`` in the JSON ``meta`` and
+  on each project of ``/simple/``, and the ``X-PyPI-Last-Serial`` header on every page.
 
 Pages are rendered from the in-memory snapshot only and kept per snapshot generation, so a page
 is rendered once per change of the registry, not once per request.
@@ -14,6 +16,7 @@ is rendered once per change of the registry, not once per request.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -58,6 +61,26 @@ OFFERS = {
 }
 FORMAT_ALIASES = {"html": HTML, "json": JSON_V1}
 CONTENT_TYPES = {HTML: "text/html; charset=utf-8", HTML_V1: HTML_V1, JSON_V1: JSON_V1}
+# PyPI's header: the serial of the project shown, or of the whole registry on /simple/.
+SERIAL_HEADER = "X-PyPI-Last-Serial"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered simple page and the serial it shows (sent as ``X-PyPI-Last-Serial``).
+
+    Kept together in the snapshot's memo so that the page cache, which answers before Flask,
+    sends the same header as the view.
+    """
+
+    body: bytes
+    serial: int
+
+    def response(self, fmt: str) -> Response:
+        """Answer with this page in the media type ``fmt``."""
+        response = Response(self.body, content_type=CONTENT_TYPES[fmt])
+        response.headers[SERIAL_HEADER] = str(self.serial)
+        return response
 
 
 @blueprint.after_request
@@ -118,8 +141,7 @@ def page_key(project: NormalizedName | None, fmt: str) -> tuple[str, ...]:
 def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
-    body = _index_page(get_services().registry.snapshot(), fmt)
-    return Response(body, content_type=CONTENT_TYPES[fmt])
+    return _index_page(get_services().registry.snapshot(), fmt).response(fmt)
 
 
 def warm_up(app: Flask) -> None:
@@ -135,8 +157,12 @@ def warm_up(app: Flask) -> None:
             _index_page(snapshot, fmt)
 
 
-def _index_page(snapshot: Snapshot, fmt: str) -> bytes:
-    return snapshot.memo(page_key(None, fmt), lambda: _render_index(snapshot.projects(), fmt))
+def _index_page(snapshot: Snapshot, fmt: str) -> Page:
+    def render() -> Page:
+        serial = snapshot.last_serial()
+        return Page(_render_index(snapshot.projects(), serial, fmt), serial)
+
+    return snapshot.memo(page_key(None, fmt), render)
 
 
 @blueprint.get("/simple/<project>/")
@@ -151,10 +177,12 @@ def project(project: str) -> Response:
     found = snapshot.project(normalized)
     if found is None:
         raise ProjectNotFound(f"no project named {project!r}")
-    body = snapshot.memo(
-        page_key(normalized, fmt), lambda: _render_project(found, fmt), project=normalized
+    page = snapshot.memo(
+        page_key(normalized, fmt),
+        lambda: Page(_render_project(found, fmt), found.last_serial),
+        project=normalized,
     )
-    return Response(body, content_type=CONTENT_TYPES[fmt])
+    return page.response(fmt)
 
 
 @blueprint.get("/simple/<project>")
@@ -170,12 +198,16 @@ def _project_url(normalized: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _render_index(projects: list[Project], fmt: str) -> bytes:
+def _render_index(projects: list[Project], serial: int, fmt: str) -> bytes:
     if fmt == JSON_V1:
+        # "_last-serial" is PyPI's (PEP 691 leaves keys starting with "_" to each index).
         return _dump(
             {
-                "meta": {"api-version": API_VERSION},
-                "projects": [{"name": project.name} for project in projects],
+                "meta": {"api-version": API_VERSION, "_last-serial": serial},
+                "projects": [
+                    {"name": project.name, "_last-serial": project.last_serial}
+                    for project in projects
+                ],
             }
         )
     html = render_template("simple/index.html", projects=projects, api_version=API_VERSION)
@@ -186,7 +218,7 @@ def _render_project(project: Project, fmt: str) -> bytes:
     if fmt == JSON_V1:
         return _dump(
             {
-                "meta": {"api-version": API_VERSION},
+                "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
                 "name": project.normalized,
                 "versions": [str(release.version) for release in project.releases],
                 "files": [file_json(package) for package in project.packages],

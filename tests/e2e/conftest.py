@@ -69,7 +69,7 @@ def write_config(root: Path, port: int, extra: str = "") -> Path:
     config.write_text(
         f"[core]\nprojects-path = {root / 'projects'}\npackages-path = file://{root / 'packages'}\n"
         f"[user]\nusers-path = {root / 'users.json'}\n"
-        f"[server]\nport = {port}\nsecret-key = e2e-secret\n{extra}"
+        f"[server]\nport = {port}\nsecret-key = e2e-secret-0123456789\n{extra}"
     )
     return config
 

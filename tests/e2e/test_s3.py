@@ -58,7 +58,7 @@ def put_config(s3: S3, key: str, index_ttl: float = 5, extra: str = "") -> str:
         f"[core]\nprojects-path = {s3.url('registry/projects')}\n"
         f"packages-path = {s3.url('registry/packages')}\nindex-ttl = {index_ttl}\n"
         f"[user]\nusers-path = {s3.url('auth/users.json')}\n"
-        f"[server]\nsecret-key = e2e-secret\n{extra}"
+        f"[server]\nsecret-key = e2e-secret-0123456789\n{extra}"
     )
     s3.client().put_object(Bucket=s3.bucket, Key=key, Body=text.encode())
     return s3.url(key)

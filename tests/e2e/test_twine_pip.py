@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -139,3 +140,30 @@ def test_racing_uploads_of_one_filename_exactly_one_wins(server: Server, tmp_pat
     status, body, _ = get(server, f"/packages/{winner.name}")
     assert status == 200
     assert body == winner.read_bytes()
+
+
+def test_metadata_is_served_like_a_download_by_the_real_server(
+    server: Server, tmp_path: Path
+) -> None:
+    """Under gunicorn (sendfile): Content-Length, a logged size, Range answered with 206."""
+    wheel = make_wheel(tmp_path / "dist", "meta-demo", "1.0")
+    twine_upload(server, wheel)
+    path = f"/packages/{wheel.name}.metadata"
+    status, body, headers = get(server, path)
+    assert status == 200
+    assert b"Name: meta-demo" in body
+    assert headers["Content-Length"] == str(len(body))
+    request = urllib.request.Request(server.url + path, headers={"Range": "bytes=0-9"})
+    request.add_header(
+        "Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    )
+    with urllib.request.urlopen(request, timeout=30) as partial:
+        assert partial.status == 206
+        assert partial.read() == body[:10]
+        assert partial.headers["Content-Range"] == f"bytes 0-9/{len(body)}"
+    deadline = time.monotonic() + 10
+    line = f"path={path} status=200"
+    while line not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    logged = next(entry for entry in server.log_text().splitlines() if line in entry)
+    assert f"bytes={len(body)} " in logged

@@ -42,6 +42,8 @@ TOOL_REQUIREMENTS: dict[str, list[str]] = {
     # files that PyPI hosts: Metadata-Version 2.0, License-Expression under 2.1, non-normalized
     # names); the real-corpus test sends those files with it.
     "twine-5": ["twine==5.1.1"],
+    # 6.8 is the last release for Python 3.11 (7.0 needs 3.12).
+    "bandersnatch": ["bandersnatch>=6.8,<7"],
 }
 
 # The build backend each tool's own project uses.

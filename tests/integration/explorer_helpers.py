@@ -29,6 +29,7 @@ def login(client: FlaskClient, user: str = USER, password: str = PASSWORD, **ext
 
 
 def readme_html(page: str) -> str:
-    """The rendered description part of a project page."""
-    start = page.index('<article class="readme">')
-    return page[start : page.index("</article>", start)]
+    """The description part of a project page: rendered, or the text as is (``<pre>``)."""
+    start = page.index('class="readme')
+    end = min(i for i in (page.find("</article>", start), page.find("</pre>", start)) if i >= 0)
+    return page[start:end]

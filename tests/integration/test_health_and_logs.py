@@ -28,7 +28,7 @@ def test_health_answers_ok_without_credentials(client: FlaskClient) -> None:
     assert body["status"] == "ok"
     assert body["checks"]["projects-storage"] == {"ok": True}
     assert body["checks"]["packages-storage"] == {"ok": True}
-    assert body["checks"]["users"] == {"ok": True, "count": 1}
+    assert body["checks"]["users"] == {"ok": True}
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -140,3 +140,18 @@ def test_health_checks_run_at_most_once_per_ttl() -> None:
     now[0] += 0.5
     cache.get()
     assert calls == [100.0, 101.0]
+
+
+def test_a_users_file_edited_into_invalid_json_is_503_naming_the_file_in_the_log(
+    client: FlaskClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.get("/simple/", headers=basic()).status_code == 200
+    users = Path(settings.users_path.path)
+    users.write_text("{not json")
+    response = client.get("/simple/", headers=basic())
+    assert response.status_code == 503
+    assert response.text == (
+        "the server's configuration is unreadable (its log says why); try again later\n"
+    )
+    assert f"{users}: not valid JSON" in caplog.text
+    assert "Traceback" not in caplog.text

@@ -215,8 +215,8 @@ def test_backfill_metadata_serves_metadata_of_old_files(
     strip_metadata(settings)
     app = create_app(settings)  # a server started on the old records
     old_client = app.test_client()
-    page = old_client.get("/simple/olden/", headers=basic()).text
-    assert "data-core-metadata" not in page
+    before = old_client.get("/simple/olden/", headers=basic())
+    assert "data-core-metadata" not in before.text
 
     config = tmp_path / "pryv.ini"
     config.write_text(
@@ -235,6 +235,9 @@ def test_backfill_metadata_serves_metadata_of_old_files(
         ).json["files"]
     }
     assert files[old_sdist.name]["core-metadata"] is False
+    # The pages changed, so the serial did: a mirror picks the .metadata files up.
+    after = old_client.get("/simple/olden/", headers=basic())
+    assert int(after.headers["X-PyPI-Last-Serial"]) > int(before.headers["X-PyPI-Last-Serial"])
     for path in (wheel, new_sdist):
         response = old_client.get(f"/packages/{path.name}.metadata", headers=basic())
         assert response.status_code == 200

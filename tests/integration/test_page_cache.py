@@ -146,6 +146,7 @@ def test_the_access_log_names_the_user_of_a_cached_answer(
 def test_warm_up_renders_the_index_pages_a_request_would(app: Flask, demo: Path) -> None:
     """``pryv start`` renders ``/simple/`` before forking, so no worker renders it again."""
     from pryv_server.web.simple import CONTENT_TYPES
+    from pryv_server.web.simple import Page
     from pryv_server.web.simple import page_key
     from pryv_server.web.simple import warm_up
 
@@ -154,8 +155,9 @@ def test_warm_up_renders_the_index_pages_a_request_would(app: Flask, demo: Path)
     warm_up(app)
     client = app.test_client()
     for fmt in CONTENT_TYPES:
-        body = snapshot.memoized(page_key(None, fmt))
-        assert isinstance(body, bytes)
+        page = snapshot.memoized(page_key(None, fmt))
+        assert isinstance(page, Page)
+        body = page.body
         response = client.get("/simple/", headers=basic() | {"Accept": fmt})
         assert response.get_data() == body
         assert b"Demo" in body

@@ -81,7 +81,7 @@ def test_simple_negotiates_content_type(
     assert response.status_code == 200
     assert response.headers["Content-Type"] == expected
     if expected == JSON:
-        assert response.json["meta"] == {"api-version": "1.1"}
+        assert response.json["meta"]["api-version"] == "1.1"
     else:
         assert '<meta name="pypi:repository-version" content="1.1">' in response.text
 
@@ -126,14 +126,22 @@ def test_simple_redirect_keeps_format_query(client: FlaskClient, demo: dict[str,
 
 def test_simple_json_index_lists_projects(client: FlaskClient, demo: dict[str, Path]) -> None:
     document = get(client, "/simple/", JSON).json
-    assert document == {"meta": {"api-version": "1.1"}, "projects": [{"name": "Demo"}]}
+    serial = get(client, "/simple/demo/", JSON).json["meta"]["_last-serial"]
+    assert document == {
+        "meta": {"api-version": "1.1", "_last-serial": serial},
+        "projects": [{"name": "Demo", "_last-serial": serial}],
+    }
 
 
 def test_simple_json_project_has_every_pep_691_and_700_key(
     client: FlaskClient, demo: dict[str, Path]
 ) -> None:
     document = get(client, "/simple/demo/", JSON).json
-    assert document["meta"] == {"api-version": "1.1"}
+    assert document["meta"] == {
+        "api-version": "1.1",
+        "_last-serial": document["meta"]["_last-serial"],
+    }
+    assert isinstance(document["meta"]["_last-serial"], int)
     assert document["name"] == "demo"
     assert document["versions"] == ["1.0", "2.0"]  # PEP 700
     files = {entry["filename"]: entry for entry in document["files"]}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
@@ -74,6 +75,45 @@ def test_exactly_one_concurrent_creator_wins(storage: Storage) -> None:
     winners = [outcome for outcome in outcomes if outcome.startswith("won")]
     assert len(winners) == 1
     assert storage.read("race") == f"writer {winners[0].split()[1]}".encode() * 1000
+
+
+def test_replace_writes_only_over_the_version_it_was_based_on(storage: Storage) -> None:
+    first = storage.replace("doc", b"one", version=None)
+    with pytest.raises(ObjectChanged):
+        storage.replace("doc", b"again", version=None)  # it exists now
+    second = storage.replace("doc", b"two", version=first.version)
+    assert storage.read("doc") == b"two"
+    with pytest.raises(ObjectChanged):
+        storage.replace("doc", b"stale", version=first.version)
+    assert storage.read("doc") == b"two"
+    assert storage.stat("doc").version == second.version
+    storage.delete("doc")
+    with pytest.raises(ObjectChanged):
+        storage.replace("doc", b"gone", version=second.version)
+
+
+def test_read_change_replace_loses_no_update(storage: Storage) -> None:
+    """Sixteen writers add one line each to a shared document, retrying when they lose."""
+    storage.replace("lines", b"", version=None)
+    barrier = threading.Barrier(16)
+
+    def add_line(n: int) -> None:
+        barrier.wait()
+        while True:
+            version = storage.stat("lines").version
+            content = storage.read("lines")
+            try:
+                storage.replace("lines", content + f"{n}\n".encode(), version=version)
+                return
+            except ObjectChanged:
+                continue
+
+    threads = [threading.Thread(target=add_line, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(storage.read("lines").decode().split()) == sorted(str(n) for n in range(16))
 
 
 def test_missing_objects_raise_object_not_found(storage: Storage) -> None:

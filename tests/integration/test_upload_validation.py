@@ -408,6 +408,7 @@ def test_non_multipart_bodies(
 
 
 def test_content_as_plain_field_or_two_files(client: FlaskClient, settings: Settings) -> None:
+    before = storage(settings)
     fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart([*fields, ("content", "not a file")], [])
     assert "no 'content' file" in post_raw(client, body, ctype).text
@@ -415,17 +416,18 @@ def test_content_as_plain_field_or_two_files(client: FlaskClient, settings: Sett
     assert "several 'content'" in post_raw(client, body, ctype).text
     body, ctype = multipart(fields, [("content", "", GOOD_WHEEL)])
     assert "no 'content' file" in post_raw(client, body, ctype).text
-    assert storage(settings) == {}
+    assert storage(settings) == before
 
 
 def test_bad_utf8_in_fields_and_filename(client: FlaskClient, settings: Settings) -> None:
+    before = storage(settings)
     fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart([(k, "d\udcffmo" if k == "name" else v) for k, v in fields], [])
     body2, ctype2 = multipart(fields, [("content", "d\udcffmo-1.0-py3-none-any.whl", GOOD_WHEEL)])
     for raw, kind in [(body, ctype), (body2, ctype2)]:
         response = post_raw(client, raw, kind)
         assert response.status_code == 400, response.text
-    assert storage(settings) == {}
+    assert storage(settings) == before
 
 
 @pytest.fixture
@@ -456,13 +458,14 @@ def test_content_length_over_limit_is_413_before_reading(small_app: Flask) -> No
 
 def test_too_many_parts_is_413(client: FlaskClient, settings: Settings) -> None:
     """No real client sends more than a few dozen parts; 1,001 is junk, refused unparsed."""
+    before = storage(settings)
     fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     padding = [("classifiers", "x")] * (1001 - len(fields) - 1)
     body, ctype = multipart([*fields, *padding], [("content", WHEEL, GOOD_WHEEL)])
     response = post_raw(client, body, ctype)
     assert response.status_code == 413
     assert "a form 1000 parts" in response.text
-    assert storage(settings) == {}
+    assert storage(settings) == before
 
 
 def test_a_thousand_parts_are_accepted(client: FlaskClient) -> None:
@@ -473,6 +476,7 @@ def test_a_thousand_parts_are_accepted(client: FlaskClient) -> None:
 
 
 def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None:
+    before = storage(settings)
     fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart(
         [*fields, ("description", "x" * (1024 * 1024 + 1))], [("content", WHEEL, GOOD_WHEEL)]
@@ -480,7 +484,7 @@ def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None
     response = post_raw(client, body, ctype)
     assert response.status_code == 413
     assert "any other field 1M" in response.text
-    assert storage(settings) == {}
+    assert storage(settings) == before
 
 
 def test_a_one_mib_description_field_is_accepted(client: FlaskClient) -> None:

@@ -55,7 +55,7 @@ def test_config_file_from_env_and_explicit_path(
     env_file = tmp_path / "env.ini"
     env_file.write_text("[server]\nport = 1234\n")
     cli_file = tmp_path / "cli.ini"
-    cli_file.write_text("[server]\nport = 4321\nhost = 0.0.0.0\ndebug = true\nsecret-key = k\n"
+    cli_file.write_text("[server]\nport = 4321\nhost = 0.0.0.0\ndebug = true\nsecret-key = k-0123456789abcdef\n"
                         "[user]\nhtpasswd-path = file:///etc/pryv/.htpasswd\n")  # fmt: skip
     monkeypatch.setenv("PRYV_CONFIG_PATH", str(env_file))
     assert load_settings().port == 1234
@@ -64,7 +64,7 @@ def test_config_file_from_env_and_explicit_path(
         4321,
         "0.0.0.0",
         True,
-        "k",
+        "k-0123456789abcdef",
     )
     assert settings.htpasswd_path == Location("file", "/etc/pryv/.htpasswd")
 

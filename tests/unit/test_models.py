@@ -8,6 +8,7 @@ from packaging.version import Version
 from pryv_server.core.index import Snapshot
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
+from pryv_server.core.models import serial_of
 from pryv_server.core.models import serves_core_metadata
 
 
@@ -111,3 +112,25 @@ def test_record_of_a_dynamic_sdist_loads_without_its_metadata() -> None:
     loaded = Package.from_json(record)
     assert loaded.metadata_key is None
     assert loaded.metadata_sha256 is None
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "serial"),
+    [
+        pytest.param("1970-01-01T00:00:00.000001Z", 1, id="one-microsecond"),
+        pytest.param("2026-01-01T12:00:00.123456Z", 1767268800123456, id="pryv-format"),
+        pytest.param("2026-01-01T13:00:00.123456+01:00", 1767268800123456, id="offset"),
+        pytest.param("2026-01-01T12:00:00.123456", 1767268800123456, id="naive-is-utc"),
+    ],
+)
+def test_serial_of_is_exact_microseconds_since_the_epoch(timestamp: str, serial: int) -> None:
+    assert serial_of(timestamp) == serial
+
+
+def test_last_serial_compares_times_not_text_when_formats_differ() -> None:
+    """Fixed-width UTC times are compared as text; any other spelling is parsed."""
+    early = package("1.0", uploaded="2026-01-01T12:00:00.000000Z")
+    offset = package("2.0", uploaded="2026-01-01T13:30:00+02:00")  # 11:30 UTC: earlier
+    assert project_of(early, offset).last_serial == serial_of("2026-01-01T12:00:00.000000Z")
+    late = package("3.0", uploaded="2026-01-01T12:00:00.000001Z")
+    assert project_of(early, late).last_serial == serial_of(late.upload_time)

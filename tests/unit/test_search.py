@@ -10,6 +10,8 @@ from pryv_server.core import Metadata
 from pryv_server.core import Package
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core.descriptions import Description
+from pryv_server.core.descriptions import render_here
 from pryv_server.core.search import paginate
 from pryv_server.core.search import search_projects
 from pryv_server.core.search import sort_projects
@@ -17,7 +19,6 @@ from pryv_server.web.explorer.auth import safe_next
 from pryv_server.web.explorer.rendering import group_classifiers
 from pryv_server.web.explorer.rendering import human_size
 from pryv_server.web.explorer.rendering import human_time
-from pryv_server.web.explorer.rendering import render_description
 from pryv_server.web.explorer.rendering import safe_url
 
 
@@ -170,9 +171,9 @@ def test_group_classifiers() -> None:
     ) == [("License", ["OSI Approved :: MIT License"]), ("Topic", ["Utilities", "Internet"])]
 
 
-def test_render_description_falls_back_to_plain_text() -> None:
-    assert "<em>x</em>" in render_description("*x*", "text/markdown")
-    assert "<em>x</em>" in render_description("*x*", "")  # rst by default, as on PyPI
-    assert render_description("   ", "text/markdown") == ""
-    html = render_description("<script>alert(1)</script>", "text/markdown; variant=GFM")
+def test_render_description_by_content_type() -> None:
+    assert "<em>x</em>" in (render_here("*x*", "text/markdown").html or "")
+    assert "<em>x</em>" in (render_here("*x*", "").html or "")  # rst by default, as on PyPI
+    assert render_here("*x*", "text/plain") == Description(None)  # the text itself, no notice
+    html = render_here("<script>alert(1)</script>", "text/markdown; variant=GFM").html or ""
     assert "<script" not in html

@@ -7,6 +7,7 @@ asking for HTTP Basic on every request.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +25,13 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from pryv_server.errors import TooManyLoginAttempts
+from pryv_server.web.explorer import sessions
+from pryv_server.web.explorer.first_run import check_users_present
 from pryv_server.web.services import get_services
 
 SESSION_USER = "user"
+SESSION_PRINT = "credential"  # sessions.fingerprint of the user's stored hash at login
+SESSION_SINCE = "since"  # login time, compared with the user's last logout
 # Pages anyone may open once a user exists (setup decides for itself whether it exists).
 PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
 LOGIN_ERROR = "Invalid username or password."
@@ -63,12 +68,19 @@ def has_users() -> bool:
 
 
 def current_user() -> str | None:
-    """Return the logged-in user, or None; a user removed from the users file is logged out."""
+    """Return the logged-in user, or None when the session ended.
+
+    It ended when the user was removed, their password changed, or they logged out anywhere
+    since this session began (see :mod:`pryv_server.web.explorer.sessions`).
+    """
     username = session.get(SESSION_USER)
     if not isinstance(username, str) or not username:
         return None
-    if username not in get_services().users.usernames():
-        session.pop(SESSION_USER, None)
+    valid = sessions.is_valid(
+        get_services(), username, session.get(SESSION_PRINT), session.get(SESSION_SINCE)
+    )
+    if not valid:
+        session.clear()
         return None
     return username
 
@@ -77,6 +89,8 @@ def log_in(username: str) -> None:
     """Start a fresh session for ``username`` (drop whatever the old session held)."""
     session.clear()
     session[SESSION_USER] = username
+    session[SESSION_PRINT] = sessions.fingerprint(get_services(), username)
+    session[SESSION_SINCE] = time.time()
 
 
 def safe_next(target: str | None) -> str | None:
@@ -100,6 +114,7 @@ def require_user() -> Response | None:
     if request.endpoint == "explorer.setup":
         return None
     if not has_users():
+        check_users_present(get_services())  # 503 once setup is over: never reopen it
         return redirect(url_for("explorer.setup"))
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -142,7 +157,12 @@ def login() -> Response | str:
                 username=username,
                 next_page=next_page,
             )
-            return Response(page, status=429, headers={"Retry-After": str(refusal.retry_after)})
+            return Response(
+                page,
+                status=429,
+                mimetype="text/html",
+                headers={"Retry-After": str(refusal.retry_after), "Cache-Control": "no-store"},
+            )
     return render_template("login.html", error=error, username=username, next_page=next_page)
 
 
@@ -162,8 +182,11 @@ def check_credentials(username: str, password: str) -> bool:
 
 
 def logout() -> Response | str:
-    """Log out (POST, with its CSRF token); a GET asks for confirmation."""
+    """Log out (POST, with its CSRF token): end every session of the user; a GET confirms."""
     if request.method == "POST":
+        username = current_user()
+        if username is not None:
+            sessions.end_sessions(get_services(), username)  # every copy, on every instance
         session.clear()
         return redirect(url_for("explorer.login"))
     return render_template("logout.html")

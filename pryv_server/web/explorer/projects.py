@@ -12,7 +12,6 @@ from flask import url_for
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement
 from werkzeug.wrappers import Response
-from werkzeug.wsgi import wrap_file
 
 from pryv_server.core import Project
 from pryv_server.core import Release
@@ -22,6 +21,7 @@ from pryv_server.core.search import paginate
 from pryv_server.core.search import search_projects
 from pryv_server.core.search import sort_projects
 from pryv_server.errors import NotFound
+from pryv_server.web.download import send_stored
 from pryv_server.web.explorer import rendering
 from pryv_server.web.services import get_services
 
@@ -97,9 +97,7 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
         tab=tab,
         tabs=TABS,
         description=(
-            rendering.render_description(metadata.description, metadata.description_content_type)
-            if tab == "description"
-            else None
+            rendering.render_description(registry, metadata) if tab == "description" else None
         ),
         dependencies=_dependencies(metadata.requires_dist),
         classifier_groups=rendering.group_classifiers(metadata.classifiers),
@@ -145,20 +143,13 @@ def download_file(filename: str) -> Response:
     """Send a file to a logged-in browser (the API's ``/packages/`` wants HTTP Basic)."""
     registry = get_services().registry
     package = registry.get_package(filename)
-    stream = registry.open_package(package)
-    response = Response(
-        wrap_file(request.environ, stream),
+    return send_stored(
+        registry.open_package(package),
+        size=package.size,
+        etag=package.sha256,
+        filename=package.filename,
         mimetype="application/octet-stream",
-        direct_passthrough=True,
-    )
-    response.call_on_close(stream.close)
-    response.content_length = package.size
-    response.headers["Content-Disposition"] = f'attachment; filename="{package.filename}"'
-    response.set_etag(package.sha256)
-    response.cache_control.private = True
-    response.cache_control.no_cache = True
-    return response.make_conditional(
-        request.environ, accept_ranges=True, complete_length=package.size
+        immutable=False,
     )
 
 

@@ -1,60 +1,37 @@
 """Turn package metadata into safe, readable HTML pieces: descriptions, sizes, times, links.
 
-Descriptions are rendered with readme-renderer, the library PyPI uses, chosen by the
-``Description-Content-Type`` of the metadata (reStructuredText when none is given, as on PyPI).
-readme-renderer cleans its output with nh3: no script, no event handler attribute, no
-``javascript:`` link survives. Every other field is plain text that Jinja escapes.
+Descriptions are rendered once, within a budget, by :mod:`pryv_server.core.descriptions` with
+readme-renderer, the library PyPI uses, which cleans its output with nh3: no script, no event
+handler attribute, no ``javascript:`` link survives. Every other field is plain text that Jinja
+escapes.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import UTC
 from datetime import datetime
-from email.message import Message
 from urllib.parse import urlsplit
 
-import readme_renderer.markdown
-import readme_renderer.rst
-import readme_renderer.txt
-from markupsafe import Markup
 from packaging.utils import InvalidWheelFilename
 from packaging.utils import parse_wheel_filename
 
 from pryv_server.core import Package
+from pryv_server.core import descriptions
+from pryv_server.core.descriptions import Description
+from pryv_server.core.models import Metadata
+from pryv_server.core.registry import Registry
 
 log = logging.getLogger(__name__)
 
 SAFE_URL_SCHEMES = frozenset({"http", "https", "mailto"})
-MARKDOWN_VARIANTS = {"gfm": "GFM", "commonmark": "CommonMark"}
 
 
-def _content_type(value: str) -> tuple[str, dict[str, str]]:
-    """Split ``text/markdown; charset=UTF-8; variant=GFM`` into its type and parameters."""
-    message = Message()
-    message["Content-Type"] = value or "text/x-rst"
-    params = {key.lower(): str(val) for key, val in (message.get_params() or [])[1:]}
-    return message.get_content_type(), params
-
-
-@functools.lru_cache(maxsize=256)
-def render_description(text: str, content_type: str) -> Markup:
-    """Render a long description to sanitized HTML (cached: releases never change)."""
-    if not text.strip():
-        return Markup("")
-    kind, params = _content_type(content_type)
-    html: str | None = None
-    if kind == "text/markdown":
-        variant = MARKDOWN_VARIANTS.get(params.get("variant", "gfm").lower(), "GFM")
-        html = readme_renderer.markdown.render(text, variant=variant)
-    elif kind == "text/x-rst":
-        html = readme_renderer.rst.render(text)
-        if html is None:
-            log.info("a description is not valid reStructuredText; showing it as plain text")
-    if html is None:
-        html = readme_renderer.txt.render(text)
-    return Markup(html or "")
+def render_description(registry: Registry, metadata: Metadata) -> Description:
+    """Return a release's description as stored at upload, rendering it now if it never was."""
+    return descriptions.rendered(
+        registry.blobs, metadata.description, metadata.description_content_type
+    )
 
 
 def safe_url(url: str) -> str | None:

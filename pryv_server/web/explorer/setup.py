@@ -1,10 +1,17 @@
-"""First-run setup: create the first user from the browser, then never again.
+"""First-run setup: create the first user from the browser, exactly once, then never again.
 
-``/setup`` exists only while no user is configured; afterwards it answers 404 whatever is posted.
-When pryv listens on an address other than loopback, anyone on the network could reach the form
-before the operator does, so the form then also asks for a setup token that ``pryv start`` writes
-to its log. The token is derived from the secret key with HMAC, so every gunicorn worker (which
-share the key) agrees on it without any shared state, and it is useless once a user exists.
+``/setup`` exists only until a first user exists; afterwards it answers 404 whatever is posted.
+"Exists" is remembered by a marker object in the projects store (:data:`SETUP_MARKER`), so setup
+stays closed when the users file is briefly missing or empty (a missing users file is then a 503,
+not an open door). The marker is also the claim: the setup that creates it (create-if-absent,
+so one writer wins across workers and instances) is the one that adds its user; every other
+concurrent setup answers 404.
+
+The form asks for a setup token, which ``pryv start`` writes to its log, unless the request comes
+straight from this machine: a loopback client address, a loopback ``Host`` (a DNS-rebound name
+is not) and no forwarding header (a reverse proxy on the same machine adds them). The token is
+derived from the secret key with HMAC, so every gunicorn worker agrees on it without shared
+state; wrong tokens are counted by the login limiter like wrong passwords.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Flask
@@ -29,14 +37,29 @@ from wtforms.validators import ValidationError
 
 from pryv_server.auth import validate_username
 from pryv_server.errors import NotFound
-from pryv_server.web.explorer.auth import has_users
 from pryv_server.web.explorer.auth import log_in
+from pryv_server.web.explorer.first_run import SETUP_MARKER
+from pryv_server.web.explorer.first_run import claim
+from pryv_server.web.explorer.first_run import setup_closed
 from pryv_server.web.services import get_services
 
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 8
 _TOKEN_CONTEXT = b"pryv first-run setup token"
+# The login limiter counts wrong setup tokens under this name (":" is in no user name).
+SETUP_LIMIT_KEY = ":setup"
+# Headers a reverse proxy adds: a request carrying one did not come straight from this machine.
+FORWARDING_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Real-IP",
+    "X-Client-IP",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+)
 
 
 def setup_token(secret_key: str) -> str:
@@ -51,7 +74,7 @@ def _normalize_token(token: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """Say whether ``host`` (the address pryv listens on) is reachable from this machine only."""
+    """Say whether ``host`` (an address or a name) is reachable from this machine only."""
     if host.strip("[]").lower() == "localhost":
         return True
     try:
@@ -61,14 +84,27 @@ def is_loopback(host: str) -> bool:
 
 
 def token_required() -> bool:
-    """Say whether the setup form must ask for the token (pryv listens beyond loopback)."""
-    return not is_loopback(get_services().settings.host)
+    """Say whether the setup form must ask for the token: unless the request is local.
+
+    Local means all three: the client address is loopback, the ``Host`` header names loopback
+    (so a DNS-rebound site name does not count) and no proxy forwarding header is present (so
+    nginx on the same machine, the documented layout, does not make every client local).
+    """
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return True
+    if not is_loopback(request.remote_addr or ""):
+        return True
+    try:
+        hostname = urlsplit(f"//{request.host}").hostname
+    except ValueError:
+        return True
+    return not hostname or not is_loopback(hostname)
 
 
 def announce_setup_token(app: Flask) -> None:
-    """Log the setup token at start when setup is open to the network (no user yet)."""
+    """Log the setup token at start while setup is open (for browsers not on this machine)."""
     services = app.extensions["pryv"]
-    if is_loopback(services.settings.host) or services.users.usernames():
+    if setup_closed(services):
         return
     log.warning(
         "no user exists yet: open /setup in a browser to create the first one; setup token: %s",
@@ -86,16 +122,30 @@ def _problems(username: str, password: str, confirmation: str, token: str) -> li
         problems.append(f"Password: use at least {MIN_PASSWORD_LENGTH} characters.")
     elif password != confirmation:
         problems.append("Password confirmation: the two passwords differ.")
-    if token_required():
-        expected = _normalize_token(setup_token(str(current_app.config["SECRET_KEY"])))
-        if not hmac.compare_digest(_normalize_token(token).encode(), expected.encode()):
-            problems.append("Setup token: it does not match the one in pryv's log.")
+    if token_required() and not _token_matches(token):
+        problems.append("Setup token: it does not match the one in pryv's log.")
     return problems
+
+
+def _token_matches(token: str) -> bool:
+    """Check a setup token; a wrong one counts as a failed login of the client's address.
+
+    :raises TooManyLoginAttempts: too many wrong tokens (or logins) from this address, or in all.
+    """
+    limiter = get_services().login_limiter
+    address = request.remote_addr or ""
+    limiter.check(SETUP_LIMIT_KEY, address)
+    expected = _normalize_token(setup_token(str(current_app.config["SECRET_KEY"])))
+    if hmac.compare_digest(_normalize_token(token).encode(), expected.encode()):
+        return True
+    limiter.failed(SETUP_LIMIT_KEY, address)
+    return False
 
 
 def setup_view() -> Response | str:
     """Show the setup form, or create the first user from it and log them in."""
-    if has_users():
+    services = get_services()
+    if setup_closed(services):
         raise NotFound("setup is done: this server already has users")
     if request.method == "POST":
         # CSRF is checked here rather than before the view, so a finished setup is 404 always.
@@ -110,7 +160,12 @@ def setup_view() -> Response | str:
             username, password, form.get("confirmation", ""), form.get("token", "")
         )
         if not problems:
-            get_services().users.add(username, password)
+            claim(services, username)
+            try:
+                services.users.add(username, password)
+            except Exception:
+                services.registry.records.delete(SETUP_MARKER)  # let the operator try again
+                raise
             log.info("first user %r created through the setup page", username)
             log_in(username)
             return redirect(url_for("explorer.projects"))

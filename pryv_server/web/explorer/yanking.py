@@ -4,12 +4,11 @@
 confirmation page: it works without JavaScript, and the project page opens the same form in a
 dialog when scripts run. ``POST`` to the same URL (CSRF-protected like every explorer form) yanks
 through :meth:`Registry.yank`, then redirects back (POST/redirect/GET) with a flash notice. A
-reason must fit on one line of at most ``MAX_REASON_LENGTH`` characters: pip prints it to users.
+reason must fit on one short line (``core.overlays.reason_problem``, the rule of every way of
+yanking): pip prints it to users.
 """
 
 from __future__ import annotations
-
-import unicodedata
 
 from flask import Blueprint
 from flask import flash
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Response
 from pryv_server.core import Package
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core.overlays import reason_problem
 from pryv_server.errors import InvalidRequest
 from pryv_server.errors import PackageNotFound
 from pryv_server.web.explorer.auth import current_user
@@ -29,18 +29,7 @@ from pryv_server.web.explorer.auth import safe_next
 from pryv_server.web.explorer.projects import find_release
 from pryv_server.web.services import get_services
 
-MAX_REASON_LENGTH = 500
 ACTIONS = ("yank", "unyank")
-
-
-def reason_problem(reason: str) -> str | None:
-    """Say what is wrong with a yank reason, or None when it is fine (empty is fine)."""
-    # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
-    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in reason):
-        return "Reason: keep it to one line (no line breaks or control characters)."
-    if len(reason) > MAX_REASON_LENGTH:
-        return f"Reason: use at most {MAX_REASON_LENGTH} characters (this one has {len(reason)})."
-    return None
 
 
 def _target(name: str, version: str, filename: str) -> tuple[Project, Release, Package | None]:

@@ -1,0 +1,127 @@
+"""Descriptions render once, at upload, within a budget; what does not render is shown as is."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from pryv_server.config import Settings
+from pryv_server.core import descriptions
+from tests.conftest import post_upload
+from tests.dists import make_wheel
+from tests.integration.explorer_helpers import login
+
+BROKEN_RST = "Title\n=====\n\n    indented  by four\n\n.. no-such-directive::\n\n*unclosed\n"
+# 300 levels of nested block quotes overflow docutils' recursion.
+DEEP_RST = "".join("  " * level + f"- item {level}\n\n" for level in range(300))
+NOTICE = 'class="readme-notice"'
+
+
+@pytest.fixture
+def user(client: FlaskClient) -> FlaskClient:
+    assert login(client).status_code == 302
+    return client
+
+
+def publish(client: FlaskClient, tmp_path: Path, text: str, content_type: str = "") -> None:
+    wheel = make_wheel(
+        tmp_path, "described", "1.0", description=text, content_type=content_type or None
+    )
+    response = post_upload(client, wheel)
+    assert response.status_code == 200, response.text
+
+
+def page(client: FlaskClient) -> str:
+    response = client.get("/project/described/latest/description")
+    assert response.status_code == 200
+    return response.text
+
+
+def stored(settings: Settings) -> list[Path]:
+    return sorted((Path(settings.packages_path.path) / "descriptions").rglob("*.json"))
+
+
+def test_broken_rst_is_shown_as_preformatted_text_with_a_notice(
+    user: FlaskClient, tmp_path: Path
+) -> None:
+    publish(user, tmp_path, BROKEN_RST, "text/x-rst")
+    text = page(user)
+    assert text.count(NOTICE) == 1
+    assert "did not render" in text
+    assert '<pre class="readme readme--plain">' in text
+    assert "\n    indented  by four\n" in text  # whitespace intact
+
+
+def test_deeply_nested_rst_is_plain_text_not_an_error(user: FlaskClient, tmp_path: Path) -> None:
+    publish(user, tmp_path, DEEP_RST, "text/x-rst")
+    text = page(user)
+    assert "did not render" in text
+    assert "- item 299" in text
+
+
+def test_a_huge_description_is_not_rendered_at_all(user: FlaskClient, tmp_path: Path) -> None:
+    publish(user, tmp_path, "Some *text*.\n\n" * 250_000, "text/x-rst")  # 3.5 MB
+    start = time.monotonic()
+    text = page(user)
+    assert time.monotonic() - start < 5
+    assert "did not render" in text
+    assert "<em>" not in text
+
+
+def test_a_slow_description_is_stopped_by_the_cpu_budget(
+    user: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(descriptions, "CPU_SECONDS", 1)
+    slow = "".join(
+        f"Para *{i}* with ``code`` and `a link <https://x/{i}>`_.\n\n" for i in range(6000)
+    )
+    start = time.monotonic()
+    publish(user, tmp_path, slow, "text/x-rst")
+    assert time.monotonic() - start < 10
+    assert "took too long" in page(user)
+
+
+def test_rendered_once_at_upload_and_stored(
+    user: FlaskClient, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(user, tmp_path, "Some *emphasis*.\n", "text/x-rst")
+    assert len(stored(settings)) == 1  # before any view
+
+    def no_rendering(*args: object) -> None:
+        raise AssertionError("rendered on view")
+
+    monkeypatch.setattr(descriptions, "render", no_rendering)
+    assert "<em>emphasis</em>" in page(user)
+    assert "<em>emphasis</em>" in page(user)
+
+
+def test_files_published_before_are_rendered_on_first_view_and_stored(
+    user: FlaskClient, tmp_path: Path, settings: Settings
+) -> None:
+    publish(user, tmp_path, "Some *emphasis*.\n", "text/x-rst")
+    for path in stored(settings):
+        path.unlink()
+    assert "<em>emphasis</em>" in page(user)
+    assert len(stored(settings)) == 1
+
+
+def test_rendered_html_is_still_sanitized(user: FlaskClient, tmp_path: Path) -> None:
+    publish(
+        user, tmp_path, "Hi <script>alert(1)</script> [x](javascript:alert(1))", "text/markdown"
+    )
+    text = page(user)
+    assert "<script>alert" not in text
+    assert "javascript:" not in text
+
+
+def test_a_stored_result_that_is_garbage_is_rendered_again(
+    user: FlaskClient, tmp_path: Path, settings: Settings, app: Flask
+) -> None:
+    publish(user, tmp_path, "Some *emphasis*.\n", "text/x-rst")
+    for path in stored(settings):
+        path.write_bytes(b"not json")
+    assert "<em>emphasis</em>" in page(user)
