@@ -75,13 +75,14 @@ def write_config(root: Path, port: int, extra: str = "") -> Path:
 
 
 def add_user(config: Path, user: str = USER, password: str = PASSWORD) -> None:
-    subprocess.run(
+    result = subprocess.run(
         [tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config)],
         input=password.encode(),
-        check=True,
         capture_output=True,
         timeout=60,
     )
+    if result.returncode != 0:
+        pytest.fail(f"pryv user add {user} exited {result.returncode}: {result.stderr.decode()}")
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
