@@ -22,7 +22,7 @@ from pryv_server.auth import UserStore
 from pryv_server.config import Location
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
-from pryv_server.core import IndexCache
+from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.errors import ConfigError
 from pryv_server.storage import LocalStorage
@@ -73,30 +73,30 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def build_services(settings: Settings) -> Services:
-    """Create the storage, index, registry and user store that ``settings`` describe."""
+    """Create the storage, catalog, registry and user store that ``settings`` describe."""
     s3 = connect_s3(settings) if uses_s3(settings) else None
     records = open_storage(settings.projects_path, s3)
     blobs = open_storage(settings.packages_path, s3)
-    index = open_index(records, settings)
+    catalog = open_catalog(records, settings)
     users = open_user_store(settings, s3)
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
-    registry = Registry(records, blobs, index, links=links)
+    registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     return Services(settings, registry, users, CachedVerifier(users), limiter)
 
 
-def open_index(records: Storage, settings: Settings) -> IndexCache:
-    """Build the index: a local marker costs a stat per request, an S3 one a HEAD per index-ttl."""
+def open_catalog(records: Storage, settings: Settings) -> Catalog:
+    """Build the catalog: a local marker costs a stat a request, an S3 one a HEAD per index-ttl."""
     if settings.projects_path.scheme == "s3":
         ttl = max(S3_RELIST_SECONDS, settings.index_ttl)
-        return IndexCache(
+        return Catalog(
             records,
             ttl=ttl,
             check_interval=settings.index_ttl,
             loaders=S3_RECORD_LOADERS,
             signal=worker_signal(),
         )
-    return IndexCache(records, ttl=settings.index_ttl, check_interval=0.0)
+    return Catalog(records, ttl=settings.index_ttl, check_interval=0.0)
 
 
 def worker_signal() -> Storage:

@@ -1,6 +1,6 @@
 """The domain: projects, releases, metadata and packages, and the registry that publishes them."""
 
-from pryv_server.core.index import IndexCache
+from pryv_server.core.catalog import Catalog
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
@@ -10,7 +10,7 @@ from pryv_server.core.publish import Upload
 from pryv_server.core.registry import Registry
 
 __all__ = [
-    "IndexCache",
+    "Catalog",
     "Metadata",
     "Package",
     "Project",

@@ -13,7 +13,7 @@ change later about a file lives in separate, tiny records that the index reads a
   first sdist of a release and holding its identity: a release has one sdist, as on PyPI. The
   index does not read them.
 
-Every key starts with ``_`` so :func:`pryv_server.core.index.is_record_key` never mistakes one
+Every key starts with ``_`` so :func:`pryv_server.core.catalog.is_record_key` never mistakes one
 for a package record.
 """
 

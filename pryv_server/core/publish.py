@@ -33,9 +33,9 @@ from packaging.version import Version
 from pryv_server.core import descriptions
 from pryv_server.core import distributions
 from pryv_server.core import overlays
+from pryv_server.core.catalog import Catalog
+from pryv_server.core.catalog import record_key
 from pryv_server.core.core_metadata import read_core_metadata
-from pryv_server.core.index import IndexCache
-from pryv_server.core.index import record_key
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serves_core_metadata
@@ -87,13 +87,13 @@ class Publisher:
         self,
         records: Storage,
         blobs: Storage,
-        index: IndexCache,
+        catalog: Catalog,
         *,
         clock: Callable[[], str] = utc_now,
     ) -> None:
         self.records = records
         self.blobs = blobs
-        self.index = index
+        self.catalog = catalog
         self._now = clock
 
     def publish(self, upload: Upload) -> Published:
@@ -157,8 +157,8 @@ class Publisher:
             if existing is None:  # pragma: no cover - the record vanished again
                 raise
             return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
-        self.index.add(key, info.version, package)
-        self.index.bump_generation()
+        self.catalog.add(key, info.version, package)
+        self.catalog.bump_generation()
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
 
@@ -224,7 +224,7 @@ class Publisher:
 
         :raises InvalidUpload: the release already has another sdist.
         """
-        project = self.index.snapshot().project(parsed.project)
+        project = self.catalog.snapshot().project(parsed.project)
         release = project.release(str(parsed.version)) if project is not None else None
         for package in release.packages if release is not None else ():
             if package.kind == "sdist" and package.identity != parsed.identity:

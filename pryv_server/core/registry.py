@@ -1,6 +1,6 @@
 """The registry service: read projects and files, and change them through one writer.
 
-Reading answers from the in-memory index (:mod:`pryv_server.core.index`). Publishing a file is
+Reading answers from the in-memory index (:mod:`pryv_server.core.catalog`). Publishing a file is
 :mod:`pryv_server.core.publish`'s job; yanking and the metadata backfill write small records
 beside the package records (:mod:`pryv_server.core.overlays`), never the records themselves.
 """
@@ -16,8 +16,8 @@ from typing import BinaryIO
 
 from pryv_server.core import distributions
 from pryv_server.core import overlays
-from pryv_server.core.index import IndexCache
-from pryv_server.core.index import Snapshot
+from pryv_server.core.catalog import Catalog
+from pryv_server.core.catalog import Snapshot
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
@@ -45,34 +45,34 @@ class Registry:
         self,
         records: Storage,
         blobs: Storage,
-        index: IndexCache,
+        catalog: Catalog,
         *,
         clock: Callable[[], str] = utc_now,
         links: Presigner | None = None,
     ) -> None:
         self.records = records
         self.blobs = blobs
-        self.index = index
+        self.catalog = catalog
         self._now = clock
         self.links = links
-        self.publisher = Publisher(records, blobs, index, clock=clock)
+        self.publisher = Publisher(records, blobs, catalog, clock=clock)
 
     # Reading -----------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         """Return the current immutable view of the registry (to read several things at once)."""
-        return self.index.snapshot()
+        return self.catalog.snapshot()
 
     def list_projects(self) -> list[Project]:
         """Return every project, sorted by normalized name."""
-        return self.index.snapshot().projects()
+        return self.catalog.snapshot().projects()
 
     def get_project(self, name: str) -> Project:
         """Return the project with this name in any spelling.
 
         :raises ProjectNotFound: no such project.
         """
-        project = self.index.snapshot().project(normalize(name))
+        project = self.catalog.snapshot().project(normalize(name))
         if project is None:
             raise ProjectNotFound(f"no project named {name!r}")
         return project
@@ -82,7 +82,7 @@ class Registry:
 
         :raises PackageNotFound: no such file.
         """
-        package = self.index.snapshot().by_filename.get(filename)
+        package = self.catalog.snapshot().by_filename.get(filename)
         if package is None:
             raise PackageNotFound(f"no file named {filename!r}")
         return package
@@ -234,5 +234,5 @@ class Registry:
         return release
 
     def _changed(self) -> None:
-        self.index.bump_generation()
-        self.index.reload()
+        self.catalog.bump_generation()
+        self.catalog.reload()

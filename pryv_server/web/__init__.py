@@ -12,10 +12,10 @@ from pryv_server.web import simple
 from pryv_server.web import upload
 from pryv_server.web import yank
 from pryv_server.web.access_log import install_access_log
+from pryv_server.web.basic_auth import harden
+from pryv_server.web.basic_auth import relative_redirects
 from pryv_server.web.errors import register_error_handlers
 from pryv_server.web.page_cache import SimplePageCache
-from pryv_server.web.security import harden
-from pryv_server.web.security import relative_redirects
 
 
 def register_blueprints(app: Flask) -> None:

@@ -158,7 +158,7 @@ class _LoggedBody:
 
 
 def _remember_user(response: Response) -> Response:
-    # The view authenticated the request (web/security.py sets g.user); the middleware logs later,
+    # The view authenticated the request (web/basic_auth.py sets g.user); the middleware logs later,
     # outside the request context, so it reads the name from the WSGI environ.
     user = g.get("user")
     if user:

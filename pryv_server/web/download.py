@@ -18,8 +18,8 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
+from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.errors import plain_response
-from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("download", __name__)

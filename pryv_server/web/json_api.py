@@ -25,7 +25,7 @@ from pryv_server.core import Release
 from pryv_server.core.names import normalize
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
-from pryv_server.web.security import require_basic_user
+from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.services import get_services
 from pryv_server.web.simple import SERIAL_HEADER
 

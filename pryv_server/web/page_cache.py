@@ -23,8 +23,8 @@ from packaging.utils import NormalizedName
 
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
-from pryv_server.web.security import API_HEADERS
-from pryv_server.web.security import parse_basic
+from pryv_server.web.basic_auth import API_HEADERS
+from pryv_server.web.basic_auth import parse_basic
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
 from pryv_server.web.simple import SERIAL_HEADER

@@ -34,11 +34,11 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Package
 from pryv_server.core import Project
-from pryv_server.core.index import Snapshot
+from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
-from pryv_server.web.security import require_basic_user
+from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)

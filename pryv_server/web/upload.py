@@ -20,8 +20,8 @@ from pryv_server.errors import InvalidUpload
 from pryv_server.errors import StorageError
 from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
+from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.errors import format_size
-from pryv_server.web.security import require_basic_user
 from pryv_server.web.services import get_services
 
 log = logging.getLogger(__name__)

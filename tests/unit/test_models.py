@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from packaging.version import Version
 
-from pryv_server.core.index import Snapshot
+from pryv_server.core.catalog import Snapshot
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serial_of

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from pryv_server.core import overlays
-from pryv_server.core.index import IndexCache
-from pryv_server.core.index import Snapshot
-from pryv_server.core.index import is_record_key
-from pryv_server.core.index import record_key
+from pryv_server.core.catalog import Catalog
+from pryv_server.core.catalog import Snapshot
+from pryv_server.core.catalog import is_record_key
+from pryv_server.core.catalog import record_key
 from pryv_server.core.models import YankState
 from pryv_server.storage import MemoryStorage
 from tests.unit.test_models import package
@@ -73,7 +73,7 @@ def test_index_notices_yank_records_and_skips_broken_ones(caplog: pytest.LogCapt
     store.write(
         record_key(wheel.project, wheel.identity), io.BytesIO(json.dumps(wheel.to_json()).encode())
     )
-    index = IndexCache(store, ttl=0)
+    index = Catalog(store, ttl=0)
     assert not index.snapshot().by_filename[wheel.filename].yanked
     key = overlays.release_yank_key(wheel.project, "1.0")
     store.write(key, io.BytesIO(overlays.encode(YankState(yanked=True, reason="r"))))
@@ -96,7 +96,7 @@ def test_yank_state_is_not_stored_in_the_package_record() -> None:
 
 
 def test_snapshot_memo_computes_once_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pryv_server.core import index as index_module
+    from pryv_server.core import catalog as index_module
 
     snapshot = Snapshot.build(1, {})
     calls: list[int] = []
@@ -114,7 +114,7 @@ def test_snapshot_memo_keeps_every_projects_pages_however_many(
     """A warm registry of any size renders nothing twice (throughput stays flat as it grows)."""
     from dataclasses import replace
 
-    from pryv_server.core import index as index_module
+    from pryv_server.core import catalog as index_module
     from tests.unit.test_models import package
 
     monkeypatch.setattr(index_module, "MAX_MEMO", 1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from pryv_server.core.index import GENERATION_KEY
-from pryv_server.core.index import IndexCache
-from pryv_server.core.index import record_key
+from pryv_server.core.catalog import GENERATION_KEY
+from pryv_server.core.catalog import Catalog
+from pryv_server.core.catalog import record_key
 from pryv_server.storage import MemoryStorage
 from tests.unit.test_models import package
 
@@ -39,7 +39,7 @@ def put(storage: MemoryStorage, version: str, *, bump: bool = True) -> str:
     return key
 
 
-def filenames(index: IndexCache) -> list[str]:
+def filenames(index: Catalog) -> list[str]:
     return sorted(index.snapshot().by_filename)
 
 
@@ -47,7 +47,7 @@ def test_warm_requests_within_ttl_make_no_storage_calls() -> None:
     storage = CountingStorage()
     put(storage, "1.0")
     now = [0.0]
-    index = IndexCache(storage, ttl=5, check_interval=5, clock=lambda: now[0])
+    index = Catalog(storage, ttl=5, check_interval=5, clock=lambda: now[0])
     assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
     storage.calls.clear()
     for tick in range(10):
@@ -60,7 +60,7 @@ def test_another_writer_is_seen_through_the_generation_marker() -> None:
     storage = CountingStorage()
     put(storage, "1.0")
     now = [0.0]
-    index = IndexCache(storage, ttl=60, check_interval=0, clock=lambda: now[0])
+    index = Catalog(storage, ttl=60, check_interval=0, clock=lambda: now[0])
     assert len(filenames(index)) == 1
     put(storage, "2.0")
     now[0] = 1
@@ -71,7 +71,7 @@ def test_unchanged_marker_means_no_relist_until_ttl() -> None:
     storage = CountingStorage()
     put(storage, "1.0")
     now = [0.0]
-    index = IndexCache(storage, ttl=10, check_interval=0, clock=lambda: now[0])
+    index = Catalog(storage, ttl=10, check_interval=0, clock=lambda: now[0])
     index.snapshot()
     put(storage, "2.0", bump=False)  # a hand edit: no marker change
     now[0] = 5
@@ -86,7 +86,7 @@ def test_relist_reads_only_new_records_and_drops_deleted_ones() -> None:
     storage = CountingStorage()
     first = put(storage, "1.0")
     now = [0.0]
-    index = IndexCache(storage, ttl=60, check_interval=0, clock=lambda: now[0])
+    index = Catalog(storage, ttl=60, check_interval=0, clock=lambda: now[0])
     index.snapshot()
     second = put(storage, "2.0")
     storage.calls.clear()
@@ -104,13 +104,13 @@ def test_unreadable_records_are_skipped_not_fatal() -> None:
     put(storage, "1.0")
     storage.write("demo/broken.json", io.BytesIO(b"{not json"))
     storage.write("demo/other-schema.json", io.BytesIO(b'{"schema": 99}'))
-    index = IndexCache(storage, ttl=60)
+    index = Catalog(storage, ttl=60)
     assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
 
 
 def test_add_makes_own_publish_visible_at_once() -> None:
     storage = MemoryStorage()
-    index = IndexCache(storage, ttl=60, check_interval=60)
+    index = Catalog(storage, ttl=60, check_interval=60)
     assert filenames(index) == []
     item = package("3.0")
     index.add("demo/x.json", "v1", item)
@@ -120,7 +120,7 @@ def test_add_makes_own_publish_visible_at_once() -> None:
 
 def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
     """The incremental path after a local publish must give exactly what a full build gives."""
-    from pryv_server.core.index import Snapshot
+    from pryv_server.core.catalog import Snapshot
     from pryv_server.core.overlays import YankState
     from pryv_server.core.overlays import release_yank_key
 
@@ -148,8 +148,8 @@ def test_workers_sharing_a_signal_see_each_others_uploads_at_once() -> None:
     """Records on S3 are checked every index-ttl, but the workers of one server tell each other."""
     records, signal = CountingStorage(), MemoryStorage()
     now = [0.0]
-    worker_a = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
-    worker_b = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
+    worker_a = Catalog(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
+    worker_b = Catalog(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
     assert filenames(worker_a) == filenames(worker_b) == []
     key = put(records, "1.0", bump=False)
     worker_a.add(key, records.stat(key).version, package("1.0"))
@@ -165,7 +165,7 @@ def test_workers_sharing_a_signal_see_each_others_uploads_at_once() -> None:
 def test_without_a_signal_other_workers_wait_for_check_interval() -> None:
     records = CountingStorage()
     now = [0.0]
-    worker_b = IndexCache(records, ttl=300, check_interval=5, clock=lambda: now[0])
+    worker_b = Catalog(records, ttl=300, check_interval=5, clock=lambda: now[0])
     assert filenames(worker_b) == []
     put(records, "1.0")
     now[0] = 1
@@ -197,7 +197,7 @@ def test_a_request_during_another_threads_relist_waits_for_it() -> None:
 
     records = GatedStorage()
     put(records, "1.0")
-    index = IndexCache(records, ttl=60, check_interval=0)
+    index = Catalog(records, ttl=60, check_interval=0)
     assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
     put(records, "2.0")
     records.entered.clear()
@@ -220,7 +220,7 @@ def test_an_unchanged_marker_is_checked_without_waiting_for_the_lock() -> None:
     """Warm requests of one worker's threads must not queue behind each other's marker check."""
     records = CountingStorage()
     put(records, "1.0")
-    index = IndexCache(records, ttl=60, check_interval=0)
+    index = Catalog(records, ttl=60, check_interval=0)
     assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
     records.calls.clear()
     import threading
@@ -251,7 +251,7 @@ def test_an_upload_keeps_the_pages_of_every_other_project() -> None:
     records.write(
         record_key("other", other.identity), io.BytesIO(json.dumps(other.to_json()).encode())
     )
-    index = IndexCache(records, ttl=60, check_interval=0)
+    index = Catalog(records, ttl=60, check_interval=0)
     first = index.snapshot()
     for name in ("demo", "other"):
         first.memo(("page", name), lambda name=name: f"{name} v1", project=name)
@@ -279,7 +279,7 @@ def test_a_yank_renders_its_project_again() -> None:
 
     records = MemoryStorage()
     put(records, "1.0")
-    index = IndexCache(records, ttl=60, check_interval=0)
+    index = Catalog(records, ttl=60, check_interval=0)
     index.snapshot().memo(("page", "demo"), lambda: "before the yank", project="demo")
     yank = YankState(yanked=True, reason="bad", user="u", time="t")
     records.write(release_yank_key("demo", "1.0"), io.BytesIO(encode(yank)))

@@ -1,4 +1,4 @@
-"""The in-memory index of every published file, rebuilt from the stored records alone.
+"""The catalog: every published file in memory, rebuilt from the stored records alone.
 
 Serving ``/simple/<project>/`` must not list the store. The index keeps every parsed record and
 hands out immutable :class:`Snapshot` objects. It notices other writers (other gunicorn workers,
@@ -199,7 +199,7 @@ def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:
     return Project(normalized, tuple(sorted(built, key=lambda release: release.version)))
 
 
-class IndexCache:
+class Catalog:
     """Keep a :class:`Snapshot` of the records storage current, cheaply.
 
     :param check_interval: how often to stat the generation marker (0: on every request, which

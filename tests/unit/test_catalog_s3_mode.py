@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pryv_server.app import S3_RELIST_SECONDS
-from pryv_server.app import open_index
+from pryv_server.app import open_catalog
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from pryv_server.core import IndexCache
+from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core import Upload
-from pryv_server.core.index import GENERATION_KEY
+from pryv_server.core.catalog import GENERATION_KEY
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
 from tests.dists import make_wheel
@@ -53,7 +53,7 @@ def s3_index(records: CountingStorage, ttl: float, clock: Clock):  # type: ignor
         users_path=parse_location("s3://bucket/users.json"),
         index_ttl=ttl,
     )
-    index = open_index(records, settings)
+    index = open_catalog(records, settings)
     index._clock = clock  # the test drives time
     return index
 
@@ -88,7 +88,7 @@ def test_local_index_is_unchanged() -> None:
         users_path=parse_location("/tmp/u.json"),
         index_ttl=7.0,
     )
-    index = open_index(MemoryStorage(), settings)
+    index = open_catalog(MemoryStorage(), settings)
     assert (index.check_interval, index.ttl, index.loaders) == (0.0, 7.0, 1)
 
 
@@ -115,14 +115,14 @@ class SlowReads(MemoryStorage):
 
 def test_index_loads_records_in_parallel_with_the_same_result(tmp_path: Path) -> None:
     records = SlowReads()
-    registry = Registry(records, MemoryStorage(), IndexCache(records))
+    registry = Registry(records, MemoryStorage(), Catalog(records))
     for n in range(24):
         wheel = make_wheel(tmp_path, "many", f"1.{n}")
         with wheel.open("rb") as content:
             registry.publish(Upload(wheel.name, content, "alice"))
-    serial = IndexCache(records, loaders=1).snapshot()
+    serial = Catalog(records, loaders=1).snapshot()
     assert records.most == 1
-    parallel = IndexCache(records, loaders=8).snapshot()
+    parallel = Catalog(records, loaders=8).snapshot()
     assert records.most > 1
     assert dict(parallel.packages) == dict(serial.packages)
     assert len(parallel.packages) == 24
