@@ -66,7 +66,7 @@ def upload() -> Response:
         Upload(
             filename=content.filename or "",
             content=stream,
-            uploader=g.user,
+            uploader=g.identity.name,
             name=form.get("name", ""),
             version=form.get("version", ""),
             filetype=form.get("filetype", ""),

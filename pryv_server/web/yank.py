@@ -40,7 +40,7 @@ def yank() -> Response:
         version,
         filename=str(fields["filename"]) if fields.get("filename") else None,
         reason=str(fields.get("reason") or ""),
-        user=g.user,
+        user=g.identity.name,
         undo=undo is True or str(undo).lower() in TRUE,
     )
     return jsonify(release_state(release))

@@ -24,6 +24,7 @@ from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import TooManyLoginAttempts
 from pryv_server.web.explorer import sessions
 from pryv_server.web.explorer.first_run import check_users_present
@@ -167,18 +168,17 @@ def login() -> Response | str:
 
 
 def check_credentials(username: str, password: str) -> bool:
-    """Check a login, counting failures against the user and the client address.
+    """Check a login through the authenticator, which counts failures against user and address.
 
     :raises TooManyLoginAttempts: the user or the address used up its failed logins; checked
         before the password, so a locked account answers the same whatever is guessed.
     """
-    services = get_services()
-    address = request.remote_addr or ""
-    services.login_limiter.check(username, address)
-    if username and password and services.verifier.verify(username, password):
-        return True
-    services.login_limiter.failed(username, address)
-    return False
+    authenticator = get_services().authenticator
+    try:
+        authenticator.password(username, password, request.remote_addr or "")
+    except AuthenticationRequired:
+        return False
+    return True
 
 
 def logout() -> Response | str:
