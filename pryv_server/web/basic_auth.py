@@ -32,7 +32,6 @@ def require_basic_user() -> None:
     :raises AuthenticationRequired: no, malformed or wrong credentials (401).
     :raises TooManyLoginAttempts: the user or the address used up its failed logins (429).
     """
-    refuse_cross_site()
     header = request.headers.get("Authorization")
     g.identity = get_services().authenticator.basic(header, request.remote_addr or "")
 

@@ -38,12 +38,16 @@ PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
 LOGIN_ERROR = "Invalid username or password."
 
 
-# The API authenticates every request with HTTP Basic and never reads the session.
-API_PREFIXES = ("/simple/", "/packages/", "/pypi/", "/api/", "/legacy/", "/health")
-
-
 class ExplorerSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS."""
+    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS.
+
+    :param sessionless: path prefixes of the API (and ``/health``), which authenticates every
+        request with HTTP Basic and never reads the session; see
+        :func:`pryv_server.web.api.sessionless_prefixes`.
+    """
+
+    def __init__(self, sessionless: tuple[str, ...]) -> None:
+        self.sessionless = sessionless
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Give API requests no session at all (Flask's null session).
@@ -52,7 +56,7 @@ class ExplorerSessionInterface(SecureCookieSessionInterface):
         260 µs an index page took in process; pip sends dozens of such requests per install.
         It also makes it plain that no API answer ever depends on an explorer login.
         """
-        if request.path.startswith(API_PREFIXES):
+        if request.path.startswith(self.sessionless):
             return None
         return super().open_session(app, request)
 
