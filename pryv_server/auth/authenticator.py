@@ -29,6 +29,8 @@ from pryv_server.errors import AuthenticationRequired
 
 INVALID_CREDENTIALS = "invalid user name or password"
 NO_CREDENTIALS = "authentication required: send a user name and password"
+# Identities kept for reuse (building a frozen dataclass costs a tenth of the fast path's check).
+MAX_IDENTITIES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Authenticator:
     def __init__(self, verifier: CachedVerifier, limiter: LoginLimiter) -> None:
         self.verifier = verifier
         self.limiter = limiter
+        self._identities: dict[str, Identity] = {}
 
     def basic(self, header: str | None, address: str) -> Identity:
         """Authenticate an ``Authorization: Basic`` header sent from ``address``.
@@ -76,7 +79,7 @@ class Authenticator:
         if not username or not password or not self.verifier.verify(username, password):
             self.limiter.failed(username, address)
             raise AuthenticationRequired(INVALID_CREDENTIALS)
-        return Identity(username)
+        return self._identity(username)
 
     def cached_basic(self, header: str | None, address: str) -> Identity | None:
         """Return the identity of a Basic header only when that needs no password check.
@@ -94,7 +97,20 @@ class Authenticator:
             return None
         if not password or not self.verifier.is_cached(username, password):
             return None
-        return Identity(username)
+        return self._identity(username)
+
+    def _identity(self, username: str) -> Identity:
+        """Return the identity of a verified user, reusing the one built before.
+
+        Sharing is safe because an identity is immutable and, today, depends on the name alone;
+        once it carries roles, this table is dropped whenever the users or permissions change.
+        """
+        identity = self._identities.get(username)
+        if identity is None:
+            if len(self._identities) >= MAX_IDENTITIES:
+                self._identities.clear()
+            identity = self._identities[username] = Identity(username)
+        return identity
 
     def guess(self, key: str, address: str, matches: Callable[[], bool]) -> bool:
         """Check a secret other than a password (the setup token) under the same limiter.

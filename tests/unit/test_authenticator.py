@@ -10,6 +10,7 @@ from pryv_server.auth import Authenticator
 from pryv_server.auth import CachedVerifier
 from pryv_server.auth import Identity
 from pryv_server.auth import LoginLimiter
+from pryv_server.auth.authenticator import MAX_IDENTITIES
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import TooManyLoginAttempts
 from tests.credentials import basic
@@ -122,3 +123,14 @@ def test_guesses_share_the_limiter(authenticator: Authenticator) -> None:
         authenticator.guess(":setup", ADDRESS, lambda: True)
     with pytest.raises(TooManyLoginAttempts):  # the address is spent for logins too
         authenticator.password("alice", "right", ADDRESS)
+
+
+def test_identities_are_reused_within_a_bounded_table(authenticator: Authenticator) -> None:
+    right = header("alice", "right")
+    assert authenticator.cached_basic(right, ADDRESS) is None
+    first = authenticator.basic(right, ADDRESS)
+    assert authenticator.cached_basic(right, ADDRESS) is first
+    for n in range(MAX_IDENTITIES + 10):
+        assert authenticator._identity(f"user{n}") == Identity(f"user{n}")
+    assert len(authenticator._identities) <= MAX_IDENTITIES
+    assert authenticator.basic(right, ADDRESS) == first
