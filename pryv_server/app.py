@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from pryv_server._resources import asset_dir
+from pryv_server.auth import Authenticator
 from pryv_server.auth import CachedVerifier
 from pryv_server.auth import FileSource
 from pryv_server.auth import HtpasswdUserStore
 from pryv_server.auth import JsonUserStore
 from pryv_server.auth import LocalFileSource
+from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Location
 from pryv_server.config import Settings
@@ -29,7 +31,6 @@ from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
 from pryv_server.web import register_blueprints
-from pryv_server.web.ratelimit import LoginLimiter
 from pryv_server.web.services import Services
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    return Services(settings, registry, users, CachedVerifier(users), limiter)
+    return Services(settings, registry, users, Authenticator(CachedVerifier(users), limiter))
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -14,25 +12,13 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.credentials import PASSWORD
+from tests.credentials import USER
+from tests.credentials import basic
+from tests.credentials import write_users
 from tests.s3server import moto_admin  # noqa: F401 - fixtures for the S3 tests
 from tests.s3server import moto_endpoint  # noqa: F401
 from tests.s3server import s3  # noqa: F401
-
-USER = "alice"
-PASSWORD = "wonderland"
-
-
-def write_users(path: Path, users: dict[str, str]) -> None:
-    """Write a users.json with the docs' SHA-256 entries (fast to check, unlike bcrypt)."""
-    document = {
-        name: {"password": hashlib.sha256(pw.encode()).hexdigest()} for name, pw in users.items()
-    }
-    path.write_text(json.dumps(document))
-
-
-def basic(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
@@ -16,10 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.credentials import basic_header
 from tests.dists import metadata_text
 
 # The e2e servers' user (tests/e2e/conftest.py), as a ready Authorization value.
-AUTH = b"Basic " + base64.b64encode(b"carol:s3cret-pass")
+AUTH = basic_header("carol", "s3cret-pass").encode()  # tests/e2e/conftest.py's user
 
 WHEEL_FILE = (
     b"Wheel-Version: 1.0\nGenerator: pryv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -121,10 +121,6 @@ def multipart(
         out.write(content + b"\r\n")
     out.write(f"--{boundary}--\r\n".encode())
     return out.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
-def basic_header(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def raw_request(

@@ -1,6 +1,9 @@
-"""Users: the users.json and .htpasswd stores, password hashing and the verification cache."""
+"""Who is asking: the authenticator, the login limiter, the user stores, the check cache."""
 
+from pryv_server.auth.authenticator import Authenticator
+from pryv_server.auth.authenticator import Identity
 from pryv_server.auth.cache import CachedVerifier
+from pryv_server.auth.ratelimit import LoginLimiter
 from pryv_server.auth.source import FileSource
 from pryv_server.auth.source import LocalFileSource
 from pryv_server.auth.stores import HtpasswdUserStore
@@ -9,11 +12,14 @@ from pryv_server.auth.stores import UserStore
 from pryv_server.auth.stores import validate_username
 
 __all__ = [
+    "Authenticator",
     "CachedVerifier",
     "FileSource",
     "HtpasswdUserStore",
+    "Identity",
     "JsonUserStore",
     "LocalFileSource",
+    "LoginLimiter",
     "UserStore",
     "validate_username",
 ]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pryv_server.web import download
+from pryv_server.web import api
 from pryv_server.web import explorer
 from pryv_server.web import health
-from pryv_server.web import json_api
-from pryv_server.web import simple
-from pryv_server.web import upload
-from pryv_server.web import yank
 from pryv_server.web.access_log import install_access_log
 from pryv_server.web.basic_auth import harden
 from pryv_server.web.basic_auth import relative_redirects
@@ -19,23 +15,16 @@ from pryv_server.web.page_cache import SimplePageCache
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the API blueprints and the error handlers on ``app``."""
-    app.register_blueprint(simple.blueprint)
-    app.register_blueprint(upload.blueprint)
-    app.register_blueprint(download.blueprint)
-    app.register_blueprint(json_api.blueprint)
-    app.register_blueprint(yank.blueprint)
+    """Mount the API, ``/health``, the explorer and the error handlers on ``app``."""
+    app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     register_error_handlers(app)
     app.wsgi_app = SimplePageCache(app.wsgi_app, app.extensions["pryv"])  # type: ignore[method-assign]
     install_access_log(app)
-    api_blueprints = (
-        simple.blueprint,
-        upload.blueprint,
-        download.blueprint,
-        json_api.blueprint,
-        yank.blueprint,
+    explorer.init_app(
+        app, csrf_exempt=api.api_blueprints(app), sessionless=api.sessionless_prefixes(app)
     )
-    explorer.init_app(app, api_blueprints=api_blueprints)
     app.after_request(relative_redirects)
+    # Every answer outside the explorer (the API's, /health, Werkzeug's redirects and unmatched
+    # 404s, which belong to no blueprint) gets the API's headers.
     app.after_request(harden)

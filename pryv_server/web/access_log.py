@@ -28,6 +28,8 @@ from flask import g
 from flask import request
 from werkzeug.wrappers import Response
 
+from pryv_server.auth import Identity
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIApplication
@@ -158,11 +160,11 @@ class _LoggedBody:
 
 
 def _remember_user(response: Response) -> Response:
-    # The view authenticated the request (web/basic_auth.py sets g.user); the middleware logs later,
-    # outside the request context, so it reads the name from the WSGI environ.
-    user = g.get("user")
-    if user:
-        request.environ[USER_KEY] = user
+    # The API authenticated the request (web/basic_auth.py sets g.identity); the middleware logs
+    # later, outside the request context, so it reads the name from the WSGI environ.
+    identity: Identity | None = g.get("identity")
+    if identity is not None:
+        request.environ[USER_KEY] = identity.name
     return response
 
 

@@ -1,8 +1,7 @@
-"""HTTP Basic authentication for the API (pip, twine, uv), with failed-login rate limiting."""
+"""The API's request guards (HTTP Basic for pip, twine and uv; no cross-site writes), headers."""
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -10,11 +9,8 @@ from flask import g
 from flask import request
 from werkzeug.wrappers import Response
 
-from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import PermissionDenied
 from pryv_server.web.services import get_services
-
-INVALID_CREDENTIALS = "invalid user name or password"
 
 # What every answer of the API carries: its pages, its JSON and its one-line errors echo names a
 # client chose, so a browser must never sniff them into HTML, run anything in them, or frame
@@ -26,28 +22,18 @@ API_HEADERS = (
 
 
 def require_basic_user() -> None:
-    """Authenticate the request with HTTP Basic, or raise :class:`AuthenticationRequired`.
+    """Authenticate the request with HTTP Basic and keep its identity on ``g.identity``.
 
     Only the ``Authorization`` header counts here, never the explorer's session cookie, so a
-    third-party page cannot make a logged-in browser upload or read through the API. A malformed
-    header (bad base64, not UTF-8, another scheme) is the same 401 as no header. An unknown user
-    and a wrong password get the same answer and cost the same time (the user store checks a
-    dummy hash for unknown users). Failures are counted by the login limiter, which answers 429
-    with ``Retry-After`` once a user or a client address has used up its attempts. A
-    state-changing request that a browser marks as sent by another site is refused first.
+    third-party page cannot make a logged-in browser upload or read through the API. What a
+    header must hold, how failures are limited (429 with ``Retry-After``) and why unknown users
+    cost the same time is :class:`~pryv_server.auth.Authenticator`'s business.
+
+    :raises AuthenticationRequired: no, malformed or wrong credentials (401).
+    :raises TooManyLoginAttempts: the user or the address used up its failed logins (429).
     """
-    refuse_cross_site()
-    credentials = parse_basic(request.headers.get("Authorization"))
-    if credentials is None:
-        raise AuthenticationRequired("authentication required: send a user name and password")
-    username, password = credentials
-    services = get_services()
-    address = request.remote_addr or ""
-    services.login_limiter.check(username, address)
-    if not username or not services.verifier.verify(username, password):
-        services.login_limiter.failed(username, address)
-        raise AuthenticationRequired(INVALID_CREDENTIALS)
-    g.user = username
+    header = request.headers.get("Authorization")
+    g.identity = get_services().authenticator.basic(header, request.remote_addr or "")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -83,25 +69,6 @@ def _is_this_server(origin: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in {"http", "https"} and parts.netloc.lower() == request.host.lower()
-
-
-def parse_basic(header: str | None) -> tuple[str, str] | None:
-    """Return the user and password of a ``Basic`` header, or None when it is not one.
-
-    Stricter than Werkzeug's parser, which fails with a ValueError on non-ASCII tokens: anything
-    but ``Basic <base64 of UTF-8 "user:password">`` (RFC 7617) is simply no credentials.
-    """
-    scheme, _, token = (header or "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(token.strip().encode("ascii"), validate=True).decode("utf-8")
-    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
-        return None
-    username, colon, password = decoded.partition(":")
-    if not colon:
-        return None
-    return username, password
 
 
 def harden(response: Response) -> Response:

@@ -18,12 +18,10 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
-from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.errors import plain_response
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("download", __name__)
-blueprint.before_request(require_basic_user)
 
 METADATA_SUFFIX = ".metadata"
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600

@@ -25,12 +25,10 @@ from pryv_server.core import Release
 from pryv_server.core.names import normalize
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
-from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.services import get_services
 from pryv_server.web.simple import SERIAL_HEADER
 
 blueprint = Blueprint("json_api", __name__)
-blueprint.before_request(require_basic_user)
 
 PACKAGETYPES = {"wheel": "bdist_wheel", "sdist": "sdist"}
 NO_DOWNLOADS = {"last_day": -1, "last_month": -1, "last_week": -1}
@@ -149,7 +147,7 @@ def _file(package: Package) -> dict[str, Any]:
         "size": package.size,
         "upload_time": package.upload_time[:19],
         "upload_time_iso_8601": package.upload_time,
-        "url": url_for("download.download", filename=package.filename, _external=True),
+        "url": url_for("api.download.download", filename=package.filename, _external=True),
         "yanked": package.yanked,
         "yanked_reason": package.yanked_reason or None,
     }

@@ -24,7 +24,6 @@ from packaging.utils import NormalizedName
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
-from pryv_server.web.basic_auth import parse_basic
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
 from pryv_server.web.simple import SERIAL_HEADER
@@ -81,20 +80,16 @@ class SimplePageCache:
         return (page, CONTENT_TYPES[fmt]) if isinstance(page, Page) else None
 
     def _verified(self, environ: WSGIEnvironment) -> bool:
-        """Say whether the credentials passed the full check before and nothing holds them back.
+        """Say whether the authenticator knows the credentials without a password check.
 
         Sets the user for the access log, as the Flask path does.
         """
-        credentials = parse_basic(environ.get("HTTP_AUTHORIZATION"))
-        if credentials is None or not credentials[0]:
+        identity = self.services.authenticator.cached_basic(
+            environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR") or ""
+        )
+        if identity is None:
             return False
-        username, password = credentials
-        services = self.services
-        if services.login_limiter.locked_for(username, environ.get("REMOTE_ADDR") or ""):
-            return False
-        if not services.verifier.is_cached(username, password):
-            return False
-        environ[USER_KEY] = username
+        environ[USER_KEY] = identity.name
         return True
 
 

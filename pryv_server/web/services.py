@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field
 
 from flask import current_app
 
-from pryv_server.auth import CachedVerifier
+from pryv_server.auth import Authenticator
+from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
-from pryv_server.web.ratelimit import LoginLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +20,14 @@ class Services:
     settings: Settings
     registry: Registry
     users: UserStore
-    verifier: CachedVerifier
-    # Shared by every login path (API Basic auth, explorer login form).
-    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # The one way in for every login path (API Basic auth, explorer login, setup token, the
+    # simple-page fast path).
+    authenticator: Authenticator
+
+    @property
+    def login_limiter(self) -> LoginLimiter:
+        """The failed-login limiter every path shares (the authenticator's)."""
+        return self.authenticator.limiter
 
 
 def get_services() -> Services:

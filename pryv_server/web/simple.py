@@ -38,11 +38,9 @@ from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
-from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
-blueprint.before_request(require_basic_user)
 
 # PEP 629/691/700: the API version both forms announce (1.1 is the version with PEP 700 fields).
 API_VERSION = "1.1"
@@ -194,7 +192,7 @@ def project_without_slash(project: str) -> Response:
 def _project_url(normalized: str) -> str:
     """Return the project page's URL, keeping the query (``?format=``) of the request."""
     query = request.query_string.decode("latin-1")
-    url = url_for("simple.project", project=normalized)
+    url = url_for("api.simple.project", project=normalized)
     return f"{url}?{query}" if query else url
 
 

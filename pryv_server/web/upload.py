@@ -20,14 +20,12 @@ from pryv_server.errors import InvalidUpload
 from pryv_server.errors import StorageError
 from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
-from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.errors import format_size
 from pryv_server.web.services import get_services
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("upload", __name__)
-blueprint.before_request(require_basic_user)
 
 # Fields that name one thing: sending two different values is ambiguous, so it is refused.
 SINGLE_FIELDS = (
@@ -66,7 +64,7 @@ def upload() -> Response:
         Upload(
             filename=content.filename or "",
             content=stream,
-            uploader=g.user,
+            uploader=g.identity.name,
             name=form.get("name", ""),
             version=form.get("version", ""),
             filetype=form.get("filetype", ""),

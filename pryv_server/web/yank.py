@@ -17,11 +17,9 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Release
 from pryv_server.errors import InvalidRequest
-from pryv_server.web.basic_auth import require_basic_user
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("yank", __name__)
-blueprint.before_request(require_basic_user)
 
 TRUE = {"1", "true", "yes", "on"}
 
@@ -40,7 +38,7 @@ def yank() -> Response:
         version,
         filename=str(fields["filename"]) if fields.get("filename") else None,
         reason=str(fields.get("reason") or ""),
-        user=g.user,
+        user=g.identity.name,
         undo=undo is True or str(undo).lower() in TRUE,
     )
     return jsonify(release_state(release))

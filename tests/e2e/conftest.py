@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.browser_helpers import launch_options
+
 USER = "carol"
 PASSWORD = "s3cret-pass"
 BIN = Path(sys.executable).parent
@@ -193,3 +195,15 @@ def pip(
     return run(
         *prefix, *args, "--isolated", "--no-cache-dir", "--disable-pip-version-check", check=check
     )
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium through Playwright (skipped without it, except in CI)."""
+    options = launch_options()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(**options)
+        yield launched
+        launched.close()

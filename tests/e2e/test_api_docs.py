@@ -9,7 +9,6 @@ show.
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
@@ -47,8 +47,7 @@ DOCS_BLOCKS = [(PAGE, BACKFILL), (PAGE, "From the command line"), (PAGE, "Over H
 
 def get(server: Server, path: str, accept: str = "text/html") -> tuple[int, str]:
     request = urllib.request.Request(server.url + path, headers={"Accept": accept})
-    token = base64.b64encode(f"{DOCS_USER}:{DOCS_PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Authorization", basic_header(DOCS_USER, DOCS_PASSWORD))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()

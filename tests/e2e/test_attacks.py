@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import metadata_text
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
@@ -20,7 +21,6 @@ from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import twine_upload
 from tests.e2e.conftest import write_config
 from tests.security_helpers import AUTH
-from tests.security_helpers import basic_header
 from tests.security_helpers import form_fields
 from tests.security_helpers import get
 from tests.security_helpers import header

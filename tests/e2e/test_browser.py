@@ -8,7 +8,6 @@ go to ``test-artifacts/screenshots/`` for people to look at.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,9 @@ import pytest
 
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.e2e.browser_helpers import METADATA
+from tests.e2e.browser_helpers import shot
+from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
@@ -25,92 +27,6 @@ from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import twine_upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-README = """\
-# Demo Widgets
-
-**Demo Widgets** builds *tiny* widgets for the pryv tests.
-
-## Install
-
-```bash
-pip install demo-widgets
-```
-
-## Use
-
-```python
-from demo_widgets import Widget
-
-widget = Widget(size=3)
-print(widget.render())
-```
-
-| Option | Default | Meaning |
-| ------ | ------- | ------- |
-| `size` | `1`     | how big |
-| `color`| `blue`  | what color |
-
-- [x] works offline
-- [ ] flies
-
-> Made for testing the explorer. [A link that is not one](javascript:alert(1)).
-> <script>document.title = "pwned"</script>
-"""
-
-METADATA = {
-    "summary": "Tiny widgets for the pryv browser tests",
-    "requires_python": ">=3.10",
-    "requires_dist": ["packaging>=24", 'rich>=13; extra == "pretty"'],
-    "description": README,
-    "content_type": "text/markdown; charset=UTF-8; variant=GFM",
-    "metadata_version": "2.4",
-    "extra": [
-        "Author: Ada Lovelace",
-        "Author-email: ada@example.org",
-        "License-Expression: MIT",
-        "Provides-Extra: pretty",
-        "Project-URL: Homepage, https://example.org/widgets",
-        "Project-URL: Source, https://example.org/widgets/src",
-        "Classifier: Programming Language :: Python :: 3",
-        "Classifier: Programming Language :: Python :: 3.12",
-        "Classifier: Operating System :: OS Independent",
-        "Classifier: Development Status :: 4 - Beta",
-    ],
-}
-
-
-def _launch_options() -> dict[str, object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                "/usr/bin/chromium is missing: CI must install it (apt-get install chromium)"
-            )
-        pytest.skip("Debian's Chromium is not installed (apt-get install chromium)")
-    return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    options = _launch_options()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(**options)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -121,19 +37,6 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(root)
     yield running
     stop_server(running)
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def watch_errors(page) -> list[str]:
-    """Collect console errors (CSP violations show up there) and uncaught exceptions."""
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
 
 
 def build_dists(folder: Path) -> list[Path]:

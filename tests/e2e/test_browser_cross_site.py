@@ -15,27 +15,26 @@ import html
 import http.server
 import threading
 import urllib.request
-from base64 import b64encode
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import make_wheel
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
 from tests.e2e.conftest import twine_upload
-from tests.e2e.test_browser import browser  # noqa: F401 - the Chromium fixture
-from tests.e2e.test_browser import pytestmark  # noqa: F401 - e2e and browser marks
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ATTACKER_HOST = "127.0.0.2"
 
 
 def _get(server: Server, path: str) -> tuple[int, str]:
-    token = b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     request = urllib.request.Request(
-        f"{server.url}{path}", headers={"Authorization": f"Basic {token}"}
+        f"{server.url}{path}", headers={"Authorization": basic_header(USER, PASSWORD)}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -109,7 +108,7 @@ document.getElementById("f").submit();
 
 
 def test_another_site_cannot_yank_or_upload_with_cached_basic_credentials(
-    browser,  # noqa: F811
+    browser,
     server: Server,
     attacker,
     tmp_path: Path,

@@ -9,28 +9,29 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from base64 import b64encode
 from pathlib import Path
 
+import pytest
+
+from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.e2e.browser_helpers import METADATA
+from tests.e2e.browser_helpers import shot
+from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
 from tests.e2e.conftest import twine_upload
-from tests.e2e.test_browser import METADATA
-from tests.e2e.test_browser import browser  # noqa: F401 - the Chromium fixture
-from tests.e2e.test_browser import pytestmark  # noqa: F401 - e2e and browser marks
-from tests.e2e.test_browser import shot
-from tests.e2e.test_browser import watch_errors
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 REASON = "Breaks imports on Python 3.13; use 1.0.1"
 
 
 def simple_page(server: Server, project: str) -> str:
-    token = b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     request = urllib.request.Request(
-        f"{server.url}/simple/{project}/", headers={"Authorization": f"Basic {token}"}
+        f"{server.url}/simple/{project}/", headers={"Authorization": basic_header(USER, PASSWORD)}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.read().decode()
@@ -44,7 +45,7 @@ def log_in(page, server: Server) -> None:
     page.wait_for_url(re.compile(r".*/projects$"))
 
 
-def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path) -> None:  # noqa: F811
+def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     twine_upload(
         server,

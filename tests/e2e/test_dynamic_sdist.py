@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import basic
+from tests.credentials import basic
 from tests.dists import make_dynamic_sdist
 from tests.dists import make_wheel
 from tests.e2e.conftest import PASSWORD

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import make_wheel
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
@@ -80,9 +80,8 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_be_stored(
     head, tail, content_type = multipart_upload(wheel)
     port = int(server.url.rsplit(":", 1)[1])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     connection.putrequest("POST", "/legacy/")
-    connection.putheader("Authorization", f"Basic {token}")
+    connection.putheader("Authorization", basic_header(USER, PASSWORD))
     connection.putheader("Content-Type", content_type)
     connection.putheader("Content-Length", str(len(head) + len(tail)))
     connection.endheaders()
@@ -112,8 +111,7 @@ def test_download_access_line_under_gunicorn_has_user_and_file_size(
     wheel = make_wheel(tmp_path / "dist", "fetched", "1.0")
     twine_upload(server, wheel)
     request = urllib.request.Request(f"{server.url}/packages/{wheel.name}")
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Authorization", basic_header(USER, PASSWORD))
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.read() == wheel.read_bytes()
     size = wheel.stat().st_size

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 import urllib.request
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.conftest import USER
 from tests.e2e.conftest import add_user
@@ -59,9 +59,7 @@ def test_pip_install_of_the_wheel_in_a_fresh_venv_serves(wheel: Path, tmp_path: 
     try:
         wait_ready(f"http://127.0.0.1:{port}", process, log)
         request = urllib.request.Request(f"http://127.0.0.1:{port}/simple/")
-        request.add_header(
-            "Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        )
+        request.add_header("Authorization", basic_header(USER, PASSWORD))
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
             assert b"pypi:repository-version" in response.read()

@@ -5,7 +5,6 @@ placeholder URL pointed at the test server, so the docs cannot drift from what w
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import urllib.request
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
@@ -59,8 +59,7 @@ def tools_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def listed_files(server: Server, project: str) -> set[str]:
     """The filenames /simple/<project>/ lists, read with the docs' user."""
     request = urllib.request.Request(f"{server.url}/simple/{project}/")
-    token = base64.b64encode(f"{DOCS_USER}:{DOCS_PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Authorization", basic_header(DOCS_USER, DOCS_PASSWORD))
     with urllib.request.urlopen(request, timeout=30) as response:
         return set(re.findall(r">([^<]+\.(?:whl|tar\.gz))<", response.read().decode()))
 

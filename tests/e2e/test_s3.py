@@ -6,7 +6,6 @@ credentials, exactly as a MinIO deployment would; nothing of pryv is configured 
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import hashlib
 import re
@@ -24,6 +23,7 @@ import pytest
 
 from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
+from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
@@ -105,8 +105,7 @@ def servers() -> Iterator[list[Server]]:
 
 def get(server: Server, path: str) -> tuple[int, bytes]:
     request = urllib.request.Request(server.url + path)
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Authorization", basic_header(USER, PASSWORD))
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read()
@@ -290,8 +289,7 @@ def test_s3_large_upload_and_download_keep_server_memory_flat(
     with sampler:
         twine_upload(server, wheel)
         request = urllib.request.Request(f"{server.url}/packages/{wheel.name}")
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_header("Authorization", basic_header(USER, PASSWORD))
         digest, received = hashlib.sha256(), 0
         with urllib.request.urlopen(request, timeout=300) as response:
             while chunk := response.read(MiB):

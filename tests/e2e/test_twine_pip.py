@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import re
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.e2e.conftest import PASSWORD
@@ -19,7 +19,6 @@ from tests.e2e.conftest import USER
 from tests.e2e.conftest import Server
 from tests.e2e.conftest import pip
 from tests.e2e.conftest import twine_upload
-from tests.security_helpers import basic_header
 from tests.security_helpers import form_fields
 from tests.security_helpers import multipart
 
@@ -29,8 +28,7 @@ pytestmark = pytest.mark.e2e
 def get(server: Server, path: str, auth: bool = True) -> tuple[int, bytes, dict[str, str]]:
     request = urllib.request.Request(server.url + path)
     if auth:
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        request.add_header("Authorization", basic_header(USER, PASSWORD))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read(), dict(response.headers)
@@ -154,9 +152,7 @@ def test_metadata_is_served_like_a_download_by_the_real_server(
     assert b"Name: meta-demo" in body
     assert headers["Content-Length"] == str(len(body))
     request = urllib.request.Request(server.url + path, headers={"Range": "bytes=0-9"})
-    request.add_header(
-        "Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    )
+    request.add_header("Authorization", basic_header(USER, PASSWORD))
     with urllib.request.urlopen(request, timeout=30) as partial:
         assert partial.status == 206
         assert partial.read() == body[:10]

@@ -6,8 +6,8 @@ import re
 
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
-from tests.conftest import USER
+from tests.credentials import PASSWORD
+from tests.credentials import USER
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -24,10 +24,10 @@ from pryv_server.config import parse_location
 from pryv_server.errors import ConfigError
 from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
-from tests.conftest import PASSWORD
-from tests.conftest import USER
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import PASSWORD
+from tests.credentials import USER
+from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
 

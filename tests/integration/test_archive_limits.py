@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from pryv_server.core import distributions
 from pryv_server.core.names import parse_filename
 from pryv_server.errors import InvalidDistribution
-from tests.conftest import basic
+from tests.credentials import basic
 from tests.security_helpers import form_fields
 from tests.security_helpers import many_members_sdist
 from tests.security_helpers import multipart

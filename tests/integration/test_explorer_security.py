@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.web.explorer.setup import setup_token
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login

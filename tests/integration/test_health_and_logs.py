@@ -15,8 +15,8 @@ from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.web.access_log import logfmt
 from pryv_server.web.health import CachedChecks
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import basic
 from tests.dists import make_wheel
 
 

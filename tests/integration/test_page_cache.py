@@ -16,10 +16,10 @@ from flask import request
 from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
-from tests.conftest import USER
-from tests.conftest import basic
 from tests.conftest import post_upload
-from tests.conftest import write_users
+from tests.credentials import USER
+from tests.credentials import basic
+from tests.credentials import write_users
 from tests.dists import make_wheel
 
 JSON = "application/vnd.pypi.simple.v1+json"

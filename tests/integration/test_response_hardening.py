@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import login
 

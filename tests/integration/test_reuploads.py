@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from pryv_server.cli import main
 from pryv_server.config import Settings
-from tests.conftest import basic
+from tests.credentials import basic
 from tests.security_helpers import form_fields
 from tests.security_helpers import multipart
 from tests.security_helpers import sdist_members

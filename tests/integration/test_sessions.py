@@ -13,9 +13,9 @@ from pryv_server.auth import JsonUserStore
 from pryv_server.auth import LocalFileSource
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from tests.conftest import PASSWORD
-from tests.conftest import USER
-from tests.conftest import write_users
+from tests.credentials import PASSWORD
+from tests.credentials import USER
+from tests.credentials import write_users
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login
 

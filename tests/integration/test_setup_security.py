@@ -15,7 +15,7 @@ from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from pryv_server.errors import ConfigError
 from pryv_server.web.explorer.setup import setup_token
-from tests.conftest import basic
+from tests.credentials import basic
 from tests.integration.explorer_helpers import csrf_token
 
 

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import basic
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import basic
+from tests.credentials import basic
 from tests.dists import metadata_text
 from tests.security_helpers import form_fields
 from tests.security_helpers import multipart

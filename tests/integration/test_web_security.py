@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import PASSWORD
-from tests.conftest import USER
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import PASSWORD
+from tests.credentials import USER
+from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.security_helpers import tree
 

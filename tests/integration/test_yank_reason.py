@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pryv_server.cli import main
-from tests.conftest import basic
 from tests.conftest import post_upload
+from tests.credentials import basic
 from tests.dists import make_wheel
 
 BAD_REASONS = [

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from pryv_server.auth.ratelimit import LoginLimiter
 from pryv_server.errors import TooManyLoginAttempts
-from pryv_server.web.ratelimit import LoginLimiter
 
 
 class Clock:

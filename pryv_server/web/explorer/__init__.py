@@ -9,6 +9,8 @@ own scripts and styles only, nothing inline, no framing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -68,18 +70,18 @@ def build_blueprint() -> Blueprint:
     return blueprint
 
 
-def init_app(app: Flask, *, api_blueprints: tuple[Blueprint, ...]) -> None:
+def init_app(app: Flask, *, csrf_exempt: Iterable[Blueprint], sessionless: tuple[str, ...]) -> None:
     """Mount the explorer on ``app``: blueprint, CSRF protection, session cookie rules.
 
-    ``api_blueprints`` are exempt from CSRF: they use HTTP Basic only, and twine and pip send no
-    CSRF token.
+    ``csrf_exempt`` are the API's blueprints: they use HTTP Basic only, and twine and pip send no
+    CSRF token. Paths starting with one of ``sessionless`` never open the session.
     """
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
     csrf = CSRFProtect(app)
-    for blueprint in api_blueprints:
+    for blueprint in csrf_exempt:
         csrf.exempt(blueprint)
     # The setup view checks CSRF itself, after answering 404 once a user exists.
     csrf.exempt(setup.setup_view)
-    app.session_interface = auth.ExplorerSessionInterface()
+    app.session_interface = auth.ExplorerSessionInterface(sessionless)
     app.register_blueprint(build_blueprint())
     setup.announce_setup_token(app)

@@ -24,6 +24,7 @@ from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import TooManyLoginAttempts
 from pryv_server.web.explorer import sessions
 from pryv_server.web.explorer.first_run import check_users_present
@@ -37,12 +38,16 @@ PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
 LOGIN_ERROR = "Invalid username or password."
 
 
-# The API authenticates every request with HTTP Basic and never reads the session.
-API_PREFIXES = ("/simple/", "/packages/", "/pypi/", "/api/", "/legacy/", "/health")
-
-
 class ExplorerSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS."""
+    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS.
+
+    :param sessionless: path prefixes of the API (and ``/health``), which authenticates every
+        request with HTTP Basic and never reads the session; see
+        :func:`pryv_server.web.api.sessionless_prefixes`.
+    """
+
+    def __init__(self, sessionless: tuple[str, ...]) -> None:
+        self.sessionless = sessionless
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Give API requests no session at all (Flask's null session).
@@ -51,7 +56,7 @@ class ExplorerSessionInterface(SecureCookieSessionInterface):
         260 µs an index page took in process; pip sends dozens of such requests per install.
         It also makes it plain that no API answer ever depends on an explorer login.
         """
-        if request.path.startswith(API_PREFIXES):
+        if request.path.startswith(self.sessionless):
             return None
         return super().open_session(app, request)
 
@@ -167,18 +172,17 @@ def login() -> Response | str:
 
 
 def check_credentials(username: str, password: str) -> bool:
-    """Check a login, counting failures against the user and the client address.
+    """Check a login through the authenticator, which counts failures against user and address.
 
     :raises TooManyLoginAttempts: the user or the address used up its failed logins; checked
         before the password, so a locked account answers the same whatever is guessed.
     """
-    services = get_services()
-    address = request.remote_addr or ""
-    services.login_limiter.check(username, address)
-    if username and password and services.verifier.verify(username, password):
-        return True
-    services.login_limiter.failed(username, address)
-    return False
+    authenticator = get_services().authenticator
+    try:
+        authenticator.password(username, password, request.remote_addr or "")
+    except AuthenticationRequired:
+        return False
+    return True
 
 
 def logout() -> Response | str:

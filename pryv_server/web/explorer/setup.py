@@ -132,14 +132,12 @@ def _token_matches(token: str) -> bool:
 
     :raises TooManyLoginAttempts: too many wrong tokens (or logins) from this address, or in all.
     """
-    limiter = get_services().login_limiter
-    address = request.remote_addr or ""
-    limiter.check(SETUP_LIMIT_KEY, address)
     expected = _normalize_token(setup_token(str(current_app.config["SECRET_KEY"])))
-    if hmac.compare_digest(_normalize_token(token).encode(), expected.encode()):
-        return True
-    limiter.failed(SETUP_LIMIT_KEY, address)
-    return False
+    return get_services().authenticator.guess(
+        SETUP_LIMIT_KEY,
+        request.remote_addr or "",
+        lambda: hmac.compare_digest(_normalize_token(token).encode(), expected.encode()),
+    )
 
 
 def setup_view() -> Response | str:

@@ -1,7 +1,8 @@
 """Limit failed logins per user name and per client address, so passwords cannot be brute-forced.
 
 One :class:`LoginLimiter` serves every login path (HTTP Basic on the API, the explorer's login
-form). The protocol is two calls around the password check::
+form, the setup token), always through :class:`~pryv_server.auth.authenticator.Authenticator`.
+The protocol is two calls around the password check::
 
     limiter.check(user, address)        # raises TooManyLoginAttempts while either is locked
     if not verify(user, password):

@@ -1,0 +1,147 @@
+"""Turn a request's credentials and client address into an :class:`Identity`, or refuse them.
+
+This is the one place that parses credentials and talks to the login limiter. The API (HTTP
+Basic), the explorer's login form, the explorer's setup token and the simple-page fast path all
+call it, so a new kind of credential (an API token, a session) or a new fact about the caller
+(roles, a token's scope) is added here and reaches every path at once. The protocol every check
+follows::
+
+    limiter.check(user, address)        # TooManyLoginAttempts while either is locked
+    if not verify(user, password):
+        limiter.failed(user, address)   # count the failure against both
+        raise AuthenticationRequired
+
+A locked user or address is refused before the password is checked, even a right one, so an
+attacker cannot recognise the right password by a different answer. An unknown user and a wrong
+password get the same answer and cost the same time (the user store checks a real hash for
+unknown users). Successes are never counted.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pryv_server.auth.cache import CachedVerifier
+from pryv_server.auth.ratelimit import LoginLimiter
+from pryv_server.errors import AuthenticationRequired
+
+INVALID_CREDENTIALS = "invalid user name or password"
+NO_CREDENTIALS = "authentication required: send a user name and password"
+# Identities kept for reuse (building a frozen dataclass costs a tenth of the fast path's check).
+MAX_IDENTITIES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request acts as, once authenticated.
+
+    Only the user name today; what the caller may do (roles, a token's scope) belongs here too,
+    so permissions are decided from this one object. There is no anonymous identity: a request
+    without valid credentials raises instead.
+    """
+
+    name: str
+
+
+class Authenticator:
+    """Check credentials against the users (through the verification cache) and the limiter."""
+
+    def __init__(self, verifier: CachedVerifier, limiter: LoginLimiter) -> None:
+        self.verifier = verifier
+        self.limiter = limiter
+        self._identities: dict[str, Identity] = {}
+
+    def basic(self, header: str | None, address: str) -> Identity:
+        """Authenticate an ``Authorization: Basic`` header sent from ``address``.
+
+        A malformed header (bad base64, not UTF-8, another scheme) is the same as no header.
+
+        :raises AuthenticationRequired: no credentials, or wrong ones (the failure is counted).
+        :raises TooManyLoginAttempts: the user or the address used up its failed logins.
+        """
+        credentials = parse_basic(header)
+        if credentials is None:
+            raise AuthenticationRequired(NO_CREDENTIALS)
+        return self.password(*credentials, address)
+
+    def password(self, username: str, password: str, address: str) -> Identity:
+        """Authenticate a user name and password sent from ``address``.
+
+        An empty user name or password never verifies (and costs no hash check).
+
+        :raises AuthenticationRequired: wrong credentials; the failure is counted.
+        :raises TooManyLoginAttempts: checked before the password, so a locked account answers
+            the same whatever is guessed.
+        """
+        self.limiter.check(username, address)
+        if not username or not password or not self.verifier.verify(username, password):
+            self.limiter.failed(username, address)
+            raise AuthenticationRequired(INVALID_CREDENTIALS)
+        return self._identity(username)
+
+    def cached_basic(self, header: str | None, address: str) -> Identity | None:
+        """Return the identity of a Basic header only when that needs no password check.
+
+        For the fast path in front of Flask: None unless the same credentials passed the full
+        check before (they are in the verification cache) and the limiter holds neither the user
+        nor the address back. It never pays a hash check, never raises and never counts a
+        failure; on None the caller hands the request to :meth:`basic`, which decides.
+        """
+        credentials = parse_basic(header)
+        if credentials is None or not credentials[0]:
+            return None
+        username, password = credentials
+        if self.limiter.locked_for(username, address):
+            return None
+        if not password or not self.verifier.is_cached(username, password):
+            return None
+        return self._identity(username)
+
+    def _identity(self, username: str) -> Identity:
+        """Return the identity of a verified user, reusing the one built before.
+
+        Sharing is safe because an identity is immutable and, today, depends on the name alone;
+        once it carries roles, this table is dropped whenever the users or permissions change.
+        """
+        identity = self._identities.get(username)
+        if identity is None:
+            if len(self._identities) >= MAX_IDENTITIES:
+                self._identities.clear()
+            identity = self._identities[username] = Identity(username)
+        return identity
+
+    def guess(self, key: str, address: str, matches: Callable[[], bool]) -> bool:
+        """Check a secret other than a password (the setup token) under the same limiter.
+
+        ``key`` names what is guessed (it shares the user table, so pick a name no user can
+        have); a wrong guess counts against it and against ``address``.
+
+        :raises TooManyLoginAttempts: too many wrong guesses (or logins) from this address, or
+            for ``key`` in all.
+        """
+        self.limiter.check(key, address)
+        if matches():
+            return True
+        self.limiter.failed(key, address)
+        return False
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """Return the user and password of a ``Basic`` header, or None when it is not one.
+
+    Stricter than Werkzeug's parser, which fails with a ValueError on non-ASCII tokens: anything
+    but ``Basic <base64 of UTF-8 "user:password">`` (RFC 7617) is simply no credentials.
+    """
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        return None
+    return username, password
