@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from pryv_server.core import distributions
+from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
@@ -156,13 +157,16 @@ class Registry:
         state = YankState(yanked=not undo, reason=reason, user=user, time=self._now())
         if filename is None:
             for package in release.packages:
-                self.records.delete(overlays.file_yank_key(package))
-            key = overlays.release_yank_key(release.packages[0].project, str(release.version))
+                self.records.delete(
+                    layout.file_yank_key(package.project, package.version, package.identity)
+                )
+            key = layout.release_yank_key(release.packages[0].project, str(release.version))
         else:
             matches = [p for p in release.packages if p.filename == filename]
             if not matches:
                 raise PackageNotFound(f"release {version} of {project!r} has no file {filename!r}")
-            key = overlays.file_yank_key(matches[0])
+            file = matches[0]
+            key = layout.file_yank_key(file.project, file.version, file.identity)
         self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
         self._changed()
         log.info(
@@ -201,7 +205,10 @@ class Registry:
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
             record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
             try:
-                self.records.write(overlays.metadata_key(package), io.BytesIO(record))
+                self.records.write(
+                    layout.backfilled_metadata_key(package.project, package.identity),
+                    io.BytesIO(record),
+                )
             except ObjectExists:
                 pass  # another process backfilled the same bytes first
             done.append(package)

@@ -50,6 +50,7 @@ from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
+from pryv_server.storage.base import WRITE_PROBE_KEY
 from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import validate_key
 
@@ -65,7 +66,6 @@ PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
 CONFLICT_RETRIES = 4
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-PROBE_KEY = "_conditional-write-probe"
 
 
 class ClientProvider:
@@ -250,13 +250,13 @@ class S3Storage:
         advice = "set [aws] conditional-writes = false (see the S3 storage docs for the race)"
         for _ in range(2):
             try:
-                self.write(PROBE_KEY, io.BytesIO(b"pryv checks conditional writes\n"))
+                self.write(WRITE_PROBE_KEY, io.BytesIO(b"pryv checks conditional writes\n"))
             except ObjectExists:
                 return
             except StorageError as error:
                 raise StorageError(
-                    f"{self._url(PROBE_KEY)}: the store refused a conditional write ({error}); "
-                    + advice
+                    f"{self._url(WRITE_PROBE_KEY)}: the store refused a conditional write "
+                    f"({error}); {advice}"
                 ) from None
         raise StorageError(
             f"s3://{self.bucket}: the store ignores If-None-Match, so it cannot refuse to "

@@ -15,7 +15,7 @@ from pryv_server.config import parse_location
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core import Upload
-from pryv_server.core.catalog import GENERATION_KEY
+from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
 from tests.dists import make_wheel
