@@ -26,7 +26,7 @@ config_option = click.option(
 
 
 def _load(config_path: str | None) -> Settings:
-    from pryv_server.app import read_remote_config
+    from pryv_server.backends import read_remote_config
 
     try:
         return load_settings(config_path, read_remote=read_remote_config)
@@ -171,7 +171,7 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
     except (ConfigError, UserExists) as error:
         raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
-    click.echo(f"added user {name!r} to {location.path if location.scheme == 'file' else location}")
+    click.echo(f"added user {name!r} to {location.path if location.is_local else location}")
 
 
 @main.command()
