@@ -13,8 +13,8 @@ from pryv_server.errors import ConfigError
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
 from pryv_server.storage.base import validate_key
-from pryv_server.storage.s3 import ClientProvider
 from pryv_server.storage.s3 import S3Storage
+from pryv_server.storage.s3_client import ClientProvider
 
 
 class S3Connector:
