@@ -46,14 +46,14 @@ MAX_FORM_PARTS = 1_000
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build a pryv Flask app from ``settings`` (default: the config file the docs describe)."""
-    settings = settings or load_settings(read_remote=read_remote_config)
+    settings = (settings or load_settings(read_remote=read_remote_config)).with_secret_key()
     app = Flask(
         "pryv_server",
         template_folder=str(asset_dir("templates")),
         static_folder=str(asset_dir("static")),
     )
     app.config.update(
-        SECRET_KEY=settings.secret_key or os.urandom(32).hex(),
+        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_size + FORM_ALLOWANCE,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_FIELD,
         MAX_FORM_PARTS=MAX_FORM_PARTS,

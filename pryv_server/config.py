@@ -18,6 +18,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pryv_server.errors import ConfigError
 
@@ -30,6 +31,7 @@ LOCAL_SCHEME = "file"
 # The schemes a backend serves (pryv_server.backends.CONNECTORS; a unit test keeps them equal).
 # This leaf module cannot import the table; it only needs the names to refuse a typo at start.
 STORE_SCHEMES = frozenset({LOCAL_SCHEME, "s3"})
+_Number = TypeVar("_Number", int, float)
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -95,10 +97,7 @@ def parse_port(value: str) -> int:
 
 def parse_seconds(value: str) -> float:
     """Parse a non-negative number of seconds."""
-    seconds = float(value)
-    if seconds < 0:
-        raise ValueError(f"{value!r} is negative")
-    return seconds
+    return _not_negative(float(value), value)
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -117,10 +116,13 @@ def parse_size(value: str) -> int:
 
 def parse_count(value: str) -> int:
     """Parse a non-negative whole number (0 usually turns a limit off)."""
-    count = int(value)
-    if count < 0:
+    return _not_negative(int(value), value)
+
+
+def _not_negative(number: _Number, value: str) -> _Number:
+    if number < 0:
         raise ValueError(f"{value!r} is negative")
-    return count
+    return number
 
 
 def _text(value: str) -> str:
@@ -256,6 +258,14 @@ class Settings:
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values.update(changes)
         return Settings(**values)
+
+    def with_secret_key(self) -> Settings:
+        """Return these settings with a secret key: the configured one, else a random one.
+
+        Without ``secret-key`` the key is new at each start (sessions end with the server), as
+        documented. ``pryv start`` draws it before gunicorn forks, so every worker shares it.
+        """
+        return self if self.secret_key else self.replace(secret_key=os.urandom(32).hex())
 
 
 def config_location(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:

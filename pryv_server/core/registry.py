@@ -33,6 +33,7 @@ from pryv_server.core.publish import utc_now
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.storage.base import CHUNK_SIZE
 from pryv_server.storage.base import Presigner
 from pryv_server.storage.base import Storage
 
@@ -197,9 +198,9 @@ class Registry:
             # Spool to disk: archives are read by seeking, and S3 bodies cannot seek.
             with (
                 self.blobs.open(package.blob_key) as stream,
-                tempfile.SpooledTemporaryFile(distributions.CHUNK_SIZE) as spooled,
+                tempfile.SpooledTemporaryFile(CHUNK_SIZE) as spooled,
             ):
-                shutil.copyfileobj(stream, spooled, distributions.CHUNK_SIZE)
+                shutil.copyfileobj(stream, spooled, CHUNK_SIZE)
                 parsed = parse_filename(package.filename)
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
