@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import click
 
@@ -16,6 +18,11 @@ from pryv_server.errors import ConfigError
 from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
 
+if TYPE_CHECKING:
+    from pryv_server.core import Registry
+
+T = TypeVar("T")
+
 config_option = click.option(
     "-c",
     "--config",
@@ -25,8 +32,19 @@ config_option = click.option(
 )
 
 
+def _on_registry(config_path: str | None, action: Callable[[Registry], T]) -> T:
+    """Build the registry the config describes and run ``action``; a failure is one line."""
+    from pryv_server.app import build_services
+
+    settings = _load(config_path)
+    try:
+        return action(build_services(settings).registry)
+    except PryvError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _load(config_path: str | None) -> Settings:
-    from pryv_server.app import read_remote_config
+    from pryv_server.backends import read_remote_config
 
     try:
         return load_settings(config_path, read_remote=read_remote_config)
@@ -89,12 +107,9 @@ def start(
     from pryv_server.web.simple import warm_up
 
     settings = _load(config_path)
-    settings = settings.replace(
-        host=host or settings.host,
-        port=port or settings.port,
-        # One key for every worker; without secret-key it is new at each start, as documented.
-        secret_key=settings.secret_key or os.urandom(32).hex(),
-    )
+    # One key for every worker; without secret-key it is new at each start, as documented.
+    settings = settings.replace(host=host or settings.host, port=port or settings.port)
+    settings = settings.with_secret_key()
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -171,7 +186,7 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
     except (ConfigError, UserExists) as error:
         raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
-    click.echo(f"added user {name!r} to {location.path if location.scheme == 'file' else location}")
+    click.echo(f"added user {name!r} to {location.path if location.is_local else location}")
 
 
 @main.command()
@@ -190,15 +205,12 @@ def yank(
     undo: bool,
 ) -> None:
     """Yank release VERSION of PROJECT (or one file of it): pip skips it unless pinned with ==."""
-    from pryv_server.app import build_services
-
-    settings = _load(config_path)
-    try:
-        release = build_services(settings).registry.yank(
+    release = _on_registry(
+        config_path,
+        lambda registry: registry.yank(
             project, version, filename=filename, reason=reason, user="cli", undo=undo
-        )
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
+        ),
+    )
     for package in release.packages:
         state = "yanked" if package.yanked else "available"
         reason_note = f" ({package.yanked_reason})" if package.yanked_reason else ""
@@ -209,13 +221,7 @@ def yank(
 @config_option
 def backfill_metadata(config_path: str | None) -> None:
     """Extract and serve the core metadata (PEP 658) of files published without it."""
-    from pryv_server.app import build_services
-
-    settings = _load(config_path)
-    try:
-        done = build_services(settings).registry.backfill_metadata()
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
+    done = _on_registry(config_path, lambda registry: registry.backfill_metadata())
     for package in done:
         click.echo(f"extracted the metadata of {package.filename}")
     click.echo(f"{len(done)} file(s) backfilled")
@@ -225,13 +231,7 @@ def backfill_metadata(config_path: str | None) -> None:
 @config_option
 def verify(config_path: str | None) -> None:
     """Check every stored file against its sha256; exit 1 when one is missing or damaged."""
-    from pryv_server.app import build_services
-
-    settings = _load(config_path)
-    try:
-        problems = build_services(settings).registry.verify()
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
+    problems = _on_registry(config_path, lambda registry: registry.verify())
     for package, problem in problems:
         click.echo(f"{package.filename}: {problem}")
     if problems:

@@ -2,8 +2,9 @@
 
 The file format, sections, options and defaults are the ones of the user documentation
 (``[core]``, ``[user]``, ``[server]``, kebab-case options). Every path option accepts a plain path,
-``file://…`` or ``s3://bucket/key``. A bad file fails at start with one line that names the file,
-the section and the option, so an operator can fix it without reading a traceback.
+``file://…`` or ``<scheme>://bucket/key`` for a scheme in :data:`STORE_SCHEMES` (``s3``). A bad
+file fails at start with one line that names the file, the section and the option, so an
+operator can fix it without reading a traceback.
 
 This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_server.errors`.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
 from pryv_server.errors import ConfigError
 
@@ -26,18 +27,31 @@ DEFAULT_CONFIG_PATH = f"{DEFAULT_HOME}/pryv.ini"
 CONFIG_PATH_VARIABLE = "PRYV_CONFIG_PATH"
 
 
+LOCAL_SCHEME = "file"
+# The schemes a backend serves (pryv_server.backends.CONNECTORS; a unit test keeps them equal).
+# This leaf module cannot import the table; it only needs the names to refuse a typo at start.
+STORE_SCHEMES = frozenset({LOCAL_SCHEME, "s3"})
+_Number = TypeVar("_Number", int, float)
+_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a path option points: a local path, or a bucket and key prefix on S3."""
+    """Where a path option points: a local path, or a bucket and key prefix in a remote store."""
 
-    scheme: Literal["file", "s3"]
+    scheme: str
     path: str
     bucket: str = ""
 
+    @property
+    def is_local(self) -> bool:
+        """Say whether this is a path on this machine (else a remote store's bucket and key)."""
+        return self.scheme == LOCAL_SCHEME
+
     def __str__(self) -> str:
-        if self.scheme == "s3":
-            return f"s3://{self.bucket}/{self.path}"
-        return f"file://{self.path}"
+        if self.is_local:
+            return f"file://{self.path}"
+        return f"{self.scheme}://{self.bucket}/{self.path}"
 
 
 def parse_location(value: str) -> Location:
@@ -45,21 +59,24 @@ def parse_location(value: str) -> Location:
 
     Relative paths are resolved against the current working directory, as the docs say.
 
-    :raises ValueError: the value is empty or an ``s3://`` URL has no bucket.
+    :raises ValueError: the value is empty, has an unknown scheme or a URL has no bucket.
     """
     value = value.strip()
     if not value:
         raise ValueError("the path is empty")
-    if value.startswith("s3://"):
-        bucket, _, key = value[len("s3://") :].partition("/")
+    matched = _URL.match(value)
+    if matched and matched.group(1) in STORE_SCHEMES - {LOCAL_SCHEME}:
+        scheme = matched.group(1)
+        bucket, _, key = value[matched.end() :].partition("/")
         if not bucket:
-            raise ValueError(f"{value!r} names no bucket (expected s3://bucket/key)")
-        return Location("s3", key.strip("/"), bucket)
+            raise ValueError(f"{value!r} names no bucket (expected {scheme}://bucket/key)")
+        return Location(scheme, key.strip("/"), bucket)
     if value.startswith("file://"):
         value = value[len("file://") :]
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
-        raise ValueError(f"{value!r} has an unsupported scheme (use a path, file:// or s3://)")
-    return Location("file", str(Path(value).expanduser().absolute()))
+    if _URL.match(value):
+        remote = " or ".join(f"{name}://" for name in sorted(STORE_SCHEMES - {LOCAL_SCHEME}))
+        raise ValueError(f"{value!r} has an unsupported scheme (use a path, file:// or {remote})")
+    return Location(LOCAL_SCHEME, str(Path(value).expanduser().absolute()))
 
 
 def parse_bool(value: str) -> bool:
@@ -80,10 +97,7 @@ def parse_port(value: str) -> int:
 
 def parse_seconds(value: str) -> float:
     """Parse a non-negative number of seconds."""
-    seconds = float(value)
-    if seconds < 0:
-        raise ValueError(f"{value!r} is negative")
-    return seconds
+    return _not_negative(float(value), value)
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -102,10 +116,13 @@ def parse_size(value: str) -> int:
 
 def parse_count(value: str) -> int:
     """Parse a non-negative whole number (0 usually turns a limit off)."""
-    count = int(value)
-    if count < 0:
+    return _not_negative(int(value), value)
+
+
+def _not_negative(number: _Number, value: str) -> _Number:
+    if number < 0:
         raise ValueError(f"{value!r} is negative")
-    return count
+    return number
 
 
 def _text(value: str) -> str:
@@ -242,6 +259,14 @@ class Settings:
         values.update(changes)
         return Settings(**values)
 
+    def with_secret_key(self) -> Settings:
+        """Return these settings with a secret key: the configured one, else a random one.
+
+        Without ``secret-key`` the key is new at each start (sessions end with the server), as
+        documented. ``pryv start`` draws it before gunicorn forks, so every worker shares it.
+        """
+        return self if self.secret_key else self.replace(secret_key=os.urandom(32).hex())
+
 
 def config_location(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """Choose the config file: ``-c``, else ``$PRYV_CONFIG_PATH``, else ``~/.pryv/pryv.ini``."""
@@ -271,7 +296,7 @@ def load_settings(
     A missing file at the *default* location means "all defaults" (the quickstart starts with no
     file at all); a missing file that the user named explicitly is an error.
 
-    :param read_remote: reads an ``s3://`` config file (None when absent); supplied by the
+    :param read_remote: reads a config file in a remote store (None when absent); supplied by the
         caller, because this leaf module knows no storage.
     :raises ConfigError: the file is unreadable or invalid.
     """
@@ -280,7 +305,7 @@ def load_settings(
         location = parse_location(chosen)
     except ValueError as error:
         raise ConfigError(f"config path {chosen!r}: {error}") from None
-    if location.scheme == "s3":
+    if not location.is_local:
         return _load_remote(location, read_remote)
     path = Path(location.path)
     if not path.exists():
@@ -298,7 +323,10 @@ def _load_remote(
     location: Location, read_remote: Callable[[Location], bytes | None] | None
 ) -> Settings:
     if read_remote is None:
-        raise ConfigError(f"{location}: this command cannot read a configuration file from S3")
+        raise ConfigError(
+            f"{location}: this command cannot read a configuration file from "
+            f"{location.scheme.upper()}"
+        )
     content = read_remote(location)
     if content is None:
         raise ConfigError(f"{location}: the configuration file does not exist")

@@ -28,6 +28,9 @@ from typing import TypeVar
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from pryv_server.core.layout import GENERATION_KEY
+from pryv_server.core.layout import is_overlay_key
+from pryv_server.core.layout import is_record_key
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
@@ -35,29 +38,16 @@ from pryv_server.core.names import release_key
 from pryv_server.core.overlays import Overlay
 from pryv_server.core.overlays import apply
 from pryv_server.core.overlays import decode
-from pryv_server.core.overlays import is_overlay_key
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
 from pryv_server.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-GENERATION_KEY = "_generation"
-RECORD_SUFFIX = ".json"
 T = TypeVar("T")
 MAX_MEMO = 4096
 # The simple page in its three forms (HTML, v1 HTML, JSON) and PyPI JSON documents.
 MEMO_PER_PROJECT = 8
-
-
-def record_key(project: NormalizedName, identity: str) -> str:
-    """Return the key of a file's record: one object per file, written once."""
-    return f"{project}/{identity}{RECORD_SUFFIX}"
-
-
-def is_record_key(key: str) -> bool:
-    """Say whether a key holds a package record (``<project>/<identity>.json``)."""
-    return key.count("/") == 1 and key.endswith(RECORD_SUFFIX) and not key.startswith("_")
 
 
 @dataclass(frozen=True)

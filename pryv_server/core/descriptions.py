@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass
 from email.message import Message
 
+from pryv_server.core import layout
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.storage import Storage
@@ -68,7 +69,7 @@ def storage_key(text: str, content_type: str) -> str:
     digest = hashlib.sha256(
         f"{RENDERER_VERSION}\0{content_type}\0{text}".encode("utf-8", "surrogatepass")
     ).hexdigest()
-    return f"descriptions/{digest[:2]}/{digest[2:4]}/{digest}.json"
+    return layout.description_key(digest)
 
 
 def rendered(store: Storage, text: str, content_type: str) -> Description:

@@ -22,8 +22,8 @@ from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.errors import DigestMismatch
 from pryv_server.errors import InvalidDistribution
+from pryv_server.storage.base import CHUNK_SIZE
 
-CHUNK_SIZE = 1024 * 1024
 MAX_METADATA_BYTES = 10 * 1024 * 1024
 DIGEST_ALGORITHMS = ("md5", "sha256", "blake2_256")
 

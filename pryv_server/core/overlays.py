@@ -3,18 +3,18 @@
 A package record is written once and never rewritten (DESIGN.md, persistence invariants). What may
 change later about a file lives in separate, tiny records that the index reads alongside:
 
-* **yank records** (PEP 592) under ``_yank/<project>/<release>.json`` for a whole release and
-  ``_yank/<project>/<release>/<identity>.json`` for one file. The most specific record wins, so a
-  file can be un-yanked inside a yanked release. A yank record is last-writer-wins (like a
-  release's metadata); un-yanking writes ``"yanked": false`` so the log of who did what stays.
-* **metadata records** under ``_metadata/<project>/<identity>.json``, written once by
-  ``pryv backfill-metadata`` for files published before pryv extracted core metadata (PEP 658).
-* **sdist claims** under ``_sdist/<project>/<release>``, written once (create-if-absent) by the
-  first sdist of a release and holding its identity: a release has one sdist, as on PyPI. The
+* **yank records** (PEP 592), one for a whole release and one per file. The most specific
+  record wins, so a file can be un-yanked inside a yanked release. A yank record is
+  last-writer-wins (like a release's metadata); un-yanking writes ``"yanked": false`` so the log
+  of who did what stays.
+* **metadata records**, written once by ``pryv backfill-metadata`` for files published before
+  pryv extracted core metadata (PEP 658).
+* **sdist claims**, written once (create-if-absent) by the first sdist of a release and holding
+  its identity: a release has one sdist, as on PyPI. The
   index does not read them.
 
-Every key starts with ``_`` so :func:`pryv_server.core.catalog.is_record_key` never mistakes one
-for a package record.
+Their keys are spelled in :mod:`pryv_server.core.layout`; every one starts with ``_`` so
+:func:`~pryv_server.core.layout.is_record_key` never mistakes one for a package record.
 """
 
 from __future__ import annotations
@@ -26,16 +26,11 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 
-from packaging.utils import NormalizedName
-
+from pryv_server.core import layout
 from pryv_server.core.models import Package
 from pryv_server.core.models import YankState
-from pryv_server.core.names import release_key
 from pryv_server.errors import InvalidRequest
 
-YANK_PREFIX = "_yank/"
-METADATA_PREFIX = "_metadata/"
-SDIST_CLAIM_PREFIX = "_sdist/"
 OVERLAY_SCHEMA = 1
 # pip prints a yank reason to whoever installs the release, and every /simple/ page carries it.
 MAX_REASON_LENGTH = 500
@@ -79,31 +74,6 @@ def check_reason(reason: str) -> str:
     return reason
 
 
-def release_yank_key(project: NormalizedName, version: str) -> str:
-    """Return the key of the yank record of a whole release."""
-    return f"{YANK_PREFIX}{project}/{release_key(version)}.json"
-
-
-def file_yank_key(package: Package) -> str:
-    """Return the key of the yank record of one file."""
-    return f"{YANK_PREFIX}{package.project}/{release_key(package.version)}/{package.identity}.json"
-
-
-def metadata_key(package: Package) -> str:
-    """Return the key of the backfilled metadata record of one file."""
-    return f"{METADATA_PREFIX}{package.project}/{package.identity}.json"
-
-
-def sdist_claim_key(project: NormalizedName, version: str) -> str:
-    """Return the key of the marker naming the one sdist of a release."""
-    return f"{SDIST_CLAIM_PREFIX}{project}/{release_key(version)}"
-
-
-def is_overlay_key(key: str) -> bool:
-    """Say whether ``key`` holds a yank or metadata record."""
-    return key.endswith(".json") and key.startswith((YANK_PREFIX, METADATA_PREFIX))
-
-
 def encode(overlay: Overlay) -> bytes:
     """Serialize a record (``schema`` first so readers can migrate)."""
     if isinstance(overlay, YankState):
@@ -127,7 +97,7 @@ def decode(key: str, content: bytes) -> Overlay:
     record = json.loads(content)
     if record.get("schema") != OVERLAY_SCHEMA:
         raise ValueError(f"unsupported record schema {record.get('schema')!r}")
-    if key.startswith(YANK_PREFIX):
+    if key.startswith(layout.YANK_PREFIX):
         return YankState(
             yanked=bool(record["yanked"]),
             reason=str(record.get("reason") or ""),
@@ -144,12 +114,12 @@ def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
     if not overlays:
         return package  # nothing was ever yanked or backfilled: the common case at start-up
     changes: dict[str, Any] = {}
-    yank = overlays.get(file_yank_key(package)) or overlays.get(
-        release_yank_key(package.project, package.version)
-    )
+    yank = overlays.get(
+        layout.file_yank_key(package.project, package.version, package.identity)
+    ) or overlays.get(layout.release_yank_key(package.project, package.version))
     if isinstance(yank, YankState) and yank != package.yank:
         changes["yank"] = yank
-    backfilled = overlays.get(metadata_key(package))
+    backfilled = overlays.get(layout.backfilled_metadata_key(package.project, package.identity))
     if package.metadata_key is None and isinstance(backfilled, MetadataRecord):
         changes["metadata_key"] = backfilled.metadata_key
         changes["metadata_sha256"] = backfilled.metadata_sha256

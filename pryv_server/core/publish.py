@@ -32,9 +32,8 @@ from packaging.version import Version
 
 from pryv_server.core import descriptions
 from pryv_server.core import distributions
-from pryv_server.core import overlays
+from pryv_server.core import layout
 from pryv_server.core.catalog import Catalog
-from pryv_server.core.catalog import record_key
 from pryv_server.core.core_metadata import read_core_metadata
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
@@ -117,14 +116,14 @@ class Publisher:
             # Never a refusal (see core_metadata): what PyPI hosts, pryv accepts.
             log.warning("%s: accepted despite: %s", upload.filename, "; ".join(read.warnings))
 
-        key = record_key(parsed.project, parsed.identity)
+        key = layout.record_key(parsed.project, parsed.identity)
         existing = self._existing(key)
         if existing is not None:
             return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
         if parsed.kind == "sdist":
             self._claim_sdist(parsed)
 
-        blob_key = f"{digests.sha256[:2]}/{digests.sha256[2:4]}/{digests.sha256}/{upload.filename}"
+        blob_key = layout.blob_key(digests.sha256, upload.filename)
         upload.content.seek(0)
         self.store_blob(blob_key, upload.content)
         descriptions.rendered(self.blobs, metadata.description, metadata.description_content_type)
@@ -229,7 +228,7 @@ class Publisher:
         for package in release.packages if release is not None else ():
             if package.kind == "sdist" and package.identity != parsed.identity:
                 raise _second_sdist(parsed, package.filename)
-        claim = overlays.sdist_claim_key(parsed.project, str(parsed.version))
+        claim = layout.sdist_claim_key(parsed.project, str(parsed.version))
         try:
             self.records.write(claim, io.BytesIO(parsed.filename.encode()), overwrite=False)
         except ObjectExists:
@@ -239,7 +238,7 @@ class Publisher:
 
     def store_metadata(self, blob_key: str, content: bytes) -> tuple[str, str]:
         """Store a file's core metadata beside it (PEP 658); return its key and sha256."""
-        key = f"{blob_key}.metadata"
+        key = layout.core_metadata_key(blob_key)
         self.store_blob(key, io.BytesIO(content))
         return key, hashlib.sha256(content).hexdigest()
 

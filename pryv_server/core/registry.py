@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from pryv_server.core import distributions
+from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
@@ -32,6 +33,7 @@ from pryv_server.core.publish import utc_now
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.storage.base import CHUNK_SIZE
 from pryv_server.storage.base import Presigner
 from pryv_server.storage.base import Storage
 
@@ -156,13 +158,16 @@ class Registry:
         state = YankState(yanked=not undo, reason=reason, user=user, time=self._now())
         if filename is None:
             for package in release.packages:
-                self.records.delete(overlays.file_yank_key(package))
-            key = overlays.release_yank_key(release.packages[0].project, str(release.version))
+                self.records.delete(
+                    layout.file_yank_key(package.project, package.version, package.identity)
+                )
+            key = layout.release_yank_key(release.packages[0].project, str(release.version))
         else:
             matches = [p for p in release.packages if p.filename == filename]
             if not matches:
                 raise PackageNotFound(f"release {version} of {project!r} has no file {filename!r}")
-            key = overlays.file_yank_key(matches[0])
+            file = matches[0]
+            key = layout.file_yank_key(file.project, file.version, file.identity)
         self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
         self._changed()
         log.info(
@@ -193,15 +198,18 @@ class Registry:
             # Spool to disk: archives are read by seeking, and S3 bodies cannot seek.
             with (
                 self.blobs.open(package.blob_key) as stream,
-                tempfile.SpooledTemporaryFile(distributions.CHUNK_SIZE) as spooled,
+                tempfile.SpooledTemporaryFile(CHUNK_SIZE) as spooled,
             ):
-                shutil.copyfileobj(stream, spooled, distributions.CHUNK_SIZE)
+                shutil.copyfileobj(stream, spooled, CHUNK_SIZE)
                 parsed = parse_filename(package.filename)
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
             record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
             try:
-                self.records.write(overlays.metadata_key(package), io.BytesIO(record))
+                self.records.write(
+                    layout.backfilled_metadata_key(package.project, package.identity),
+                    io.BytesIO(record),
+                )
             except ObjectExists:
                 pass  # another process backfilled the same bytes first
             done.append(package)

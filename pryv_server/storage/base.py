@@ -28,6 +28,9 @@ from pryv_server.errors import StorageError
 
 CHUNK_SIZE = 1024 * 1024
 MAX_KEY_BYTES = 1024
+# The one key a store writes on its own (S3 checks If-None-Match at start). storage sits below
+# core and cannot import core/layout.py, which re-exports this name in its tree of every key.
+WRITE_PROBE_KEY = "_conditional-write-probe"
 
 
 @dataclass(frozen=True, slots=True)

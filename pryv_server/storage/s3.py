@@ -16,10 +16,8 @@ The invariants of :mod:`pryv_server.storage.base` hold on S3 this way:
   part is one PUT; a larger one is a multipart upload, so memory never grows with object size;
   reads return botocore's ``StreamingBody``.
 
-boto3 clients must not cross a ``fork`` (gunicorn builds the app in its master, then forks the
-workers), so a :class:`ClientProvider` makes one client per process, lazily. Credentials, region
-and endpoint come from boto3's standard chain (environment, ``~/.aws`` files, profiles, instance
-roles, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``); explicit values override it.
+The client (one per process) and the translation of botocore's errors live in
+:mod:`pryv_server.storage.s3_client`.
 
 This module imports boto3; nothing imports it unless an ``s3://`` location is configured.
 """
@@ -29,19 +27,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import IO
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import BinaryIO
 from typing import cast
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError
 from botocore.exceptions import NoCredentialsError
@@ -50,8 +45,12 @@ from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
+from pryv_server.storage.base import WRITE_PROBE_KEY
 from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import validate_key
+from pryv_server.storage.s3_client import error_code
+from pryv_server.storage.s3_client import etag
+from pryv_server.storage.s3_client import translate_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,52 +63,6 @@ log = logging.getLogger(__name__)
 PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
 CONFLICT_RETRIES = 4
-NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-PROBE_KEY = "_conditional-write-probe"
-
-
-class ClientProvider:
-    """Make one boto3 S3 client per process, on first use, shared by that process's threads.
-
-    A client holds a connection pool; sockets inherited across a ``fork`` would be shared by two
-    processes, so a process that finds a client made by its parent makes its own. Clients are
-    thread-safe once made; making one is not, hence the lock. (gunicorn forks from the master's
-    only thread, so the lock is never held across a fork.)
-    """
-
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        max_connections: int = 32,
-    ) -> None:
-        self.endpoint_url = endpoint_url
-        self.region = region
-        self.max_connections = max_connections
-        self._lock = threading.Lock()
-        self._current: tuple[int, S3Client] | None = None
-
-    def __call__(self) -> S3Client:
-        """Return this process's client, making it on first use."""
-        pid = os.getpid()
-        current = self._current
-        if current is not None and current[0] == pid:
-            return current[1]
-        with self._lock:
-            if self._current is None or self._current[0] != pid:
-                # A new Session per client: boto3's default session is not thread-safe.
-                session = boto3.session.Session(region_name=self.region or None)
-                config = Config(
-                    max_pool_connections=self.max_connections,
-                    retries={"mode": "standard"},
-                    # SigV4 for presigned URLs too (botocore may still presign with SigV2,
-                    # which newer buckets, Cloudflare R2 and others refuse).
-                    signature_version="s3v4",
-                )
-                client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
-                self._current = (pid, client)
-            return self._current[1]
 
 
 class S3Storage:
@@ -156,24 +109,8 @@ class S3Storage:
             else f"s3://{self.bucket}/{key}"
         )
 
-    @contextlib.contextmanager
-    def _translated(self, key: str, action: str) -> Iterator[None]:
-        """Turn botocore's errors into StorageError subclasses (the only ones callers see)."""
-        try:
-            yield
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in NOT_FOUND_CODES:
-                raise ObjectNotFound(key) from None
-            message = error.response.get("Error", {}).get("Message", "") or str(error)
-            raise StorageError(f"cannot {action} {self._url(key)}: {code}: {message}") from error
-        except NoCredentialsError:
-            raise StorageError(
-                f"cannot {action} {self._url(key)}: no AWS credentials found "
-                "(set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or an instance role)"
-            ) from None
-        except BotoCoreError as error:
-            raise StorageError(f"cannot {action} {self._url(key)}: {error}") from error
+    def _translated(self, key: str, action: str) -> AbstractContextManager[None]:
+        return translate_errors(key, self._url(key), action)
 
     # Reading ----------------------------------------------------------------------------------
 
@@ -192,7 +129,7 @@ class S3Storage:
         """HEAD the object; its ETag is the version token."""
         with self._translated(key, "stat"):
             response = self.clients().head_object(Bucket=self.bucket, Key=self._key(key))
-        return ObjectInfo(key, response["ContentLength"], _etag(response["ETag"]))
+        return ObjectInfo(key, response["ContentLength"], etag(response["ETag"]))
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Page through ``list_objects_v2`` (1,000 keys a page); sizes and ETags come with it."""
@@ -201,7 +138,7 @@ class S3Storage:
         with self._translated(prefix, "list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][len(root) :], item["Size"], _etag(item["ETag"]))
+                    yield ObjectInfo(item["Key"][len(root) :], item["Size"], etag(item["ETag"]))
 
     def presigned_url(self, key: str) -> str:
         """Return a GET URL for the object, valid ``url_expiry`` seconds, that needs no credentials.
@@ -250,13 +187,13 @@ class S3Storage:
         advice = "set [aws] conditional-writes = false (see the S3 storage docs for the race)"
         for _ in range(2):
             try:
-                self.write(PROBE_KEY, io.BytesIO(b"pryv checks conditional writes\n"))
+                self.write(WRITE_PROBE_KEY, io.BytesIO(b"pryv checks conditional writes\n"))
             except ObjectExists:
                 return
             except StorageError as error:
                 raise StorageError(
-                    f"{self._url(PROBE_KEY)}: the store refused a conditional write ({error}); "
-                    + advice
+                    f"{self._url(WRITE_PROBE_KEY)}: the store refused a conditional write "
+                    f"({error}); {advice}"
                 ) from None
         raise StorageError(
             f"s3://{self.bucket}: the store ignores If-None-Match, so it cannot refuse to "
@@ -305,10 +242,10 @@ class S3Storage:
             return response["ETag"]
 
         try:
-            etag = self._conditional(key, put)
+            tag = self._conditional(key, put)
         except (ObjectExists, ObjectNotFound):  # 412: another version; 404: deleted meanwhile
             raise ObjectChanged(key) from None
-        return ObjectInfo(key, len(content), _etag(etag))
+        return ObjectInfo(key, len(content), etag(tag))
 
     def _refuse_if_exists(self, key: str) -> None:
         try:
@@ -327,8 +264,8 @@ class S3Storage:
             )
             return response["ETag"]
 
-        etag = self._conditional(key, put)
-        return ObjectInfo(key, len(body), _etag(etag))
+        tag = self._conditional(key, put)
+        return ObjectInfo(key, len(body), etag(tag))
 
     def _conditional(self, key: str, request: Callable[[], str]) -> str:
         """Run a conditional write: 412 means another writer won, 409 means retry shortly."""
@@ -337,7 +274,7 @@ class S3Storage:
                 with self._translated(key, "write"):
                     return request()
             except StorageError as error:
-                code = _code(error.__cause__)
+                code = error_code(error.__cause__)
                 if code == "PreconditionFailed":
                     raise ObjectExists(key) from None
                 if code != "ConditionalRequestConflict" or attempt == CONFLICT_RETRIES:
@@ -373,13 +310,13 @@ class S3Storage:
                 )
                 return response["ETag"]
 
-            etag = self._conditional(key, complete)
+            tag = self._conditional(key, complete)
         except BaseException:
             # Nothing was made visible; drop the parts so they cost nothing.
             with contextlib.suppress(ClientError, BotoCoreError):
                 client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
             raise
-        return ObjectInfo(key, size, _etag(etag))
+        return ObjectInfo(key, size, etag(tag))
 
     def _upload_parts(
         self,
@@ -431,13 +368,3 @@ def _read_part(data: IO[bytes], size: int, url: str) -> bytes:
     except OSError as error:
         raise StorageError(f"cannot write {url}: reading the data failed: {error}") from error
     return bytes(buffer)
-
-
-def _etag(value: str) -> str:
-    return value.strip('"')
-
-
-def _code(error: BaseException | None) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""

@@ -28,6 +28,7 @@ from flask import current_app
 from flask import jsonify
 from flask.blueprints import BlueprintSetupState
 
+from pryv_server.core.layout import HEALTH_PROBE_KEY
 from pryv_server.storage import Storage
 from pryv_server.web.services import Services
 
@@ -35,15 +36,14 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("health", __name__)
 
-PROBE_KEY = "_health"
 CACHE_KEY = "pryv.health"
 HEALTH_TTL = 1.0  # seconds a result is reused
 
 
 def probe_storage(storage: Storage) -> dict[str, object]:
     """Write and read back the probe object; a failure raises."""
-    storage.write(PROBE_KEY, io.BytesIO(b"ok\n"), overwrite=True)
-    if storage.read(PROBE_KEY) != b"ok\n":
+    storage.write(HEALTH_PROBE_KEY, io.BytesIO(b"ok\n"), overwrite=True)
+    if storage.read(HEALTH_PROBE_KEY) != b"ok\n":
         raise OSError("the probe object read back differs from what was written")
     return {}
 

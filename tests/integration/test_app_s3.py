@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
-from pryv_server.app import read_remote_config
+from pryv_server.backends import read_remote_config
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
@@ -190,7 +190,12 @@ def test_s3_endpoint_option_overrides_the_environment(
 
 
 def test_s3_without_boto3_says_how_to_install_it(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in ["boto3", "pryv_server.aws", "pryv_server.storage.s3"]:
+    boto3_users = [
+        "pryv_server.backends.s3",
+        "pryv_server.storage.s3",
+        "pryv_server.storage.s3_client",
+    ]
+    for module in ["boto3", *boto3_users]:
         monkeypatch.delitem(sys.modules, module, raising=False)
     monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 now fails
     with pytest.raises(ConfigError, match=r'pip install "pryv\[aws\]"'):

@@ -23,8 +23,8 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
     if request.param == "memory":
         yield MemoryStorage()
     elif request.param == "s3":
-        from pryv_server.storage.s3 import ClientProvider
         from pryv_server.storage.s3 import S3Storage
+        from pryv_server.storage.s3_client import ClientProvider
 
         s3 = request.getfixturevalue("s3")
         yield S3Storage(s3.bucket, "store", clients=ClientProvider())

@@ -18,8 +18,8 @@ from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
 from pryv_server.storage.s3 import MIN_PART_SIZE
-from pryv_server.storage.s3 import ClientProvider
 from pryv_server.storage.s3 import S3Storage
+from pryv_server.storage.s3_client import ClientProvider
 from tests.s3server import S3
 
 PART = MIN_PART_SIZE

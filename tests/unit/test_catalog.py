@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from pryv_server.core.catalog import GENERATION_KEY
 from pryv_server.core.catalog import Catalog
-from pryv_server.core.catalog import record_key
+from pryv_server.core.layout import GENERATION_KEY
+from pryv_server.core.layout import record_key
 from pryv_server.storage import MemoryStorage
 from tests.unit.test_models import package
 
@@ -121,8 +121,8 @@ def test_add_makes_own_publish_visible_at_once() -> None:
 def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
     """The incremental path after a local publish must give exactly what a full build gives."""
     from pryv_server.core.catalog import Snapshot
+    from pryv_server.core.layout import release_yank_key
     from pryv_server.core.overlays import YankState
-    from pryv_server.core.overlays import release_yank_key
 
     first, second, third = package("1.0"), package("2.0"), package("3.0")
     overlays = {
@@ -273,9 +273,9 @@ def test_an_upload_keeps_the_pages_of_every_other_project() -> None:
 
 
 def test_a_yank_renders_its_project_again() -> None:
+    from pryv_server.core.layout import release_yank_key
     from pryv_server.core.overlays import YankState
     from pryv_server.core.overlays import encode
-    from pryv_server.core.overlays import release_yank_key
 
     records = MemoryStorage()
     put(records, "1.0")

@@ -8,14 +8,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pryv_server.app import S3_RELIST_SECONDS
+from pryv_server.app import REMOTE_RELIST_SECONDS
 from pryv_server.app import open_catalog
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core import Upload
-from pryv_server.core.catalog import GENERATION_KEY
+from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
 from tests.dists import make_wheel
@@ -61,7 +61,7 @@ def s3_index(records: CountingStorage, ttl: float, clock: Clock):  # type: ignor
 def test_s3_index_checks_the_marker_once_per_ttl_and_relists_only_on_change() -> None:
     records, clock = CountingStorage(), Clock()
     index = s3_index(records, 5.0, clock)
-    assert (index.check_interval, index.ttl) == (5.0, S3_RELIST_SECONDS)
+    assert (index.check_interval, index.ttl) == (5.0, REMOTE_RELIST_SECONDS)
     assert index.loaders > 1
     index.snapshot()
     assert (records.stats, records.lists) == (1, 1)
@@ -76,7 +76,7 @@ def test_s3_index_checks_the_marker_once_per_ttl_and_relists_only_on_change() ->
     clock.now += 5.0
     index.snapshot()
     assert (records.stats, records.lists) == (3, 2)
-    clock.now += S3_RELIST_SECONDS
+    clock.now += REMOTE_RELIST_SECONDS
     index.snapshot()  # the safety net: a full relist even without a marker change
     assert (records.stats, records.lists) == (4, 3)
 

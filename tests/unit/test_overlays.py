@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
-from pryv_server.core.catalog import is_record_key
-from pryv_server.core.catalog import record_key
+from pryv_server.core.layout import is_record_key
+from pryv_server.core.layout import record_key
 from pryv_server.core.models import YankState
 from pryv_server.storage import MemoryStorage
 from tests.unit.test_models import package
@@ -20,11 +21,11 @@ from tests.unit.test_models import package
 def test_overlay_keys_are_never_package_records() -> None:
     wheel = package("1.0")
     for key in (
-        overlays.release_yank_key(wheel.project, "1.0"),
-        overlays.file_yank_key(wheel),
-        overlays.metadata_key(wheel),
+        layout.release_yank_key(wheel.project, "1.0"),
+        layout.file_yank_key(wheel.project, wheel.version, wheel.identity),
+        layout.backfilled_metadata_key(wheel.project, wheel.identity),
     ):
-        assert overlays.is_overlay_key(key)
+        assert layout.is_overlay_key(key)
         assert not is_record_key(key)
 
 
@@ -32,8 +33,8 @@ def test_most_specific_yank_record_wins() -> None:
     wheel, sdist = package("1.0"), package("1.0", filename="demo-1.0.tar.gz")
     release = YankState(yanked=True, reason="release")
     records = {
-        overlays.release_yank_key(wheel.project, "1.0.0"): release,  # 1.0.0 is release 1.0
-        overlays.file_yank_key(sdist): YankState(yanked=False),
+        layout.release_yank_key(wheel.project, "1.0.0"): release,  # 1.0.0 is release 1.0
+        layout.file_yank_key(sdist.project, sdist.version, sdist.identity): YankState(yanked=False),
     }
     snapshot = Snapshot.build(1, {"a": wheel, "b": sdist}, records)
     assert snapshot.by_filename[wheel.filename].yanked_reason == "release"
@@ -43,10 +44,10 @@ def test_most_specific_yank_record_wins() -> None:
 
 def test_yanked_releases_are_not_latest() -> None:
     old, new = package("1.0"), package("2.0")
-    records = {overlays.release_yank_key(new.project, "2.0"): YankState(yanked=True)}
+    records = {layout.release_yank_key(new.project, "2.0"): YankState(yanked=True)}
     project = Snapshot.build(1, {"a": old, "b": new}, records).project("demo")
     assert str(project.latest.version) == "1.0"
-    everything = {overlays.release_yank_key(old.project, "1.0"): YankState(yanked=True), **records}
+    everything = {layout.release_yank_key(old.project, "1.0"): YankState(yanked=True), **records}
     all_yanked = Snapshot.build(1, {"a": old, "b": new}, everything).project("demo")
     assert str(all_yanked.latest.version) == "2.0"  # nothing else: the highest one
 
@@ -54,7 +55,9 @@ def test_yanked_releases_are_not_latest() -> None:
 def test_backfilled_metadata_applies_only_to_files_without_metadata() -> None:
     wheel = package("1.0")
     record = overlays.MetadataRecord("x/demo.whl.metadata", "f" * 64)
-    applied = overlays.apply(wheel, {overlays.metadata_key(wheel): record})
+    applied = overlays.apply(
+        wheel, {layout.backfilled_metadata_key(wheel.project, wheel.identity): record}
+    )
     assert (applied.metadata_key, applied.metadata_sha256) == ("x/demo.whl.metadata", "f" * 64)
 
 
@@ -75,7 +78,7 @@ def test_index_notices_yank_records_and_skips_broken_ones(caplog: pytest.LogCapt
     )
     index = Catalog(store, ttl=0)
     assert not index.snapshot().by_filename[wheel.filename].yanked
-    key = overlays.release_yank_key(wheel.project, "1.0")
+    key = layout.release_yank_key(wheel.project, "1.0")
     store.write(key, io.BytesIO(overlays.encode(YankState(yanked=True, reason="r"))))
     assert index.snapshot().by_filename[wheel.filename].yanked_reason == "r"
     store.write(key, io.BytesIO(b"{not json"), overwrite=True)
@@ -88,7 +91,7 @@ def test_index_notices_yank_records_and_skips_broken_ones(caplog: pytest.LogCapt
 def test_yank_state_is_not_stored_in_the_package_record() -> None:
     wheel = package("1.0")
     yanked = overlays.apply(
-        wheel, {overlays.release_yank_key(wheel.project, "1.0"): YankState(yanked=True)}
+        wheel, {layout.release_yank_key(wheel.project, "1.0"): YankState(yanked=True)}
     )
     assert yanked.yanked
     assert "yank" not in yanked.to_json()

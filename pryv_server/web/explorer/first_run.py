@@ -1,9 +1,10 @@
 """Whether first-run setup is over, remembered in storage so that it never reopens.
 
-The marker :data:`SETUP_MARKER` lives in the projects store (shared by every worker and
-instance). It is written by the one setup that wins (create-if-absent) or, for servers whose
-users were added with ``pryv user add``, as soon as a request or a start sees users. Once it
-exists, a users file that is missing or holds ``{}`` is an error (503), never an open setup.
+The marker :data:`~pryv_server.core.layout.SETUP_MARKER` lives in the projects store (shared
+by every worker and instance). It is written by the one setup that wins (create-if-absent) or,
+for servers whose users were added with ``pryv user add``, as soon as a request or a start sees
+users. Once it exists, a users file that is missing or holds ``{}`` is an error (503), never
+an open setup.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import time
 
+from pryv_server.core.layout import SETUP_MARKER
 from pryv_server.errors import NotFound
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
@@ -20,9 +22,6 @@ from pryv_server.errors import StorageError
 from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
-
-# In the projects store; a key starting with "_" is never read as a package record.
-SETUP_MARKER = "_setup-done"
 
 
 def setup_closed(services: Services) -> bool:

@@ -7,7 +7,7 @@ facts that are checked on every page:
   A password change, or removing the user and creating them again (a new salt), changes the hash
   and ends every session at once, with no state anywhere;
 * the **login time**, compared with the user's **logout time**: one tiny object per user in the
-  projects store (``_sessions/<digest of the name>.json``), written by logout. Every worker and
+  projects store (:func:`pryv_server.core.layout.logout_key`), written by logout. Every worker and
   every instance reads the same store, so a logout ends all of that user's sessions everywhere,
   including a copy of the cookie an attacker took.
 """
@@ -22,10 +22,10 @@ import time
 
 from flask import current_app
 
+from pryv_server.core.layout import logout_key
 from pryv_server.errors import ObjectNotFound
 from pryv_server.web.services import Services
 
-SESSIONS_PREFIX = "_sessions/"
 _FINGERPRINT_CONTEXT = b"pryv session credential\0"
 
 
@@ -40,15 +40,10 @@ def fingerprint(services: Services, username: str) -> str | None:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def _logout_key(username: str) -> str:
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{SESSIONS_PREFIX}{digest}.json"
-
-
 def logged_out_at(services: Services, username: str) -> float:
     """Return when the user last logged out (0 when never)."""
     try:
-        content = services.registry.records.read(_logout_key(username))
+        content = services.registry.records.read(logout_key(username))
         return float(json.loads(content)["logout"])
     except ObjectNotFound:
         return 0.0
@@ -59,7 +54,7 @@ def logged_out_at(services: Services, username: str) -> float:
 def end_sessions(services: Services, username: str) -> None:
     """Record a logout: every session of ``username`` started before now is over."""
     body = json.dumps({"logout": time.time()}).encode() + b"\n"
-    services.registry.records.write(_logout_key(username), io.BytesIO(body), overwrite=True)
+    services.registry.records.write(logout_key(username), io.BytesIO(body), overwrite=True)
 
 
 def is_valid(services: Services, username: str, print_: object, logged_in_at: object) -> bool:

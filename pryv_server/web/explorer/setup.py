@@ -1,11 +1,11 @@
 """First-run setup: create the first user from the browser, exactly once, then never again.
 
 ``/setup`` exists only until a first user exists; afterwards it answers 404 whatever is posted.
-"Exists" is remembered by a marker object in the projects store (:data:`SETUP_MARKER`), so setup
-stays closed when the users file is briefly missing or empty (a missing users file is then a 503,
-not an open door). The marker is also the claim: the setup that creates it (create-if-absent,
-so one writer wins across workers and instances) is the one that adds its user; every other
-concurrent setup answers 404.
+"Exists" is remembered by a marker object in the projects store
+(:data:`~pryv_server.core.layout.SETUP_MARKER`), so setup stays closed when the users file is
+briefly missing or empty (a missing users file is then a 503, not an open door). The marker is
+also the claim: the setup that creates it (create-if-absent, so one writer wins across workers
+and instances) is the one that adds its user; every other concurrent setup answers 404.
 
 The form asks for a setup token, which ``pryv start`` writes to its log, unless the request comes
 straight from this machine: a loopback client address, a loopback ``Host`` (a DNS-rebound name
@@ -36,9 +36,9 @@ from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from pryv_server.auth import validate_username
+from pryv_server.core.layout import SETUP_MARKER
 from pryv_server.errors import NotFound
 from pryv_server.web.explorer.auth import log_in
-from pryv_server.web.explorer.first_run import SETUP_MARKER
 from pryv_server.web.explorer.first_run import claim
 from pryv_server.web.explorer.first_run import setup_closed
 from pryv_server.web.services import get_services

@@ -1,20 +1,20 @@
-"""Build pryv's S3 objects from the settings: one client per process, storages, users files.
+"""The ``s3`` backend: stores, users files and the config file in S3 buckets, one client pool.
 
-Importing this module imports boto3, which only ``pip install "pryv[aws]"`` provides; the app
-imports it only when a path option is an ``s3://`` location (see :func:`connect`).
+Importing this module imports boto3, which only ``pip install "pryv[aws]"`` provides; the
+backends table (:mod:`pryv_server.backends`) imports it only when a location is ``s3://``.
 """
 
 from __future__ import annotations
 
+from pryv_server.backends.store_file import StorageFileSource
 from pryv_server.config import Location
 from pryv_server.config import Settings
 from pryv_server.errors import ConfigError
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
-from pryv_server.sources import StorageFileSource
 from pryv_server.storage.base import validate_key
-from pryv_server.storage.s3 import ClientProvider
 from pryv_server.storage.s3 import S3Storage
+from pryv_server.storage.s3_client import ClientProvider
 
 
 class S3Connector:
@@ -54,7 +54,7 @@ class S3Connector:
 
     def file_source(self, location: Location, *, check_interval: float) -> StorageFileSource:
         """Return the object at ``location`` as a users-file source, re-read when its ETag moves."""
-        storage = self.storage(Location("s3", "", location.bucket), check=False)
+        storage = self.storage(_bucket(location), check=False)
         try:
             storage.check()
         except StorageError as error:
@@ -63,20 +63,24 @@ class S3Connector:
             storage, _object_key(location), name=str(location), check_interval=check_interval
         )
 
+    def read_config(self, location: Location) -> bytes | None:
+        """Read a configuration file with boto3's standard chain (None when absent).
 
-def read_remote_config(location: Location) -> bytes | None:
-    """Read a configuration file from S3 with boto3's standard chain (None when absent).
+        The ``[aws]`` options cannot apply here, since they are inside the very file being read:
+        set ``AWS_ENDPOINT_URL`` (or a profile) in the environment for an S3-compatible store.
+        """
+        storage = self.storage(_bucket(location), check=False)
+        try:
+            return storage.read(_object_key(location))
+        except ObjectNotFound:
+            return None
+        except StorageError as error:
+            raise ConfigError(f"{location}: cannot read the configuration file: {error}") from None
 
-    The ``[aws]`` options cannot apply here, since they are inside the very file being read: set
-    ``AWS_ENDPOINT_URL`` (or a profile) in the environment for an S3-compatible store.
-    """
-    storage = S3Connector().storage(Location("s3", "", location.bucket), check=False)
-    try:
-        return storage.read(_object_key(location))
-    except ObjectNotFound:
-        return None
-    except StorageError as error:
-        raise ConfigError(f"{location}: cannot read the configuration file: {error}") from None
+
+def _bucket(location: Location) -> Location:
+    """Return the location of the whole bucket (a users or config file's key is its path)."""
+    return Location(location.scheme, "", location.bucket)
 
 
 def _object_key(location: Location) -> str:

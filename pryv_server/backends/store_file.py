@@ -1,7 +1,8 @@
-"""Users files kept in a storage (S3): the bridge between ``auth`` and ``storage``.
+"""Users files kept in a store (S3): the bridge between ``auth`` and ``storage``.
 
 ``auth`` reads ``users.json`` and ``.htpasswd`` through its small ``FileSource`` protocol and must
-not import ``storage``; this adapter, built by the app, lets it read a file from any store.
+not import ``storage``; this adapter, built by a remote backend's connector, lets it read a file
+from any store.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from pryv_server.errors import ObjectNotFound
-from pryv_server.storage import Storage
+from pryv_server.storage.base import Storage
 
 
 class StorageFileSource:

@@ -1,0 +1,158 @@
+"""Every storage key pryv reads or writes, spelled in one place.
+
+pryv keeps two stores (``projects-path`` and ``packages-path``; they may be one and the same).
+A store moves bytes under string keys and knows nothing of what they mean; this module is where
+a key gets its meaning. "Where does an upload go?" is answered here::
+
+    projects store: small records, read by core/catalog.py      written by        how
+    ├── <project>/<identity>.json            package record       core/publish.py   once (1)
+    ├── _generation                          generation marker    core/catalog.py   replaced
+    ├── _yank/<project>/<release>.json       release yank         core/registry.py  replaced
+    ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
+    ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
+    ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
+    ├── _setup-done                          setup is over        web/explorer/     once (1)
+    ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
+    ├── _health                              health probe         web/health.py     replaced
+    └── _conditional-write-probe             S3 If-None-Match     storage/s3.py     once (1)
+    packages store: content-addressed blobs, d = sha256 of the bytes
+    ├── <d[:2]>/<d[2:4]>/<d>/<filename>            an uploaded file     core/publish.py  once (1)
+    ├── <d[:2]>/<d[2:4]>/<d>/<filename>.metadata   its core metadata    core/publish.py  once (1)
+    ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
+    └── _health                                    health probe         web/health.py    replaced
+
+    (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
+    (2) once, keyed by r = sha256 of the renderer version, content type and text.
+
+A package record is the only key of the projects store without a leading ``_`` and with exactly
+one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
+so the catalog's listing never mistakes one for a package. The listing reads records and the two
+overlay kinds (:func:`is_overlay_key`) and nothing else.
+
+Layering: ``web`` may import this module (it sits above ``core``), so the explorer's setup marker
+and session records and the health probe take their keys from here. ``storage`` sits below
+``core`` and may not import it: the one key a store writes on its own (the S3 conditional-write
+probe, :data:`pryv_server.storage.base.WRITE_PROBE_KEY`) is declared in ``storage/base.py`` and
+re-exported here so the tree above stays whole. ``auth`` writes no key of its own: the users
+file's location is an option, not a layout key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from packaging.utils import NormalizedName
+
+from pryv_server.core.names import release_key
+from pryv_server.storage.base import WRITE_PROBE_KEY
+
+__all__ = [
+    "DESCRIPTIONS_PREFIX",
+    "GENERATION_KEY",
+    "HEALTH_PROBE_KEY",
+    "METADATA_PREFIX",
+    "METADATA_SUFFIX",
+    "RESERVED_PREFIX",
+    "SESSIONS_PREFIX",
+    "SETUP_MARKER",
+    "WRITE_PROBE_KEY",
+    "YANK_PREFIX",
+    "backfilled_metadata_key",
+    "blob_key",
+    "core_metadata_key",
+    "description_key",
+    "file_yank_key",
+    "is_overlay_key",
+    "is_record_key",
+    "logout_key",
+    "record_key",
+    "release_yank_key",
+    "sdist_claim_key",
+]
+
+RESERVED_PREFIX = "_"  # in the projects store: never a package record
+RECORD_SUFFIX = ".json"
+GENERATION_KEY = "_generation"
+YANK_PREFIX = "_yank/"
+METADATA_PREFIX = "_metadata/"
+SDIST_CLAIM_PREFIX = "_sdist/"
+SETUP_MARKER = "_setup-done"
+SESSIONS_PREFIX = "_sessions/"
+HEALTH_PROBE_KEY = "_health"
+METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
+DESCRIPTIONS_PREFIX = "descriptions/"
+
+
+# -- projects store: package records ---------------------------------------------------------
+
+
+def record_key(project: NormalizedName, identity: str) -> str:
+    """Return the key of a file's record: one object per file, written once."""
+    return f"{project}/{identity}{RECORD_SUFFIX}"
+
+
+def is_record_key(key: str) -> bool:
+    """Say whether a key holds a package record (``<project>/<identity>.json``)."""
+    return (
+        key.count("/") == 1 and key.endswith(RECORD_SUFFIX) and not key.startswith(RESERVED_PREFIX)
+    )
+
+
+# -- projects store: overlays (see core/overlays.py for what they hold) ----------------------
+
+
+def release_yank_key(project: NormalizedName, version: str) -> str:
+    """Return the key of the yank record of a whole release."""
+    return f"{YANK_PREFIX}{project}/{release_key(version)}.json"
+
+
+def file_yank_key(project: NormalizedName, version: str, identity: str) -> str:
+    """Return the key of the yank record of one file."""
+    return f"{YANK_PREFIX}{project}/{release_key(version)}/{identity}.json"
+
+
+def backfilled_metadata_key(project: NormalizedName, identity: str) -> str:
+    """Return the key of the backfilled metadata record of one file."""
+    return f"{METADATA_PREFIX}{project}/{identity}.json"
+
+
+def sdist_claim_key(project: NormalizedName, version: str) -> str:
+    """Return the key of the marker naming the one sdist of a release (not read by the index)."""
+    return f"{SDIST_CLAIM_PREFIX}{project}/{release_key(version)}"
+
+
+def is_overlay_key(key: str) -> bool:
+    """Say whether ``key`` holds a yank or metadata record."""
+    return key.endswith(".json") and key.startswith((YANK_PREFIX, METADATA_PREFIX))
+
+
+# -- projects store: the explorer's records ---------------------------------------------------
+
+
+def logout_key(username: str) -> str:
+    """Return the key of a user's last-logout record (the name is hashed: any name is a key)."""
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{SESSIONS_PREFIX}{digest}.json"
+
+
+# -- packages store: blobs --------------------------------------------------------------------
+
+
+def _fan_out(digest: str) -> str:
+    """Spread keys over 65536 prefixes (few entries per directory, S3 partitions by prefix)."""
+    return f"{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+def blob_key(sha256: str, filename: str) -> str:
+    """Return where an uploaded file's bytes land: content-addressed, so written once."""
+    return f"{_fan_out(sha256)}/{filename}"
+
+
+def core_metadata_key(blob: str) -> str:
+    """Return the key of a file's extracted core metadata, beside the file (PEP 658)."""
+    return f"{blob}{METADATA_SUFFIX}"
+
+
+def description_key(digest: str) -> str:
+    """Return the key of a rendered description, by the digest of what it is rendered from."""
+    return f"{DESCRIPTIONS_PREFIX}{_fan_out(digest)}.json"
