@@ -11,6 +11,7 @@ from pryv_server.auth import CachedVerifier
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.web.pages import Pages
 from pryv_server.web.ratelimit import LoginLimiter
 
 
@@ -24,6 +25,8 @@ class Services:
     verifier: CachedVerifier
     # Shared by every login path (API Basic auth, explorer login form).
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    # The one cache of rendered pages (views and the fast path in front of Flask).
+    pages: Pages = field(default_factory=Pages)
 
 
 def get_services() -> Services:
