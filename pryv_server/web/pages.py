@@ -91,9 +91,17 @@ class Pages:
         self._lock = threading.Lock()
 
     def cached(self, snapshot: Snapshot, key: PageKey) -> Page | None:
-        """Return the page rendered for ``key`` from ``snapshot``'s state, or None; no lock."""
-        shelf = self._shelves.get(key.project)
-        if shelf is None or not _current(shelf, state_of(snapshot, key.project)):
+        """Return the page rendered for ``key`` from ``snapshot``'s state, or None; no lock.
+
+        The fast path in front of Flask calls this on every repeat request: :func:`state_of`
+        and the identity check are inlined.
+        """
+        project = key.project
+        shelf = self._shelves.get(project)
+        if shelf is None:
+            return None
+        state = snapshot.generation if project is None else snapshot.by_project.get(project)
+        if shelf.state is not state and not _current(shelf, state):
             return None
         return shelf.pages.get(key)
 

@@ -119,11 +119,12 @@ def negotiate(accept: str | None) -> str | None:
     return None if best is None else OFFERS[best]
 
 
+@lru_cache(maxsize=4096)
 def page_key(project: NormalizedName | None, fmt: str) -> PageKey:
     """Name a rendered simple page in the page cache (None: the ``/simple/`` index).
 
     Both HTML media types get the same bytes (only the Content-Type differs), so they share one
-    rendering.
+    rendering. Kept per name and form: building the key costs more than looking it up.
     """
     return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"))
 
