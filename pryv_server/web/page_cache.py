@@ -2,8 +2,7 @@
 
 ``pip install`` asks ``/simple/<project>/`` for every dependency, again and again, with the same
 credentials and ``Accept`` header. Once Flask has answered such a request, everything the answer
-depends on is cached: the rendered page (in :mod:`pryv_server.web.pages`, the one page cache the
-views fill), the successful password check
+depends on is cached: the rendered page (in ``web.pages``), the successful password check
 (in :class:`~pryv_server.auth.CachedVerifier`) and the content negotiation (per ``Accept``
 value). Flask's request context, routing and hooks then cost twice what the rest of the request
 does, so this middleware answers such repeats itself.
