@@ -16,14 +16,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Hashable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from types import MappingProxyType
-from typing import TypeVar
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -44,15 +42,14 @@ from pryv_server.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-MAX_MEMO = 4096
-# The simple page in its three forms (HTML, v1 HTML, JSON) and PyPI JSON documents.
-MEMO_PER_PROJECT = 8
-
 
 @dataclass(frozen=True)
 class Snapshot:
-    """An immutable view of the whole registry at one moment."""
+    """An immutable view of the whole registry at one moment: records and projects, no pages.
+
+    Rendered pages belong to the web layer (:mod:`pryv_server.web.pages`), keyed by what a
+    snapshot says of their project.
+    """
 
     generation: int
     packages: Mapping[str, Package]  # record key -> package, as stored
@@ -60,10 +57,7 @@ class Snapshot:
     by_filename: Mapping[str, Package]
     overlays: Mapping[str, Overlay] = field(default_factory=dict)  # overlay key -> record
     _projects: dict[NormalizedName, Project] = field(default_factory=dict, repr=False)
-    _memo: dict[Hashable, object] = field(default_factory=dict, repr=False)
-    _project_memos: dict[NormalizedName, dict[Hashable, object]] = field(
-        default_factory=dict, repr=False
-    )
+    _last_serial: list[int] = field(default_factory=list, repr=False)  # computed once
 
     @classmethod
     def build(
@@ -106,48 +100,18 @@ class Snapshot:
             self.overlays,
         ).inherit(self)
 
-    def memo(
-        self, key: Hashable, compute: Callable[[], T], project: NormalizedName | None = None
-    ) -> T:
-        """Return ``compute()``, computed once per snapshot (rendered pages, for instance).
-
-        A snapshot never changes, so whatever is derived from it stays valid for its lifetime.
-        A value derived from one ``project``'s files alone (its pages) also stays valid in the
-        next snapshots for as long as those files do not change (see :meth:`inherit`), so an
-        upload renders only its own project's pages again. At most ``MEMO_PER_PROJECT`` values
-        per project and ``MAX_MEMO`` others are kept, so keys a client influences (the ``Host``
-        header) cannot grow memory without bound.
-        """
-        if project is None:
-            memo, limit = self._memo, MAX_MEMO
-        else:
-            memo, limit = self._project_memos.setdefault(project, {}), MEMO_PER_PROJECT
-        if key in memo:
-            return memo[key]  # type: ignore[return-value]
-        value = compute()
-        if len(memo) < limit:
-            memo[key] = value
-        return value
-
-    def memoized(self, key: Hashable, project: NormalizedName | None = None) -> object | None:
-        """Return what :meth:`memo` already computed for ``key``, or None, computing nothing."""
-        memo = self._memo if project is None else self._project_memos.get(project, {})
-        return memo.get(key)
-
     def inherit(self, previous: Snapshot) -> Snapshot:
-        """Keep ``previous``'s projects and per-project values wherever their files are the same.
+        """Keep ``previous``'s assembled projects wherever their files are the same.
 
-        Called on every new snapshot: without it, each upload made every worker assemble and
-        render every project again, so a registry receiving uploads never had a warm page.
+        Called on every new snapshot: without it, each upload made every worker assemble every
+        project again. (The pages rendered from a project are the web layer's, kept on the same
+        rule: see :mod:`pryv_server.web.pages`.)
         """
-        for name in previous._projects.keys() | previous._project_memos.keys():
+        for name, assembled in list(previous._projects.items()):
             files = previous.by_project.get(name)
             if files is None or self.by_project.get(name) != files:
                 continue  # tuples of the same Package objects compare by identity first: cheap
-            if (memo := previous._project_memos.get(name)) is not None:
-                self._project_memos.setdefault(name, memo)
-            if (assembled := previous._projects.get(name)) is not None:
-                self._projects.setdefault(name, assembled)
+            self._projects.setdefault(name, assembled)
         return self
 
     def project(self, normalized: NormalizedName) -> Project | None:
@@ -169,10 +133,11 @@ class Snapshot:
 
         See :attr:`Project.last_serial`; computed once per snapshot.
         """
-        return self.memo(
-            ("last-serial",),
-            lambda: max((project.last_serial for project in self.projects()), default=0),
-        )
+        if not self._last_serial:
+            self._last_serial.append(
+                max((project.last_serial for project in self.projects()), default=0)
+            )
+        return self._last_serial[0]
 
 
 def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:

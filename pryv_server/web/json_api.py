@@ -6,7 +6,7 @@ fields included), ``releases`` (project document only, as on PyPI), ``urls`` (th
 shown release), ``last_serial`` and ``vulnerabilities``, and the ``X-PyPI-Last-Serial`` header
 that mirrors (bandersnatch) check against the serial ``/simple/`` announced. Counters pryv does
 not keep (downloads) are ``-1``, as PyPI reports them. Documents are built from the in-memory
-snapshot and kept per snapshot generation and host.
+snapshot and kept in :mod:`pryv_server.web.pages` per host until their project changes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from pryv_server.core import Release
 from pryv_server.core.names import normalize
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web.pages import Page
+from pryv_server.web.pages import PageKey
 from pryv_server.web.services import get_services
 from pryv_server.web.simple import SERIAL_HEADER
 
@@ -47,23 +49,28 @@ def release_json(project: str, version: str) -> Response:
 
 
 def _answer(name: str, version: str | None) -> Response:
-    snapshot = get_services().registry.snapshot()
+    services = get_services()
+    snapshot = services.registry.snapshot()
     project = snapshot.project(normalize(name))
     if project is None:
         raise ProjectNotFound(f"no project named {name!r}")
     release = project.latest if version is None else project.release(version)
     if release is None:
         raise PackageNotFound(f"{project.name!r} has no release {version!r}")
-    key = ("pypi-json", project.normalized, version and str(release.version), request.host_url)
-    body = snapshot.memo(
-        key,
-        lambda: json.dumps(
-            build_document(project, release, version is None), separators=(",", ":")
+    # The document names the host (its URLs are absolute), so each host gets its own.
+    form = ("pypi-json", version and str(release.version), request.host_url)
+    page = services.pages.page(
+        snapshot,
+        PageKey(project.normalized, form),
+        lambda: Page(
+            json.dumps(
+                build_document(project, release, version is None), separators=(",", ":")
+            ).encode(),
+            project.last_serial,
         ),
-        project=project.normalized,
     )
-    response = Response(body, content_type="application/json")
-    response.headers[SERIAL_HEADER] = str(project.last_serial)
+    response = Response(page.body, content_type="application/json")
+    response.headers[SERIAL_HEADER] = str(page.serial)
     return response
 
 

@@ -2,7 +2,7 @@
 
 ``pip install`` asks ``/simple/<project>/`` for every dependency, again and again, with the same
 credentials and ``Accept`` header. Once Flask has answered such a request, everything the answer
-depends on is cached: the rendered page (in the snapshot's memo), the successful password check
+depends on is cached: the rendered page (in ``web.pages``), the successful password check
 (in :class:`~pryv_server.auth.CachedVerifier`) and the content negotiation (per ``Accept``
 value). Flask's request context, routing and hooks then cost twice what the rest of the request
 does, so this middleware answers such repeats itself.
@@ -24,10 +24,10 @@ from packaging.utils import NormalizedName
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
+from pryv_server.web.pages import Page
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
 from pryv_server.web.simple import SERIAL_HEADER
-from pryv_server.web.simple import Page
 from pryv_server.web.simple import negotiate
 from pryv_server.web.simple import page_key
 
@@ -76,8 +76,9 @@ class SimplePageCache:
         fmt = negotiate(environ.get("HTTP_ACCEPT"))
         if fmt is None or not self._verified(environ):
             return None
-        page = self.services.registry.snapshot().memoized(page_key(project, fmt), project)
-        return (page, CONTENT_TYPES[fmt]) if isinstance(page, Page) else None
+        services = self.services
+        page = services.pages.cached(services.registry.snapshot(), page_key(project, fmt))
+        return None if page is None else (page, CONTENT_TYPES[fmt])
 
     def _verified(self, environ: WSGIEnvironment) -> bool:
         """Say whether the authenticator knows the credentials without a password check.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 
 from flask import current_app
 
@@ -11,6 +12,7 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.web.pages import Pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Services:
     # The one way in for every login path (API Basic auth, explorer login, setup token, the
     # simple-page fast path).
     authenticator: Authenticator
+    # The one cache of rendered pages (views and the fast path in front of Flask).
+    pages: Pages = field(default_factory=Pages)
 
     @property
     def login_limiter(self) -> LoginLimiter:

@@ -9,14 +9,14 @@
 * PyPI's serials, which mirrors (bandersnatch) rely on: ``_last-serial`` in the JSON ``meta`` and
   on each project of ``/simple/``, and the ``X-PyPI-Last-Serial`` header on every page.
 
-Pages are rendered from the in-memory snapshot only and kept per snapshot generation, so a page
-is rendered once per change of the registry, not once per request.
+Pages are rendered from the in-memory snapshot only and kept in :mod:`pryv_server.web.pages`: a
+project's page is rendered once per change of that project, ``/simple/`` once per change of the
+registry, not once per request.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +38,9 @@ from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web.pages import Page
+from pryv_server.web.pages import PageKey
+from pryv_server.web.pages import Pages
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
@@ -63,22 +66,11 @@ CONTENT_TYPES = {HTML: "text/html; charset=utf-8", HTML_V1: HTML_V1, JSON_V1: JS
 SERIAL_HEADER = "X-PyPI-Last-Serial"
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A rendered simple page and the serial it shows (sent as ``X-PyPI-Last-Serial``).
-
-    Kept together in the snapshot's memo so that the page cache, which answers before Flask,
-    sends the same header as the view.
-    """
-
-    body: bytes
-    serial: int
-
-    def response(self, fmt: str) -> Response:
-        """Answer with this page in the media type ``fmt``."""
-        response = Response(self.body, content_type=CONTENT_TYPES[fmt])
-        response.headers[SERIAL_HEADER] = str(self.serial)
-        return response
+def respond(page: Page, fmt: str) -> Response:
+    """Answer with ``page`` in the media type ``fmt``, with its serial."""
+    response = Response(page.body, content_type=CONTENT_TYPES[fmt])
+    response.headers[SERIAL_HEADER] = str(page.serial)
+    return response
 
 
 @blueprint.after_request
@@ -125,21 +117,22 @@ def negotiate(accept: str | None) -> str | None:
     return None if best is None else OFFERS[best]
 
 
-def page_key(project: NormalizedName | None, fmt: str) -> tuple[str, ...]:
-    """Name a rendered simple page in its snapshot's memo (None: the ``/simple/`` index).
+@lru_cache(maxsize=4096)
+def page_key(project: NormalizedName | None, fmt: str) -> PageKey:
+    """Name a rendered simple page in the page cache (None: the ``/simple/`` index).
 
     Both HTML media types get the same bytes (only the Content-Type differs), so they share one
-    rendering.
+    rendering. Kept per name and form: building the key costs more than looking it up.
     """
-    body = "json" if fmt == JSON_V1 else "html"
-    return ("simple-index", body) if project is None else ("simple-project", project, body)
+    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"))
 
 
 @blueprint.get("/simple/")
 def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
-    return _index_page(get_services().registry.snapshot(), fmt).response(fmt)
+    services = get_services()
+    return respond(_index_page(services.pages, services.registry.snapshot(), fmt), fmt)
 
 
 def warm_up(app: Flask) -> None:
@@ -150,17 +143,18 @@ def warm_up(app: Flask) -> None:
     index on its first request.
     """
     with app.app_context():
-        snapshot = get_services().registry.snapshot()
+        services = get_services()
+        snapshot = services.registry.snapshot()
         for fmt in CONTENT_TYPES:
-            _index_page(snapshot, fmt)
+            _index_page(services.pages, snapshot, fmt)
 
 
-def _index_page(snapshot: Snapshot, fmt: str) -> Page:
+def _index_page(pages: Pages, snapshot: Snapshot, fmt: str) -> Page:
     def render() -> Page:
         serial = snapshot.last_serial()
         return Page(_render_index(snapshot.projects(), serial, fmt), serial)
 
-    return snapshot.memo(page_key(None, fmt), render)
+    return pages.page(snapshot, page_key(None, fmt), render)
 
 
 @blueprint.get("/simple/<project>/")
@@ -171,16 +165,17 @@ def project(project: str) -> Response:
         # PEP 503: clients should use the normalized URL; redirect other spellings to it.
         return redirect(_project_url(normalized), code=301)
     fmt = choose_format()
-    snapshot = get_services().registry.snapshot()
+    services = get_services()
+    snapshot = services.registry.snapshot()
     found = snapshot.project(normalized)
     if found is None:
         raise ProjectNotFound(f"no project named {project!r}")
-    page = snapshot.memo(
+    page = services.pages.page(
+        snapshot,
         page_key(normalized, fmt),
         lambda: Page(_render_project(found, fmt), found.last_serial),
-        project=normalized,
     )
-    return page.response(fmt)
+    return respond(page, fmt)
 
 
 @blueprint.get("/simple/<project>")

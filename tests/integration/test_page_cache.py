@@ -146,17 +146,17 @@ def test_the_access_log_names_the_user_of_a_cached_answer(
 def test_warm_up_renders_the_index_pages_a_request_would(app: Flask, demo: Path) -> None:
     """``pryv start`` renders ``/simple/`` before forking, so no worker renders it again."""
     from pryv_server.web.simple import CONTENT_TYPES
-    from pryv_server.web.simple import Page
     from pryv_server.web.simple import page_key
     from pryv_server.web.simple import warm_up
 
-    snapshot = app.extensions["pryv"].registry.snapshot()
-    assert snapshot.memoized(page_key(None, JSON)) is None
+    services = app.extensions["pryv"]
+    snapshot = services.registry.snapshot()
+    assert services.pages.cached(snapshot, page_key(None, JSON)) is None
     warm_up(app)
     client = app.test_client()
     for fmt in CONTENT_TYPES:
-        page = snapshot.memoized(page_key(None, fmt))
-        assert isinstance(page, Page)
+        page = services.pages.cached(snapshot, page_key(None, fmt))
+        assert page is not None
         body = page.body
         response = client.get("/simple/", headers=basic() | {"Accept": fmt})
         assert response.get_data() == body

@@ -243,8 +243,8 @@ def _other(version: str, project: str = "other"):
     return replace(item, project=project, filename=filename, identity=filename)
 
 
-def test_an_upload_keeps_the_pages_of_every_other_project() -> None:
-    """A page stays rendered until its own project changes, whoever changed the registry."""
+def test_an_upload_keeps_the_projects_of_every_other_project() -> None:
+    """A project is assembled again only when its own files change (pages: tests/unit/test_pages)."""
     records = MemoryStorage()
     put(records, "1.0")
     other = _other("1.0")
@@ -253,37 +253,16 @@ def test_an_upload_keeps_the_pages_of_every_other_project() -> None:
     )
     index = Catalog(records, ttl=60, check_interval=0)
     first = index.snapshot()
-    for name in ("demo", "other"):
-        first.memo(("page", name), lambda name=name: f"{name} v1", project=name)
-    assembled = first.project("other")
+    assembled, demo = first.project("other"), first.project("demo")
 
     key = put(records, "2.0", bump=False)  # this process publishes
     index.add(key, records.stat(key).version, package("2.0"))
     second = index.snapshot()
-    assert second.memoized(("page", "other"), "other") == "other v1"
     assert second.project("other") is assembled
-    assert second.memoized(("page", "demo"), "demo") is None  # its own project changed
+    assert second.project("demo") is not demo  # its own project changed
+    assert second.by_project["other"] is first.by_project["other"]
 
-    second.memo(("page", "demo"), lambda: "demo v2", project="demo")
     put(records, "3.0")  # another worker publishes: this one relists
     third = index.snapshot()
     assert len(third.by_project["demo"]) == 3
-    assert third.memoized(("page", "other"), "other") == "other v1"
-    assert third.memoized(("page", "demo"), "demo") is None
-
-
-def test_a_yank_renders_its_project_again() -> None:
-    from pryv_server.core.layout import release_yank_key
-    from pryv_server.core.overlays import YankState
-    from pryv_server.core.overlays import encode
-
-    records = MemoryStorage()
-    put(records, "1.0")
-    index = Catalog(records, ttl=60, check_interval=0)
-    index.snapshot().memo(("page", "demo"), lambda: "before the yank", project="demo")
-    yank = YankState(yanked=True, reason="bad", user="u", time="t")
-    records.write(release_yank_key("demo", "1.0"), io.BytesIO(encode(yank)))
-    index.reload()
-    after = index.snapshot()
-    assert after.by_filename["demo-1.0-py3-none-any.whl"].yanked
-    assert after.memoized(("page", "demo"), "demo") is None
+    assert third.project("other") is assembled

@@ -96,39 +96,3 @@ def test_yank_state_is_not_stored_in_the_package_record() -> None:
     assert yanked.yanked
     assert "yank" not in yanked.to_json()
     assert yanked.to_json() == wheel.to_json()
-
-
-def test_snapshot_memo_computes_once_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pryv_server.core import catalog as index_module
-
-    snapshot = Snapshot.build(1, {})
-    calls: list[int] = []
-    assert snapshot.memo("a", lambda: calls.append(1) or "page") == "page"
-    assert snapshot.memo("a", lambda: calls.append(1) or "other") == "page"
-    assert calls == [1]
-    monkeypatch.setattr(index_module, "MAX_MEMO", 1)
-    assert snapshot.memo("b", lambda: "b1") == "b1"
-    assert snapshot.memo("b", lambda: "b2") == "b2"  # full: computed, not kept
-
-
-def test_snapshot_memo_keeps_every_projects_pages_however_many(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A warm registry of any size renders nothing twice (throughput stays flat as it grows)."""
-    from dataclasses import replace
-
-    from pryv_server.core import catalog as index_module
-    from tests.unit.test_models import package
-
-    monkeypatch.setattr(index_module, "MAX_MEMO", 1)
-    packages = {f"k{n}": replace(package("1.0"), project=f"p{n}") for n in range(50)}  # type: ignore[arg-type]
-    snapshot = Snapshot.build(1, packages)
-    for n in range(50):
-        for form in ("html", "v1-html", "json"):
-            snapshot.memo(("page", n, form), lambda: "rendered", project=f"p{n}")
-    kept = [
-        snapshot.memoized(("page", n, form), f"p{n}")
-        for n in range(50)
-        for form in ("html", "json")
-    ]
-    assert kept == ["rendered"] * 100
