@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
+from pryv_server.core import Package
 from pryv_server.web.errors import plain_response
 from pryv_server.web.services import get_services
 
@@ -45,12 +46,18 @@ def download(filename: str) -> Response:
     package = registry.get_package(filename)
     if (url := registry.download_url(package)) is not None:
         return _redirect(url)
+    return send_package(package)
+
+
+def send_package(package: Package, *, immutable: bool = True) -> Response:
+    """Send a published file's bytes (see :func:`send_stored`)."""
     return send_stored(
-        registry.open_package(package),
+        get_services().registry.open_package(package),
         size=package.size,
         etag=package.sha256,
         filename=package.filename,
         mimetype="application/octet-stream",
+        immutable=immutable,
     )
 
 

@@ -21,7 +21,7 @@ from pryv_server.core.search import paginate
 from pryv_server.core.search import search_projects
 from pryv_server.core.search import sort_projects
 from pryv_server.errors import NotFound
-from pryv_server.web.download import send_stored
+from pryv_server.web.download import send_package
 from pryv_server.web.explorer import rendering
 from pryv_server.web.services import get_services
 
@@ -141,16 +141,8 @@ def _links(
 
 def download_file(filename: str) -> Response:
     """Send a file to a logged-in browser (the API's ``/packages/`` wants HTTP Basic)."""
-    registry = get_services().registry
-    package = registry.get_package(filename)
-    return send_stored(
-        registry.open_package(package),
-        size=package.size,
-        etag=package.sha256,
-        filename=package.filename,
-        mimetype="application/octet-stream",
-        immutable=False,
-    )
+    # Revalidated every time: a browser session may end (logout) while the file stays cached.
+    return send_package(get_services().registry.get_package(filename), immutable=False)
 
 
 def register(blueprint: Blueprint) -> None:
