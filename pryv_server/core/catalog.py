@@ -207,6 +207,14 @@ class Catalog:
             self._signal_seen = signal
         return self._snapshot
 
+    def latest(self) -> Snapshot:
+        """Return the snapshot as this process last saw it (its own publishes included).
+
+        Costs nothing: for checks that a create-if-absent write backs up anyway, where a
+        :meth:`snapshot` would relist after every publish (the marker that publish moved).
+        """
+        return self._snapshot
+
     def _refresh(self, now: float) -> None:
         """Check the marker and relist if it moved (or ``ttl`` passed).
 

@@ -223,7 +223,7 @@ class Publisher:
 
         :raises InvalidUpload: the release already has another sdist.
         """
-        project = self.catalog.snapshot().project(parsed.project)
+        project = self.catalog.latest().project(parsed.project)
         release = project.release(str(parsed.version)) if project is not None else None
         for package in release.packages if release is not None else ():
             if package.kind == "sdist" and package.identity != parsed.identity:
