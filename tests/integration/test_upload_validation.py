@@ -284,7 +284,7 @@ def test_display_only_metadata_rules_warn_and_accept(
     client: FlaskClient, caplog: pytest.LogCaptureFixture, content: bytes, warning: str
 ) -> None:
     """A field pryv only displays never decides whether a file is accepted (issue 12)."""
-    with caplog.at_level(logging.WARNING, logger="pryv_server.core.registry"):
+    with caplog.at_level(logging.WARNING, logger="pryv_server.core.publish"):
         response = send(client, WHEEL, content)
     assert response.status_code == 200, response.text
     assert f"{WHEEL}: accepted despite: " in caplog.text
