@@ -16,6 +16,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from functools import cached_property
+from functools import lru_cache
 from typing import Any
 from typing import Literal
 
@@ -201,12 +202,20 @@ def serves_core_metadata(kind: str, metadata: Metadata) -> bool:
     """
     if kind == "wheel":
         return True
-    try:
-        reliable = Version(metadata.metadata_version) >= RELIABLE_SDIST_METADATA
-    except InvalidVersion:
+    if not _reliable_sdist_metadata(metadata.metadata_version):
         return False
     dynamic = {field.strip().lower() for field in metadata.dynamic}
-    return reliable and not dynamic & RESOLVER_FIELDS
+    return not dynamic & RESOLVER_FIELDS
+
+
+@lru_cache(maxsize=64)
+def _reliable_sdist_metadata(metadata_version: str) -> bool:
+    # Cached: start-up asks this of every stored sdist, and a registry holds a handful of
+    # Metadata-Version strings.
+    try:
+        return Version(metadata_version) >= RELIABLE_SDIST_METADATA
+    except InvalidVersion:
+        return False
 
 
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
