@@ -23,9 +23,12 @@ from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
+from pryv_server.core.mirror import Mirror
+from pryv_server.core.upstream import UpstreamPolicy
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
+from pryv_server.upstream import HttpIndex
 from pryv_server.web import register_blueprints
 from pryv_server.web.services import Services
 
@@ -76,7 +79,19 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    return Services(settings, registry, users, Authenticator(CachedVerifier(users), limiter))
+    authenticator = Authenticator(CachedVerifier(users), limiter)
+    return Services(settings, registry, users, authenticator, mirror=open_mirror(settings, blobs))
+
+
+def open_mirror(settings: Settings, blobs: Storage) -> Mirror | None:
+    """Build the caching proxy of ``[upstream]`` (None without that section)."""
+    if not settings.upstream:
+        return None
+    policy = UpstreamPolicy(
+        settings.upstream_allow, settings.upstream_deny, settings.upstream_min_age
+    )
+    index = HttpIndex.from_environment(settings.upstream_url, timeout=settings.upstream_timeout)
+    return Mirror(index, blobs, policy, ttl=settings.upstream_ttl)
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

@@ -164,6 +164,42 @@ def parse_positive_int(value: str) -> int:
 DOWNLOAD_MODES = ("stream", "redirect")
 
 
+# -- [upstream]: the caching proxy of another index (docs/proxy.md) --------------------------
+
+UPSTREAM_SECTION = "upstream"
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_index_url(value: str) -> str:
+    """Parse ``[upstream] url``: an http(s) URL of a simple index, ending in ``/``."""
+    url = value.strip()
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url if url.endswith("/") else url + "/"
+
+
+def parse_minutes(value: str) -> float:
+    """Parse a non-negative number of minutes into seconds."""
+    return _not_negative(float(value), value) * 60
+
+
+def parse_duration(value: str) -> float:
+    """Parse ``0``, ``3d``, ``12h``, ``30m``, ``45s`` or ``2w`` into seconds (bare: days)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (use a number with s, m, h, d or w: 3d)")
+    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "d").lower()]
+
+
+def parse_patterns(value: str) -> tuple[str, ...]:
+    """Parse name patterns (``fnmatch`` style) separated by commas or spaces, normalized (PEP 503).
+
+    Patterns are compared with normalized names, so ``Acme_*`` is kept as ``acme-*``.
+    """
+    parts = re.split(r"[\s,]+", value)
+    return tuple(re.sub(r"[-_.]+", "-", part).lower() for part in parts if part)
+
+
 @dataclass(frozen=True, slots=True)
 class _Option:
     section: str
@@ -198,6 +234,13 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
     _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
     _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),
+    # [upstream] applies only when the section is present (see Settings.upstream).
+    _Option("upstream", "url", "upstream_url", parse_index_url, "https://pypi.org/simple/"),
+    _Option("upstream", "timeout", "upstream_timeout", parse_seconds, "10"),
+    _Option("upstream", "ttl", "upstream_ttl", parse_minutes, "10"),
+    _Option("upstream", "allow", "upstream_allow", parse_patterns, None),
+    _Option("upstream", "deny", "upstream_deny", parse_patterns, None),
+    _Option("upstream", "min-age", "upstream_min_age", parse_duration, "0"),
 )
 
 
@@ -223,6 +266,13 @@ class Settings:
     aws_conditional_writes: bool = True
     aws_download: str = "stream"
     aws_presign_expiry: int = 300
+    upstream: bool = False  # true when the file has an [upstream] section
+    upstream_url: str = "https://pypi.org/simple/"
+    upstream_timeout: float = 10.0
+    upstream_ttl: float = 600.0  # seconds (the option is in minutes)
+    upstream_allow: tuple[str, ...] = ()
+    upstream_deny: tuple[str, ...] = ()
+    upstream_min_age: float = 0.0  # seconds
 
     @classmethod
     def from_mapping(
@@ -251,6 +301,7 @@ class Settings:
                 parsed[option.attribute] = option.parse(text)
             except ValueError as error:
                 raise ConfigError(f"{source}: [{option.section}] {option.name}: {error}") from None
+        parsed["upstream"] = UPSTREAM_SECTION in values
         return cls(config_path=source, **parsed)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> Settings:

@@ -24,7 +24,9 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     │   └── DigestMismatch
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
-    └── UserExists                  a user of that name is already configured
+    ├── UserExists                  a user of that name is already configured
+    └── UpstreamError               the upstream index failed or timed out (502)
+        └── UpstreamMismatch        an upstream file does not match the hash its page gave
 
 Messages are one line a human can act on: they say what was wrong and, where it helps, what to do.
 """
@@ -129,3 +131,15 @@ class DistributionExists(PryvError):
 
 class UserExists(PryvError):
     """A user with this name already exists in the users file."""
+
+
+class UpstreamError(PryvError):
+    """The upstream index (``[upstream] url``) failed, timed out or answered nonsense.
+
+    Answered ``502`` with the reason, never ``404``: a 404 would let a client move on to another
+    index, which is how dependency confusion starts.
+    """
+
+
+class UpstreamMismatch(UpstreamError):
+    """An upstream file or core metadata does not match the sha256 of its page; nothing was kept."""

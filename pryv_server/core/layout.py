@@ -19,7 +19,12 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>            an uploaded file     core/publish.py  once (1)
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>.metadata   its core metadata    core/publish.py  once (1)
     ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
+    ├── _upstream/<project>.json                   cached upstream page core/mirror.py   replaced
     └── _health                                    health probe         web/health.py    replaced
+
+    Files fetched from an upstream index (core/mirror.py) are stored like uploads, under the
+    same content-addressed keys (``<d…>/<filename>`` and its ``.metadata``), once (1), after
+    their sha256 matched the upstream page's.
 
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
@@ -68,6 +73,7 @@ __all__ = [
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
+    "upstream_page_key",
 ]
 
 RESERVED_PREFIX = "_"  # in the projects store: never a package record
@@ -81,6 +87,7 @@ SESSIONS_PREFIX = "_sessions/"
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
 DESCRIPTIONS_PREFIX = "descriptions/"
+UPSTREAM_PREFIX = "_upstream/"
 
 
 # -- projects store: package records ---------------------------------------------------------
@@ -151,6 +158,11 @@ def blob_key(sha256: str, filename: str) -> str:
 def core_metadata_key(blob: str) -> str:
     """Return the key of a file's extracted core metadata, beside the file (PEP 658)."""
     return f"{blob}{METADATA_SUFFIX}"
+
+
+def upstream_page_key(project: NormalizedName) -> str:
+    """Return the key of an upstream project page kept by the caching proxy (shared by workers)."""
+    return f"{UPSTREAM_PREFIX}{project}.json"
 
 
 def description_key(digest: str) -> str:

@@ -27,6 +27,7 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.UserExists: 409,
     errors.UploadTooLarge: 413,
     errors.TooManyLoginAttempts: 429,
+    errors.UpstreamError: 502,
     errors.StorageFull: 507,
     errors.StorageError: 503,
     errors.ConfigError: 503,
@@ -105,6 +106,9 @@ def handle_pryv_error(error: errors.PryvError) -> Response:
         return error_response(
             status, "the server's configuration is unreadable (its log says why); try again later"
         )
+    if isinstance(error, errors.UpstreamError):
+        log.warning("upstream: %s", error)
+        return error_response(status, str(error))
     if status >= 500:
         log.error("request failed: %s", error, exc_info=error)
         return error_response(status, "the storage backend failed; try again later")

@@ -12,7 +12,9 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.core.mirror import Mirror
 from pryv_server.web.pages import Pages
+from pryv_server.web.proxy_pages import UpstreamPages
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class Services:
     authenticator: Authenticator
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
+    # The caching proxy of an upstream index ([upstream]); None when it is off.
+    mirror: Mirror | None = None
+    upstream_pages: UpstreamPages = field(default_factory=UpstreamPages)
 
     @property
     def login_limiter(self) -> LoginLimiter:

@@ -41,6 +41,7 @@ from pryv_server.errors import ProjectNotFound
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
 from pryv_server.web.pages import Pages
+from pryv_server.web.proxy_pages import UPSTREAM_HEADER
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
@@ -169,13 +170,24 @@ def project(project: str) -> Response:
     snapshot = services.registry.snapshot()
     found = snapshot.project(normalized)
     if found is None:
-        raise ProjectNotFound(f"no project named {project!r}")
+        return _upstream_project(snapshot, normalized, fmt)
     page = services.pages.page(
         snapshot,
         page_key(normalized, fmt),
         lambda: Page(_render_project(found, fmt), found.last_serial),
     )
     return respond(page, fmt)
+
+
+def _upstream_project(snapshot: Snapshot, name: NormalizedName, fmt: str) -> Response:
+    """Answer a name the registry does not hold from the upstream index, if one is proxied."""
+    services = get_services()
+    if services.mirror is None:
+        raise ProjectNotFound(f"no project named {name!r}")
+    mirrored = services.mirror.page(snapshot, name)  # 404 for a local or refused name
+    response = respond(services.upstream_pages.page(mirrored, fmt == JSON_V1, API_VERSION), fmt)
+    response.headers[UPSTREAM_HEADER] = "stale" if mirrored.stale else "fresh"
+    return response
 
 
 @blueprint.get("/simple/<project>")

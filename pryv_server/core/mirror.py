@@ -1,0 +1,372 @@
+"""The caching proxy of an upstream index: its pages and files, under pryv's rules.
+
+Pages: an upstream project page is read through the :class:`~pryv_server.core.upstream.Upstream`
+port and kept in memory and in the packages store (:func:`layout.upstream_page_key`), so every
+worker and every instance on one bucket shares it; it is fresh for ``ttl`` seconds. When upstream
+fails, the last copy is served *stale* (logged, and said in :attr:`MirrorPage.stale`); a name
+never fetched fails with :class:`UpstreamError` (``502``), never a 404.
+
+Files: fetched on the first download and streamed to that client while they are spooled and
+hashed; only bytes matching the page's sha256 are stored (create-if-absent, content-addressed
+like uploads), and the last chunk is held back until they match, so no client ever receives a
+whole file that failed the check. Later downloads are served from the store. The same holds for
+core metadata (PEP 658), which is small and read whole.
+
+Which names may come from upstream is decided from memory: the snapshot's projects (local names
+always win) and the :class:`~pryv_server.core.upstream.UpstreamPolicy`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+
+from packaging.utils import NormalizedName
+
+from pryv_server.core import layout
+from pryv_server.core.catalog import Snapshot
+from pryv_server.core.flight import SingleFlight
+from pryv_server.core.flight import copy_error
+from pryv_server.core.upstream import Download
+from pryv_server.core.upstream import Upstream
+from pryv_server.core.upstream import UpstreamFile
+from pryv_server.core.upstream import UpstreamPolicy
+from pryv_server.core.upstream import parse_file
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.errors import PackageNotFound
+from pryv_server.errors import ProjectNotFound
+from pryv_server.errors import StorageError
+from pryv_server.errors import UpstreamError
+from pryv_server.errors import UpstreamMismatch
+from pryv_server.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+# After upstream failed, serve the stale copy this long before asking upstream again.
+RETRY_AFTER = 30.0
+# A follower waits this long for the leader's download before giving up.
+FOLLOW_TIMEOUT = 600.0
+# Upstream pages held in memory per process (each is re-read from the store when dropped).
+MAX_HELD = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An upstream page as fetched: every usable file, and when."""
+
+    name: NormalizedName
+    files: tuple[UpstreamFile, ...]
+    fetched: float  # seconds since the epoch (shared by instances through the store)
+    serial: int
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "name": self.name,
+                "fetched": self.fetched,
+                "serial": self.serial,
+                "files": [file.to_json() for file in self.files],
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, content: bytes) -> _Entry:
+        document = json.loads(content)
+        files = tuple(f for f in map(parse_file, document["files"]) if f is not None)
+        return cls(document["name"], files, float(document["fetched"]), int(document["serial"]))
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPage:
+    """What pryv offers of an upstream project now: the files old enough, and whether stale."""
+
+    name: NormalizedName
+    files: tuple[UpstreamFile, ...]
+    serial: int
+    stale: bool
+    # Identifies the content (the page cache renders once per token).
+    token: tuple[int, int] = (0, 0)
+    by_filename: dict[str, UpstreamFile] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An upstream file (or core metadata) in pryv's store."""
+
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass
+class Streaming:
+    """An upstream file on its first download: its bytes reach the client as they arrive."""
+
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+    size: int | None
+    etag: str
+
+
+class Mirror:
+    """Proxy ``upstream`` for the names ``policy`` permits and the snapshot does not hold."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        store: Storage,
+        policy: UpstreamPolicy,
+        *,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.upstream = upstream
+        self.store = store
+        self.policy = policy
+        self.ttl = ttl
+        self._clock = clock
+        self._held: dict[NormalizedName, _Entry] = {}
+        self._retry_at: dict[NormalizedName, float] = {}
+        self._pages: SingleFlight[tuple[_Entry, bool]] = SingleFlight()
+        self._files: SingleFlight[Stored] = SingleFlight()
+        self._lock = threading.Lock()
+
+    # Names ---------------------------------------------------------------------------------
+
+    def serves(self, snapshot: Snapshot, name: NormalizedName) -> bool:
+        """Say whether ``name`` may come from upstream: not a local name, and permitted."""
+        return name not in snapshot.by_project and self.policy.permits(name)
+
+    def _check(self, snapshot: Snapshot, name: NormalizedName) -> None:
+        if name in snapshot.by_project:
+            raise ProjectNotFound(f"{name!r} is a project of this registry, never fetched upstream")
+        if not self.policy.permits(name):
+            raise ProjectNotFound(f"no project named {name!r} (upstream lookups of it are off)")
+
+    # Pages ---------------------------------------------------------------------------------
+
+    def page(self, snapshot: Snapshot, name: NormalizedName) -> MirrorPage:
+        """Return what pryv offers of upstream's ``name``.
+
+        :raises ProjectNotFound: a local or refused name, or upstream has no such project.
+        :raises UpstreamError: upstream failed and pryv has no copy of this page.
+        """
+        self._check(snapshot, name)
+        entry, stale = self._entry(name)
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        offered = tuple(file for file in entry.files if self.policy.offers(file, now))
+        return MirrorPage(
+            name,
+            offered,
+            entry.serial,
+            stale,
+            (id(entry), len(offered)),
+            {file.filename: file for file in offered},
+        )
+
+    def _entry(self, name: NormalizedName) -> tuple[_Entry, bool]:
+        now = self._clock()
+        held = self._held.get(name)
+        if held is not None and now - held.fetched < self.ttl:
+            return held, False
+        previous = self._stored_entry(name) or held
+        if previous is not None and now - previous.fetched < self.ttl:
+            self._hold(previous)
+            return previous, False
+        if previous is not None and self._retry_at.get(name, 0.0) > now:
+            return previous, True  # upstream failed moments ago: do not wait for it again
+        return self._pages.run(name, lambda: self._refresh(name, previous), FOLLOW_TIMEOUT)
+
+    def _refresh(self, name: NormalizedName, previous: _Entry | None) -> tuple[_Entry, bool]:
+        try:
+            fetched = self.upstream.project_page(name)
+        except UpstreamError as error:
+            if previous is None:
+                raise UpstreamError(
+                    f"cannot look up {name!r} upstream ({error}) and no copy is cached; "
+                    "try again later"
+                ) from None
+            self._retry_at[name] = self._clock() + RETRY_AFTER
+            age = (self._clock() - previous.fetched) / 60
+            log.warning("upstream failed, serving %r as cached %.0f min ago: %s", name, age, error)
+            return previous, True
+        if fetched is None:
+            raise ProjectNotFound(f"no project named {name!r} here or upstream")
+        files = tuple(f for f in map(parse_file, fetched.document["files"]) if f is not None)
+        meta = fetched.document.get("meta")
+        serial = meta.get("_last-serial", 0) if isinstance(meta, dict) else 0
+        entry = _Entry(name, files, self._clock(), serial if isinstance(serial, int) else 0)
+        try:
+            self.store.write(
+                layout.upstream_page_key(name), io.BytesIO(entry.to_json()), overwrite=True
+            )
+        except StorageError:
+            log.exception("could not keep the upstream page of %r; it is held in memory only", name)
+        self._retry_at.pop(name, None)
+        self._hold(entry)
+        return entry, False
+
+    def _stored_entry(self, name: NormalizedName) -> _Entry | None:
+        try:
+            return _Entry.from_json(self.store.read(layout.upstream_page_key(name)))
+        except ObjectNotFound:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("ignoring the unreadable upstream page of %r: %s", name, error)
+            return None
+
+    def _hold(self, entry: _Entry) -> None:
+        with self._lock:
+            if len(self._held) >= MAX_HELD and entry.name not in self._held:
+                self._held.pop(next(iter(self._held)))
+            self._held[entry.name] = entry
+
+    # Files ---------------------------------------------------------------------------------
+
+    def file(self, snapshot: Snapshot, name: NormalizedName, filename: str) -> Stored | Streaming:
+        """Return an offered upstream file: from the store, or streamed on its first download.
+
+        :raises NotFound: a local or refused name, or a file the page does not offer.
+        :raises UpstreamError: upstream failed; :class:`UpstreamMismatch` when its bytes differ.
+        """
+        file = self._offered(snapshot, name, filename)
+        key = layout.blob_key(file.sha256, file.filename)
+        for _attempt in range(3):
+            try:
+                return Stored(key, self.store.stat(key).size, file.sha256)
+            except ObjectNotFound:
+                pass
+            flight, leader = self._files.claim(key)
+            if leader:
+                try:
+                    return self._start(file, key, flight.finish)
+                except BaseException as error:
+                    flight.finish(error=error)
+                    raise
+            if not flight.wait(FOLLOW_TIMEOUT):
+                raise UpstreamError(f"{filename} is still being fetched upstream; try again")
+            if isinstance(flight.error, UpstreamError):
+                raise copy_error(flight.error)
+            # the leader's client went away before the end: try again, maybe as the leader
+        raise UpstreamError(f"{filename} could not be fetched upstream; try again")
+
+    def _start(self, file: UpstreamFile, key: str, finish: Callable[..., None]) -> Streaming:
+        download = self.upstream.open(file.url)
+        if file.size is not None and download.length not in (None, file.size):
+            download.close()
+            raise UpstreamMismatch(
+                f"upstream sent {download.length} bytes for {file.filename}, its page says "
+                f"{file.size}; nothing was kept"
+            )
+        tee = _Tee(download, file, key, self.store, finish)
+        return Streaming(iter(tee), tee.close, file.size or download.length, file.sha256)
+
+    def metadata(self, snapshot: Snapshot, name: NormalizedName, filename: str) -> Stored:
+        """Return an offered upstream file's core metadata (PEP 658), fetched once, verified.
+
+        :raises NotFound: no such file, or upstream serves no metadata for it.
+        :raises UpstreamError: upstream failed; :class:`UpstreamMismatch` when the bytes differ.
+        """
+        file = self._offered(snapshot, name, filename)
+        if not file.core_metadata:
+            raise PackageNotFound(f"upstream serves no core metadata for {filename!r}")
+        key = layout.core_metadata_key(layout.blob_key(file.sha256, file.filename))
+        etag = file.metadata_sha256 or f"{file.sha256}-metadata"
+        try:
+            return Stored(key, self.store.stat(key).size, etag)
+        except ObjectNotFound:
+            pass
+
+        def fetch() -> Stored:
+            content = self.upstream.read_small(file.url + layout.METADATA_SUFFIX)
+            expected = file.metadata_sha256
+            if expected and hashlib.sha256(content).hexdigest() != expected:
+                raise UpstreamMismatch(
+                    f"the core metadata of {filename} does not match the sha256 of its "
+                    "upstream page; nothing was kept"
+                )
+            try:
+                self.store.write(key, io.BytesIO(content))
+            except ObjectExists:
+                pass  # another worker stored the same bytes
+            return Stored(key, len(content), etag)
+
+        return self._files.run(key, fetch, FOLLOW_TIMEOUT)
+
+    def _offered(self, snapshot: Snapshot, name: NormalizedName, filename: str) -> UpstreamFile:
+        file = self.page(snapshot, name).by_filename.get(filename)
+        if file is None:
+            raise PackageNotFound(f"{name!r} has no file {filename!r} here or upstream")
+        return file
+
+
+class _Tee:
+    """Yield an upstream download's chunks while spooling and hashing them; store them if whole.
+
+    The last chunk is yielded only after the bytes matched: a mismatch or a broken transfer cuts
+    the client's connection short of the announced length, so no client keeps a bad file.
+    """
+
+    def __init__(
+        self,
+        download: Download,
+        file: UpstreamFile,
+        key: str,
+        store: Storage,
+        finish: Callable[..., None],
+    ) -> None:
+        self._download = download
+        self._file = file
+        self._key = key
+        self._store = store
+        self._finish = finish
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        held = b""
+        try:
+            with tempfile.TemporaryFile() as spool:
+                for chunk in self._download.chunks():
+                    if held:
+                        yield held
+                    digest.update(chunk)
+                    spool.write(chunk)
+                    held = chunk
+                if digest.hexdigest() != self._file.sha256:
+                    raise UpstreamMismatch(
+                        f"{self._file.filename} from upstream does not match the sha256 of its "
+                        "page; nothing was kept"
+                    )
+                spool.seek(0)
+                try:
+                    self._store.write(self._key, spool)
+                except ObjectExists:
+                    pass  # another worker or instance stored the same bytes first
+        except BaseException as error:
+            if isinstance(error, UpstreamMismatch):
+                log.error("%s", error)
+            self._finish(error=error)
+            raise
+        finally:
+            self._download.close()
+        self._finish()
+        if held:
+            yield held
+
+    def close(self) -> None:
+        """End the flight when the server is done (a download never started or cut off)."""
+        self._download.close()
+        self._finish(error=ConnectionAbortedError("the client went away"))

@@ -1,0 +1,375 @@
+"""The caching proxy of an upstream index, against a static PEP 691 index the test starts."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from pryv_server.app import create_app
+from pryv_server.config import Settings
+from pryv_server.core import layout
+from pryv_server.errors import UpstreamMismatch
+from tests.credentials import basic
+from tests.dists import make_wheel
+from tests.upstream_index import JSON_V1
+from tests.upstream_index import StaticIndex
+from tests.upstream_index import wheel_metadata
+
+JSON = {**basic(), "Accept": JSON_V1}
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[StaticIndex]:
+    served = StaticIndex(tmp_path / "upstream")
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def proxied(settings: Settings, index: StaticIndex) -> Settings:
+    return settings.replace(upstream=True, upstream_url=index.url, upstream_timeout=2.0)
+
+
+def make_client(settings: Settings) -> tuple[Flask, FlaskClient]:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app, app.test_client()
+
+
+@pytest.fixture
+def client(proxied: Settings) -> FlaskClient:
+    return make_client(proxied)[1]
+
+
+def upload(client: FlaskClient, wheel: Path) -> None:
+    content = wheel.read_bytes()
+    name, version = wheel.name.split("-")[:2]
+    response = client.post(
+        "/simple/",
+        data={
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "metadata_version": "2.1",
+            "name": name,
+            "version": version,
+            "filetype": "bdist_wheel",
+            "pyversion": "py3",
+            "sha256_digest": hashlib.sha256(content).hexdigest(),
+            "content": (io.BytesIO(content), wheel.name),
+        },
+        headers=basic(),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.text
+
+
+def fetch(client: FlaskClient, url: str) -> TestResponse:
+    """GET a download, read it whole and close it (the store's file is closed with it)."""
+    response = client.get(url, headers=basic())
+    try:
+        response.get_data()
+    finally:
+        response.close()
+    return response
+
+
+def files_of(client: FlaskClient, name: str) -> dict[str, dict[str, object]]:
+    response = client.get(f"/simple/{name}/", headers=JSON)
+    assert response.status_code == 200, response.text
+    return {entry["filename"]: entry for entry in response.json["files"]}
+
+
+def test_an_upstream_name_is_served_with_pryvs_urls_and_upstreams_fields(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "Up-Lib", "1.0")
+    entry = index.add(wheel, yanked="broken build", requires_python=">=3.8")
+
+    response = client.get("/simple/up-lib/", headers=JSON)
+
+    assert response.status_code == 200
+    assert response.headers["X-Pryv-Upstream"] == "fresh"
+    document = response.json
+    assert document["versions"] == ["1.0"]
+    [served] = document["files"]
+    assert served["url"] == f"../../upstream/up-lib/{wheel.name}"
+    for field in ("hashes", "requires-python", "yanked", "size", "upload-time", "core-metadata"):
+        assert served[field] == entry[field], field
+    html = client.get("/simple/up-lib/", headers=basic()).text
+    assert f'href="../../upstream/up-lib/{wheel.name}#sha256={entry["hashes"]["sha256"]}"' in html
+    assert 'data-requires-python="&gt;=3.8"' in html
+    assert 'data-yanked="broken build"' in html
+    assert f'data-core-metadata="sha256={entry["core-metadata"]["sha256"]}"' in html
+
+
+def test_a_file_is_fetched_once_verified_stored_then_served_from_storage(
+    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "up-lib", "1.0")
+    entry = index.add(wheel)
+    client.get("/simple/up-lib/", headers=JSON)
+
+    first = fetch(client, f"/upstream/up-lib/{wheel.name}")
+    assert first.status_code == 200
+    assert first.data == wheel.read_bytes()
+    metadata = fetch(client, f"/upstream/up-lib/{wheel.name}.metadata")
+    assert metadata.data == wheel_metadata(wheel)
+    index.status = 500  # upstream is gone: both are served from pryv's store
+    again = fetch(client, f"/upstream/up-lib/{wheel.name}")
+    assert again.status_code == 200
+    assert again.data == wheel.read_bytes()
+    assert again.headers["ETag"] == f'"{entry["hashes"]["sha256"]}"'
+    assert fetch(client, f"/upstream/up-lib/{wheel.name}.metadata").status_code == 200
+    assert index.hits[f"/files/{wheel.name}"] == 1
+    assert index.hits[f"/files/{wheel.name}.metadata"] == 1
+    stored = Path(proxied.packages_path.path) / layout.blob_key(
+        entry["hashes"]["sha256"], wheel.name
+    )
+    assert stored.read_bytes() == wheel.read_bytes()
+
+
+def test_a_local_name_is_never_served_from_upstream_not_even_a_higher_version(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    upload(client, make_wheel(tmp_path / "local", "acme-internal", "1.0"))
+    attack = make_wheel(tmp_path / "evil", "acme-internal", "99.0", payload="import os")
+    index.add(attack)
+
+    files = files_of(client, "acme-internal")
+
+    assert list(files) == ["acme_internal-1.0-py3-none-any.whl"]
+    fetched = fetch(client, f"/upstream/acme-internal/{attack.name}")
+    assert fetched.status_code == 404
+    assert "never fetched upstream" in fetched.text
+    assert index.hits == {}  # upstream was never even asked
+
+
+def test_a_yanked_local_name_stays_local(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    upload(client, make_wheel(tmp_path / "local", "acme-old", "1.0"))
+    yanked = client.post(
+        "/api/yank", data={"project": "acme-old", "version": "1.0"}, headers=basic()
+    )
+    assert yanked.status_code == 200, yanked.text
+    index.add(make_wheel(tmp_path / "evil", "acme-old", "2.0"))
+
+    files = files_of(client, "acme-old")
+    assert list(files) == ["acme_old-1.0-py3-none-any.whl"]
+    assert files["acme_old-1.0-py3-none-any.whl"]["yanked"] is not False
+    assert index.hits == {}
+
+
+def test_a_name_uploaded_after_being_proxied_turns_local_at_once(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    index.add(make_wheel(tmp_path / "up", "shared-name", "5.0"))
+    assert list(files_of(client, "shared-name")) == ["shared_name-5.0-py3-none-any.whl"]
+
+    upload(client, make_wheel(tmp_path / "local", "shared-name", "1.0"))
+
+    assert list(files_of(client, "shared-name")) == ["shared_name-1.0-py3-none-any.whl"]
+    refused = fetch(client, "/upstream/shared-name/shared_name-5.0-py3-none-any.whl")
+    assert refused.status_code == 404
+
+
+def test_cooldown_hides_files_younger_than_min_age(
+    proxied: Settings, index: StaticIndex, tmp_path: Path
+) -> None:
+    _, client = make_client(proxied.replace(upstream_min_age=3 * 86400.0))
+    now = datetime.now(UTC)
+    old = make_wheel(tmp_path / "d", "cool", "1.0")
+    new = make_wheel(tmp_path / "d", "cool", "1.1")
+    index.add(old, uploaded=now - timedelta(days=10))
+    index.add(new, uploaded=now - timedelta(hours=5))
+
+    response = client.get("/simple/cool/", headers=JSON)
+
+    assert [f["filename"] for f in response.json["files"]] == [old.name]
+    assert response.json["versions"] == ["1.0"]
+    assert fetch(client, f"/upstream/cool/{new.name}").status_code == 404
+    assert index.hits[f"/files/{new.name}"] == 0
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "offered"),
+    [
+        ((), ("evil-*",), {"good-lib": True, "evil-lib": False}),
+        (("good-*",), (), {"good-lib": True, "evil-lib": False}),
+        (("*-lib",), ("evil-*",), {"good-lib": True, "evil-lib": False}),
+    ],
+)
+def test_allow_and_deny_patterns_decide_which_names_are_looked_up(
+    proxied: Settings,
+    index: StaticIndex,
+    tmp_path: Path,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    offered: dict[str, bool],
+) -> None:
+    _, client = make_client(proxied.replace(upstream_allow=allow, upstream_deny=deny))
+    for name in offered:
+        index.add(make_wheel(tmp_path / name, name, "1.0"))
+
+    for name, expected in offered.items():
+        status = client.get(f"/simple/{name}/", headers=JSON).status_code
+        assert status == (200 if expected else 404), name
+    assert index.hits["/simple/evil-lib/"] == 0
+
+
+def test_a_file_whose_bytes_differ_from_its_hash_is_cut_off_and_never_kept(
+    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
+    index.add(wheel, sha256="0" * 64)
+
+    with pytest.raises(UpstreamMismatch):
+        fetch(client, f"/upstream/tampered/{wheel.name}")
+
+    blobs = Path(proxied.packages_path.path)
+    assert not [p for p in blobs.rglob(wheel.name)]
+
+
+def test_a_file_whose_length_differs_from_its_page_is_a_502(
+    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
+    index.add(wheel, size=10)
+
+    response = fetch(client, f"/upstream/tampered/{wheel.name}")
+
+    assert response.status_code == 502
+    assert "nothing was kept" in response.text
+    assert not list(Path(proxied.packages_path.path).rglob(wheel.name))
+
+
+def test_core_metadata_that_differs_from_its_hash_is_a_502(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
+    index.add(wheel)
+    (index.root / "files" / f"{wheel.name}.metadata").write_bytes(b"Name: other\n")
+
+    response = fetch(client, f"/upstream/tampered/{wheel.name}.metadata")
+
+    assert response.status_code == 502
+    assert "core metadata" in response.text
+    assert "\n" not in response.text.strip()
+
+
+@pytest.mark.parametrize("trouble", ["status", "timeout"])
+def test_a_name_never_seen_is_a_502_when_upstream_fails(
+    proxied: Settings, index: StaticIndex, tmp_path: Path, trouble: str
+) -> None:
+    _, client = make_client(proxied.replace(upstream_timeout=0.5))
+    index.add(make_wheel(tmp_path / "d", "never-seen", "1.0"))
+    if trouble == "status":
+        index.status = 503
+    else:
+        index.delay = 2.0
+
+    response = client.get("/simple/never-seen/", headers=JSON)
+
+    assert response.status_code == 502
+    assert "never-seen" in response.text
+    assert "timed out" in response.text if trouble == "timeout" else "503" in response.text
+    assert len(response.text.strip().splitlines()) == 1
+
+
+def test_a_cached_page_is_served_stale_when_upstream_fails(
+    proxied: Settings, index: StaticIndex, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, client = make_client(proxied.replace(upstream_ttl=0.0))
+    wheel = make_wheel(tmp_path / "d", "kept", "1.0")
+    index.add(wheel)
+    assert client.get("/simple/kept/", headers=JSON).headers["X-Pryv-Upstream"] == "fresh"
+
+    index.status = 500
+    response = client.get("/simple/kept/", headers=JSON)
+
+    assert response.status_code == 200
+    assert response.headers["X-Pryv-Upstream"] == "stale"
+    assert [f["filename"] for f in response.json["files"]] == [wheel.name]
+    assert "serving 'kept' as cached" in caplog.text
+
+
+def test_instances_on_one_store_share_the_cached_page(
+    proxied: Settings, index: StaticIndex, tmp_path: Path
+) -> None:
+    index.add(make_wheel(tmp_path / "d", "shared", "1.0"))
+    _, first = make_client(proxied)
+    _, second = make_client(proxied)
+
+    first.get("/simple/shared/", headers=JSON)
+    index.status = 500
+    response = second.get("/simple/shared/", headers=JSON)
+
+    assert response.status_code == 200
+    assert response.headers["X-Pryv-Upstream"] == "fresh"
+    assert index.hits["/simple/shared/"] == 1
+
+
+def test_a_name_upstream_does_not_have_is_a_404(client: FlaskClient, index: StaticIndex) -> None:
+    response = client.get("/simple/nowhere/", headers=JSON)
+    assert response.status_code == 404
+    assert index.hits["/simple/nowhere/"] == 1
+
+
+def test_without_an_upstream_section_nothing_is_proxied(settings: Settings, tmp_path: Path) -> None:
+    _, client = make_client(settings)
+    assert client.get("/simple/requests/", headers=JSON).status_code == 404
+    assert fetch(client, "/upstream/requests/requests-2.0-py3-none-any.whl").status_code == 404
+
+
+def test_fifty_concurrent_first_downloads_make_one_upstream_request(
+    proxied: Settings, index: StaticIndex, tmp_path: Path
+) -> None:
+    app, _ = make_client(proxied)
+    wheel = make_wheel(tmp_path / "d", "popular", "1.0", payload="x = 1\n" * 20000)
+    index.add(wheel)
+    index.file_delay = 0.5
+    start = threading.Barrier(50)
+    bodies: list[bytes] = []
+    failures: list[BaseException] = []
+
+    def download() -> None:
+        client = app.test_client()
+        start.wait()
+        try:
+            response = fetch(client, f"/upstream/popular/{wheel.name}")
+            bodies.append(response.data)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=download) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert failures == []
+    assert len(bodies) == 50
+    assert all(body == wheel.read_bytes() for body in bodies)
+    assert index.hits["/simple/popular/"] == 1
+    assert index.hits[f"/files/{wheel.name}"] == 1
+
+
+def test_the_stored_page_json_is_shared_under_its_layout_key(
+    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+) -> None:
+    index.add(make_wheel(tmp_path / "d", "keyed", "1.0"))
+    client.get("/simple/keyed/", headers=JSON)
+    stored = Path(proxied.packages_path.path) / layout.upstream_page_key("keyed")  # type: ignore[arg-type]
+    assert json.loads(stored.read_text())["name"] == "keyed"

@@ -1,0 +1,145 @@
+"""A static PEP 691 index served from a folder by http.server in a thread: the proxy's upstream.
+
+``StaticIndex.add(wheel)`` copies a file in and lists it on its project's JSON page (with the
+fields PyPI sends: sha256, size, upload-time, requires-python, yanked, core-metadata). Tests
+count the requests it answered (``hits``) and make it fail (``status``), hang (``delay``) or
+stream slowly (``file_delay``) to try the proxy's single flight, timeouts and stale pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import zipfile
+from collections import Counter
+from datetime import UTC
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from packaging.utils import parse_wheel_filename
+
+JSON_V1 = "application/vnd.pypi.simple.v1+json"
+
+
+def wheel_metadata(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return archive.read(name)
+
+
+class StaticIndex:
+    """Serve ``root/simple/<name>/index.json`` and ``root/files/<filename>`` on 127.0.0.1."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "simple").mkdir(parents=True, exist_ok=True)
+        (root / "files").mkdir(exist_ok=True)
+        self.hits: Counter[str] = Counter()
+        self.status: int | None = None  # answer every request with this status
+        self.delay = 0.0  # seconds before answering any request
+        self.file_delay = 0.0  # seconds before sending a file's body
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(
+        self,
+        wheel: Path,
+        *,
+        uploaded: datetime | None = None,
+        yanked: bool | str = False,
+        requires_python: str | None = None,
+        sha256: str | None = None,
+        size: int | None = None,
+        metadata: bool = True,
+    ) -> dict[str, Any]:
+        """Publish ``wheel``; ``sha256``/``size`` override what the page says (to lie)."""
+        content = wheel.read_bytes()
+        (self.root / "files" / wheel.name).write_bytes(content)
+        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        entry: dict[str, Any] = {
+            "filename": wheel.name,
+            "url": f"../../files/{wheel.name}",
+            "hashes": {"sha256": sha256 or hashlib.sha256(content).hexdigest()},
+            "yanked": yanked,
+            "size": len(content) if size is None else size,
+            "upload-time": (uploaded or datetime(2024, 1, 1, tzinfo=UTC))
+            .isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"),
+        }
+        if requires_python is not None:
+            entry["requires-python"] = requires_python
+        if metadata:
+            core = wheel_metadata(wheel)
+            (self.root / "files" / f"{wheel.name}.metadata").write_bytes(core)
+            entry["core-metadata"] = {"sha256": hashlib.sha256(core).hexdigest()}
+        page = self.root / "simple" / name / "index.json"
+        page.parent.mkdir(exist_ok=True)
+        document = (
+            json.loads(page.read_text())
+            if page.exists()
+            else {"meta": {"api-version": "1.1", "_last-serial": 1}, "name": name, "files": []}
+        )
+        document["files"] = [f for f in document["files"] if f["filename"] != wheel.name]
+        document["files"].append(entry)
+        page.write_text(json.dumps(document))
+        return entry
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with index._lock:
+                    index.hits[self.path] += 1
+                if index.delay:
+                    time.sleep(index.delay)
+                if index.status is not None:
+                    self._answer(index.status, b"upstream trouble\n", "text/plain")
+                    return
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 2 and parts[0] == "simple":
+                    page = index.root / "simple" / parts[1] / "index.json"
+                    if page.exists():
+                        self._answer(200, page.read_bytes(), JSON_V1)
+                        return
+                elif len(parts) == 2 and parts[0] == "files":
+                    path = index.root / "files" / parts[1]
+                    if path.exists():
+                        self._answer(200, path.read_bytes(), "application/octet-stream", True)
+                        return
+                self._answer(404, b"not found\n", "text/plain")
+
+            def _answer(self, status: int, body: bytes, kind: str, slow: bool = False) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if slow and index.file_delay:
+                    half = len(body) // 2
+                    self.wfile.write(body[:half])
+                    self.wfile.flush()
+                    time.sleep(index.file_delay)
+                    body = body[half:]
+                self.wfile.write(body)
+
+        return Handler
