@@ -6,7 +6,10 @@ of ``--rounds`` rounds of ``--calls`` calls each. Each WSGI layer is called in t
 first (what gunicorn calls) down to Flask's own ``wsgi_app``, with the page already rendered and
 the password already verified: a layer's figure includes the layers below it that it calls.
 
-    .venv/bin/python -m bench.inprocess [--projects 1000] [--calls 2000] [--rounds 7]
+    .venv/bin/python -m bench.inprocess [--projects 1000] [--calls 2000] [--rounds 7] [--upstream]
+
+``--upstream`` also proxies a static PEP 691 index (``tests/upstream_index.py``) and weighs the
+page of a cached upstream project beside the local one's.
 """
 
 from __future__ import annotations
@@ -76,8 +79,11 @@ def best_microseconds(
     return best * 1e6
 
 
-def build(root: Path, projects: int) -> Any:
-    """Create an app over ``projects`` projects of one record each, written as pryv stores them."""
+def build(root: Path, projects: int, upstream_url: str | None = None) -> Any:
+    """Create an app over ``projects`` projects of one record each, written as pryv stores them.
+
+    With ``upstream_url`` the app proxies that index (``[upstream]``).
+    """
     from tests.dists import make_wheel  # the test helper builds real wheels
 
     users = root / "users.json"
@@ -90,6 +96,8 @@ def build(root: Path, projects: int) -> Any:
         users_path=parse_location(str(users)),
         secret_key="bench",
     )
+    if upstream_url is not None:
+        settings = settings.replace(upstream=True, upstream_url=upstream_url)
     app = create_app(settings)
     client = app.test_client()
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -129,15 +137,26 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--upstream", action="store_true", help="weigh an upstream page too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = build(Path(tmp), args.projects)
-        path = f"/simple/project{args.projects // 2}/"
-        for accept in ("text/html", JSON):
+        paths = [f"/simple/project{args.projects // 2}/"]
+        upstream_url = None
+        if args.upstream:
+            from tests.dists import make_wheel
+            from tests.upstream_index import StaticIndex
+
+            index = StaticIndex(Path(tmp) / "upstream")
+            for version in ("1.0", "1.1", "2.0"):
+                index.add(make_wheel(Path(tmp) / "up", "upstream-project", version))
+            upstream_url = index.url
+            paths.append("/simple/upstream-project/")
+        app = build(Path(tmp), args.projects, upstream_url)
+        for path, accept in [(path, accept) for path in paths for accept in ("text/html", JSON)]:
             first = _call(app.wsgi_app, path, accept)
             assert first[0] == "200 OK", first
             assert _call(app.wsgi_app, path, accept) == first
-            line = f"{accept:40}"
+            line = f"{path:28} {accept:40}"
             for name, layer in _layers(app):
                 cost = best_microseconds(layer, path, accept, args.calls, args.rounds)
                 line += f"   {name} {cost:6.1f} µs"

@@ -6,11 +6,9 @@ worker and every instance on one bucket shares it; it is fresh for ``ttl`` secon
 fails, the last copy is served *stale* (logged, and said in :attr:`MirrorPage.stale`); a name
 never fetched fails with :class:`UpstreamError` (``502``), never a 404.
 
-Files: fetched on the first download and streamed to that client while they are spooled and
-hashed; only bytes matching the page's sha256 are stored (create-if-absent, content-addressed
-like uploads), and the last chunk is held back until they match, so no client ever receives a
-whole file that failed the check. Later downloads are served from the store. The same holds for
-core metadata (PEP 658), which is small and read whole.
+Files: fetched on the first download and streamed to that client while they are stored
+(:mod:`pryv_server.core.fetch`: only bytes matching the page's sha256 are kept); later downloads
+are served from the store. Core metadata (PEP 658) is small, read whole, checked the same way.
 
 Which names may come from upstream is decided from memory: the snapshot's projects (local names
 always win) and the :class:`~pryv_server.core.upstream.UpstreamPolicy`.
@@ -20,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -36,9 +33,11 @@ from packaging.utils import NormalizedName
 
 from pryv_server.core import layout
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.fetch import Stored
+from pryv_server.core.fetch import Streaming
+from pryv_server.core.fetch import Tee
 from pryv_server.core.flight import SingleFlight
 from pryv_server.core.flight import copy_error
-from pryv_server.core.upstream import Download
 from pryv_server.core.upstream import Upstream
 from pryv_server.core.upstream import UpstreamFile
 from pryv_server.core.upstream import UpstreamPolicy
@@ -62,6 +61,9 @@ FOLLOW_TIMEOUT = 600.0
 MAX_HELD = 10_000
 
 
+_numbers = itertools.count(1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """An upstream page as fetched: every usable file, and when."""
@@ -70,6 +72,8 @@ class _Entry:
     files: tuple[UpstreamFile, ...]
     fetched: float  # seconds since the epoch (shared by instances through the store)
     serial: int
+    # Told apart from every other entry of this process (ids of freed objects are reused).
+    number: int = field(default_factory=lambda: next(_numbers), compare=False)
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -100,25 +104,8 @@ class MirrorPage:
     # Identifies the content (the page cache renders once per token).
     token: tuple[int, int] = (0, 0)
     by_filename: dict[str, UpstreamFile] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """An upstream file (or core metadata) in pryv's store."""
-
-    key: str
-    size: int
-    etag: str
-
-
-@dataclass
-class Streaming:
-    """An upstream file on its first download: its bytes reach the client as they arrive."""
-
-    chunks: Iterator[bytes]
-    close: Callable[[], None]
-    size: int | None
-    etag: str
+    # Until when (epoch seconds) the cooldown offers exactly these files.
+    valid_until: float = float("inf")
 
 
 class Mirror:
@@ -139,6 +126,7 @@ class Mirror:
         self.ttl = ttl
         self._clock = clock
         self._held: dict[NormalizedName, _Entry] = {}
+        self._offers: dict[NormalizedName, MirrorPage] = {}
         self._retry_at: dict[NormalizedName, float] = {}
         self._pages: SingleFlight[tuple[_Entry, bool]] = SingleFlight()
         self._files: SingleFlight[Stored] = SingleFlight()
@@ -165,16 +153,53 @@ class Mirror:
         :raises UpstreamError: upstream failed and pryv has no copy of this page.
         """
         self._check(snapshot, name)
+        found = self.fresh(snapshot, name)
+        if found is not None:
+            return found
         entry, stale = self._entry(name)
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        offered = tuple(file for file in entry.files if self.policy.offers(file, now))
+        offer = self._offer(entry, stale)
+        if not stale:
+            self._offers[name] = offer  # bounded like _held: one per name held
+        return offer
+
+    def fresh(self, snapshot: Snapshot, name: NormalizedName) -> MirrorPage | None:
+        """Return the page :meth:`page` would, when it is held, fresh and not local; else None.
+
+        A few dict lookups and one clock read: the page cache in front of Flask asks it on every
+        request for an upstream project page.
+        """
+        offer = self._offers.get(name)
+        if offer is None or name in snapshot.by_project:
+            return None
+        held = self._held.get(name)
+        now = self._clock()
+        if (
+            held is None
+            or held.number != offer.token[0]
+            or now - held.fetched >= self.ttl
+            or now >= offer.valid_until
+        ):
+            return None
+        return offer
+
+    def _offer(self, entry: _Entry, stale: bool) -> MirrorPage:
+        """Apply the cooldown to ``entry``'s files, and say until when that answer holds."""
+        now = self._clock()
+        moment = datetime.fromtimestamp(now, UTC)
+        offered = tuple(file for file in entry.files if self.policy.offers(file, moment))
+        valid_until = float("inf")
+        for file in entry.files:
+            uploaded = file.uploaded()
+            if uploaded is not None and not self.policy.offers(file, moment):
+                valid_until = min(valid_until, uploaded.timestamp() + self.policy.min_age)
         return MirrorPage(
-            name,
+            entry.name,
             offered,
             entry.serial,
             stale,
-            (id(entry), len(offered)),
+            (entry.number, len(offered)),
             {file.filename: file for file in offered},
+            valid_until,
         )
 
     def _entry(self, name: NormalizedName) -> tuple[_Entry, bool]:
@@ -231,7 +256,9 @@ class Mirror:
     def _hold(self, entry: _Entry) -> None:
         with self._lock:
             if len(self._held) >= MAX_HELD and entry.name not in self._held:
-                self._held.pop(next(iter(self._held)))
+                dropped = next(iter(self._held))
+                self._held.pop(dropped)
+                self._offers.pop(dropped, None)
             self._held[entry.name] = entry
 
     # Files ---------------------------------------------------------------------------------
@@ -271,7 +298,7 @@ class Mirror:
                 f"upstream sent {download.length} bytes for {file.filename}, its page says "
                 f"{file.size}; nothing was kept"
             )
-        tee = _Tee(download, file, key, self.store, finish)
+        tee = Tee(download, file, key, self.store, finish)
         return Streaming(iter(tee), tee.close, file.size or download.length, file.sha256)
 
     def metadata(self, snapshot: Snapshot, name: NormalizedName, filename: str) -> Stored:
@@ -311,62 +338,3 @@ class Mirror:
         if file is None:
             raise PackageNotFound(f"{name!r} has no file {filename!r} here or upstream")
         return file
-
-
-class _Tee:
-    """Yield an upstream download's chunks while spooling and hashing them; store them if whole.
-
-    The last chunk is yielded only after the bytes matched: a mismatch or a broken transfer cuts
-    the client's connection short of the announced length, so no client keeps a bad file.
-    """
-
-    def __init__(
-        self,
-        download: Download,
-        file: UpstreamFile,
-        key: str,
-        store: Storage,
-        finish: Callable[..., None],
-    ) -> None:
-        self._download = download
-        self._file = file
-        self._key = key
-        self._store = store
-        self._finish = finish
-
-    def __iter__(self) -> Iterator[bytes]:
-        digest = hashlib.sha256()
-        held = b""
-        try:
-            with tempfile.TemporaryFile() as spool:
-                for chunk in self._download.chunks():
-                    if held:
-                        yield held
-                    digest.update(chunk)
-                    spool.write(chunk)
-                    held = chunk
-                if digest.hexdigest() != self._file.sha256:
-                    raise UpstreamMismatch(
-                        f"{self._file.filename} from upstream does not match the sha256 of its "
-                        "page; nothing was kept"
-                    )
-                spool.seek(0)
-                try:
-                    self._store.write(self._key, spool)
-                except ObjectExists:
-                    pass  # another worker or instance stored the same bytes first
-        except BaseException as error:
-            if isinstance(error, UpstreamMismatch):
-                log.error("%s", error)
-            self._finish(error=error)
-            raise
-        finally:
-            self._download.close()
-        self._finish()
-        if held:
-            yield held
-
-    def close(self) -> None:
-        """End the flight when the server is done (a download never started or cut off)."""
-        self._download.close()
-        self._finish(error=ConnectionAbortedError("the client went away"))

@@ -25,8 +25,10 @@ from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
 from pryv_server.web.pages import Page
+from pryv_server.web.proxy_pages import UPSTREAM_HEADER
 from pryv_server.web.services import Services
 from pryv_server.web.simple import CONTENT_TYPES
+from pryv_server.web.simple import JSON_V1
 from pryv_server.web.simple import SERIAL_HEADER
 from pryv_server.web.simple import negotiate
 from pryv_server.web.simple import page_key
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 PREFIX = "/simple/"
+UPSTREAM_FRESH: dict[bool, tuple[tuple[str, str], ...]] = {
+    False: (),
+    True: ((UPSTREAM_HEADER, "fresh"),),
+}
 
 
 class SimplePageCache:
@@ -51,18 +57,19 @@ class SimplePageCache:
         found = self._cached_page(environ)
         if found is None:
             return self.app(environ, start_response)
-        page, content_type = found
+        page, content_type, upstream = found
         headers = [
             ("Content-Type", content_type),
             ("Content-Length", str(len(page.body))),
             (SERIAL_HEADER, str(page.serial)),
+            *UPSTREAM_FRESH[upstream],
             ("Vary", "Accept"),
             *API_HEADERS,
         ]
         start_response("200 OK", headers)
         return [page.body]
 
-    def _cached_page(self, environ: WSGIEnvironment) -> tuple[Page, str] | None:
+    def _cached_page(self, environ: WSGIEnvironment) -> tuple[Page, str, bool] | None:
         path: str = environ.get("PATH_INFO", "")
         if (
             environ.get("REQUEST_METHOD") != "GET"
@@ -77,8 +84,18 @@ class SimplePageCache:
         if fmt is None or not self._verified(environ):
             return None
         services = self.services
-        page = services.pages.cached(services.registry.snapshot(), page_key(project, fmt))
-        return None if page is None else (page, CONTENT_TYPES[fmt])
+        snapshot = services.registry.snapshot()
+        page = services.pages.cached(snapshot, page_key(project, fmt))
+        if page is not None:
+            return page, CONTENT_TYPES[fmt], False
+        if services.mirror is None or project is None:
+            return None
+        # A name the registry does not hold: an upstream page, while it is fresh (web/proxy_pages).
+        mirrored = services.mirror.fresh(snapshot, project)
+        page = (
+            None if mirrored is None else services.upstream_pages.cached(mirrored, fmt == JSON_V1)
+        )
+        return None if page is None else (page, CONTENT_TYPES[fmt], True)
 
     def _verified(self, environ: WSGIEnvironment) -> bool:
         """Say whether the authenticator knows the credentials without a password check.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
+from pryv_server.core.fetch import Stored
 from pryv_server.core.mirror import Mirror
-from pryv_server.core.mirror import Stored
 from pryv_server.core.names import normalize
 from pryv_server.errors import ProjectNotFound
 from pryv_server.web.download import send_stored

@@ -35,6 +35,11 @@ class UpstreamPages:
         self._pages: dict[tuple[NormalizedName, bool], tuple[object, Page]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, mirrored: MirrorPage, as_json: bool) -> Page | None:
+        """Return ``mirrored`` as rendered before, or None when it was not or it changed."""
+        kept = self._pages.get((mirrored.name, as_json))
+        return kept[1] if kept is not None and kept[0] == mirrored.token else None
+
     def page(self, mirrored: MirrorPage, as_json: bool, api_version: str) -> Page:
         """Return ``mirrored`` rendered (as PEP 691 JSON or HTML), rendering it when it changed."""
         key = (mirrored.name, as_json)

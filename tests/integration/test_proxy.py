@@ -373,3 +373,29 @@ def test_the_stored_page_json_is_shared_under_its_layout_key(
     client.get("/simple/keyed/", headers=JSON)
     stored = Path(proxied.packages_path.path) / layout.upstream_page_key("keyed")  # type: ignore[arg-type]
     assert json.loads(stored.read_text())["name"] == "keyed"
+
+
+@pytest.mark.parametrize("accept", ["text/html", JSON_V1])
+def test_a_fresh_upstream_page_is_answered_before_flask_exactly_as_flask_did(
+    proxied: Settings, index: StaticIndex, tmp_path: Path, accept: str
+) -> None:
+    app, client = make_client(proxied)
+    entered: list[str] = []
+    app.before_request(lambda: entered.append("flask"))
+    index.add(make_wheel(tmp_path / "d", "fast", "1.0"))
+
+    def answer() -> tuple[int, list[tuple[str, str]], bytes]:
+        response = client.get("/simple/fast/", headers={**basic(), "Accept": accept})
+        return response.status_code, list(response.headers.items()), response.get_data()
+
+    first = answer()
+    second = answer()
+
+    assert first[0] == 200
+    assert second == first
+    assert entered == ["flask"], "the repeat went through Flask"
+    upload(client, make_wheel(tmp_path / "local", "fast", "0.1"))
+    entered.clear()
+    local = client.get("/simple/fast/", headers={**basic(), "Accept": JSON_V1})
+    assert [f["filename"] for f in local.json["files"]] == ["fast-0.1-py3-none-any.whl"]
+    assert "X-Pryv-Upstream" not in local.headers
