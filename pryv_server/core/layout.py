@@ -20,6 +20,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>.metadata   its core metadata    core/publish.py  once (1)
     ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
     ├── _upstream/<project>.json                   cached upstream page core/mirror.py   replaced
+    ├── _upstream/fetching/<d>                     first download lease core/fetch.py    once (1)
     └── _health                                    health probe         web/health.py    replaced
 
     Files fetched from an upstream index (core/mirror.py) are stored like uploads, under the
@@ -73,6 +74,7 @@ __all__ = [
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
+    "upstream_lease_key",
     "upstream_page_key",
 ]
 
@@ -163,6 +165,11 @@ def core_metadata_key(blob: str) -> str:
 def upstream_page_key(project: NormalizedName) -> str:
     """Return the key of an upstream project page kept by the caching proxy (shared by workers)."""
     return f"{UPSTREAM_PREFIX}{project}.json"
+
+
+def upstream_lease_key(sha256: str) -> str:
+    """Return the marker of an upstream file being fetched by one process (others wait)."""
+    return f"{UPSTREAM_PREFIX}fetching/{sha256}"
 
 
 def description_key(digest: str) -> str:

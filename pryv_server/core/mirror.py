@@ -33,6 +33,7 @@ from packaging.utils import NormalizedName
 
 from pryv_server.core import layout
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.fetch import Lease
 from pryv_server.core.fetch import Stored
 from pryv_server.core.fetch import Streaming
 from pryv_server.core.fetch import Tee
@@ -278,17 +279,30 @@ class Mirror:
                 pass
             flight, leader = self._files.claim(key)
             if leader:
-                try:
-                    return self._start(file, key, flight.finish)
-                except BaseException as error:
-                    flight.finish(error=error)
-                    raise
+                return self._lead(file, key, flight.finish)
             if not flight.wait(FOLLOW_TIMEOUT):
                 raise UpstreamError(f"{filename} is still being fetched upstream; try again")
             if isinstance(flight.error, UpstreamError):
                 raise copy_error(flight.error)
             # the leader's client went away before the end: try again, maybe as the leader
         raise UpstreamError(f"{filename} could not be fetched upstream; try again")
+
+    def _lead(self, file: UpstreamFile, key: str, done: Callable[..., None]) -> Stored | Streaming:
+        """Fetch ``file`` for this process, unless another process on the store is at it."""
+        lease = Lease(self.store, layout.upstream_lease_key(file.sha256), clock=self._clock)
+
+        def finish(**outcome: object) -> None:
+            lease.release()
+            done(**outcome)
+
+        try:
+            if not lease.claim() and (size := lease.await_stored(key)) is not None:
+                finish()
+                return Stored(key, size, file.sha256)
+            return self._start(file, key, finish)
+        except BaseException as error:
+            finish(error=error)
+            raise
 
     def _start(self, file: UpstreamFile, key: str, finish: Callable[..., None]) -> Streaming:
         download = self.upstream.open(file.url)

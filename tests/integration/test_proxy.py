@@ -399,3 +399,34 @@ def test_a_fresh_upstream_page_is_answered_before_flask_exactly_as_flask_did(
     local = client.get("/simple/fast/", headers={**basic(), "Accept": JSON_V1})
     assert [f["filename"] for f in local.json["files"]] == ["fast-0.1-py3-none-any.whl"]
     assert "X-Pryv-Upstream" not in local.headers
+
+
+def test_two_processes_on_one_store_make_one_upstream_request_for_a_file(
+    proxied: Settings, index: StaticIndex, tmp_path: Path
+) -> None:
+    apps = [make_client(proxied)[0] for _ in range(2)]  # two workers, one store
+    wheel = make_wheel(tmp_path / "d", "popular", "1.0", payload="x = 1\n" * 20000)
+    index.add(wheel)
+    index.file_delay = 0.5
+    for app in apps:  # both know the page before the burst
+        assert app.test_client().get("/simple/popular/", headers=JSON).status_code == 200
+    start = threading.Barrier(20)
+    bodies: list[bytes] = []
+
+    def download(app: Flask) -> None:
+        client = app.test_client()
+        start.wait()
+        bodies.append(fetch(client, f"/upstream/popular/{wheel.name}").data)
+
+    threads = [threading.Thread(target=download, args=(apps[n % 2],)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert bodies == [wheel.read_bytes()] * 20
+    assert index.hits[f"/files/{wheel.name}"] == 1
+    lease = Path(proxied.packages_path.path) / layout.upstream_lease_key(
+        hashlib.sha256(wheel.read_bytes()).hexdigest()
+    )
+    assert not lease.exists()
