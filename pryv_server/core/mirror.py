@@ -231,7 +231,11 @@ class Mirror:
             return previous, True
         if fetched is None:
             raise ProjectNotFound(f"no project named {name!r} here or upstream")
-        files = tuple(f for f in map(parse_file, fetched.document["files"]) if f is not None)
+        files = tuple(
+            file
+            for file in map(parse_file, fetched.document["files"])
+            if file is not None and file.belongs_to(name)
+        )
         meta = fetched.document.get("meta")
         serial = meta.get("_last-serial", 0) if isinstance(meta, dict) else 0
         entry = _Entry(name, files, self._clock(), serial if isinstance(serial, int) else 0)

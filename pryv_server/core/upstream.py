@@ -104,10 +104,24 @@ class UpstreamFile:
 
     def version(self) -> Version | None:
         """Return the version the filename carries (wheels and sdists; None for older kinds)."""
+        parsed = self._parsed()
+        return None if parsed is None else parsed[1]
+
+    def belongs_to(self, name: str) -> bool:
+        """Say whether the filename names project ``name`` (older kinds cannot be told: yes).
+
+        A page that lists another project's file (``acme_internal-9.0-py3-none-any.whl`` on the
+        page of ``innocent``) would smuggle that name in; such files are left out.
+        """
+        parsed = self._parsed()
+        return parsed is None or parsed[0] == name
+
+    def _parsed(self) -> tuple[str, Version] | None:
         try:
             if self.filename.endswith(".whl"):
-                return parse_wheel_filename(self.filename)[1]
-            return parse_sdist_filename(self.filename)[1]
+                wheel = parse_wheel_filename(self.filename)
+                return wheel[0], wheel[1]
+            return parse_sdist_filename(self.filename)
         except (InvalidWheelFilename, InvalidSdistFilename):
             return None
 

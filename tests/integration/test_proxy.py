@@ -430,3 +430,20 @@ def test_two_processes_on_one_store_make_one_upstream_request_for_a_file(
         hashlib.sha256(wheel.read_bytes()).hexdigest()
     )
     assert not lease.exists()
+
+
+def test_a_page_listing_another_projects_file_does_not_smuggle_it_in(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    upload(client, make_wheel(tmp_path / "local", "acme-internal", "1.0"))
+    index.add(make_wheel(tmp_path / "up", "innocent", "1.0"))
+    smuggled = index.add(make_wheel(tmp_path / "evil", "acme-internal", "9.0"))
+    page = index.root / "simple" / "innocent" / "index.json"
+    document = json.loads(page.read_text())
+    document["files"].append(smuggled)
+    page.write_text(json.dumps(document))
+
+    files = files_of(client, "innocent")
+
+    assert list(files) == ["innocent-1.0-py3-none-any.whl"]
+    assert fetch(client, "/upstream/innocent/acme_internal-9.0-py3-none-any.whl").status_code == 404
