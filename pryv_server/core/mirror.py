@@ -139,6 +139,19 @@ class Mirror:
         """Say whether ``name`` may come from upstream: not a local name, and permitted."""
         return name not in snapshot.by_project and self.policy.permits(name)
 
+    def known_upstream(self, name: NormalizedName) -> bool:
+        """Say whether pryv holds an upstream page of ``name`` (fetched by any instance).
+
+        Never asks upstream: an upload of a new private name must not reveal it to PyPI.
+        """
+        if name in self._held:
+            return True
+        try:
+            self.store.stat(layout.upstream_page_key(name))
+        except ObjectNotFound:
+            return False
+        return True
+
     def _check(self, snapshot: Snapshot, name: NormalizedName) -> None:
         if name in snapshot.by_project:
             raise ProjectNotFound(f"{name!r} is a project of this registry, never fetched upstream")

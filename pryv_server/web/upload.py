@@ -22,6 +22,7 @@ from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
 from pryv_server.web.errors import format_size
 from pryv_server.web.services import get_services
+from pryv_server.web.shadowing import check_shadowing
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def upload() -> Response:
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
     stream = content.stream
     _check_size(stream)
+    shadowing = check_shadowing(get_services(), g.identity, form.get("name", ""))
     published = get_services().registry.publish(
         Upload(
             filename=content.filename or "",
@@ -72,7 +74,8 @@ def upload() -> Response:
         )
     )
     if published.created:
-        return Response(f"stored {published.package.filename}\n", status=200, mimetype="text/plain")
+        answer = f"stored {published.package.filename}\n" + (f"{shadowing}\n" if shadowing else "")
+        return Response(answer, status=200, mimetype="text/plain")
     return Response(
         f"{published.package.filename} is already stored\n", status=200, mimetype="text/plain"
     )

@@ -447,3 +447,32 @@ def test_a_page_listing_another_projects_file_does_not_smuggle_it_in(
 
     assert list(files) == ["innocent-1.0-py3-none-any.whl"]
     assert fetch(client, "/upstream/innocent/acme_internal-9.0-py3-none-any.whl").status_code == 404
+
+
+def test_uploading_a_name_served_from_upstream_warns_that_it_now_shadows_it(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    index.add(make_wheel(tmp_path / "up", "public-lib", "3.0"))
+    files_of(client, "public-lib")
+    wheel = make_wheel(tmp_path / "local", "public-lib", "1.0")
+    content = wheel.read_bytes()
+
+    response = client.post(
+        "/simple/",
+        data={
+            ":action": "file_upload",
+            "name": "public-lib",
+            "version": "1.0",
+            "filetype": "bdist_wheel",
+            "sha256_digest": hashlib.sha256(content).hexdigest(),
+            "content": (io.BytesIO(content), wheel.name),
+        },
+        headers=basic(),
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 200
+    assert "warning: 'public-lib' was served from" in response.text
+    assert "now shadows the upstream project" in caplog.text
+    upload(client, make_wheel(tmp_path / "local", "never-proxied", "1.0"))
+    assert index.hits["/simple/never-proxied/"] == 0  # an upload never asks upstream
