@@ -61,6 +61,7 @@ __all__ = [
     "RESERVED_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
+    "UPSTREAM_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
     "backfilled_metadata_key",
@@ -70,6 +71,7 @@ __all__ = [
     "file_yank_key",
     "is_overlay_key",
     "is_record_key",
+    "is_upstream_page_key",
     "logout_key",
     "record_key",
     "release_yank_key",
@@ -165,6 +167,11 @@ def core_metadata_key(blob: str) -> str:
 def upstream_page_key(project: NormalizedName) -> str:
     """Return the key of an upstream project page kept by the caching proxy (shared by workers)."""
     return f"{UPSTREAM_PREFIX}{project}.json"
+
+
+def is_upstream_page_key(key: str) -> bool:
+    """Say whether ``key`` (of the packages store) holds a cached upstream page."""
+    return key.startswith(UPSTREAM_PREFIX) and key.endswith(".json") and key.count("/") == 1
 
 
 def upstream_lease_key(sha256: str) -> str:

@@ -18,14 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 
@@ -39,6 +35,8 @@ from pryv_server.core.fetch import Streaming
 from pryv_server.core.fetch import Tee
 from pryv_server.core.flight import SingleFlight
 from pryv_server.core.flight import copy_error
+from pryv_server.core.upstream import CachedPage
+from pryv_server.core.upstream import MirrorPage
 from pryv_server.core.upstream import Upstream
 from pryv_server.core.upstream import UpstreamFile
 from pryv_server.core.upstream import UpstreamPolicy
@@ -58,55 +56,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 30.0
 # A follower waits this long for the leader's download before giving up.
 FOLLOW_TIMEOUT = 600.0
+# How often /simple/ re-reads which upstream pages the store holds (other instances' too).
+LIST_INTERVAL = 60.0
 # Upstream pages held in memory per process (each is re-read from the store when dropped).
 MAX_HELD = 10_000
-
-
-_numbers = itertools.count(1)
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """An upstream page as fetched: every usable file, and when."""
-
-    name: NormalizedName
-    files: tuple[UpstreamFile, ...]
-    fetched: float  # seconds since the epoch (shared by instances through the store)
-    serial: int
-    # Told apart from every other entry of this process (ids of freed objects are reused).
-    number: int = field(default_factory=lambda: next(_numbers), compare=False)
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "name": self.name,
-                "fetched": self.fetched,
-                "serial": self.serial,
-                "files": [file.to_json() for file in self.files],
-            },
-            separators=(",", ":"),
-        ).encode()
-
-    @classmethod
-    def from_json(cls, content: bytes) -> _Entry:
-        document = json.loads(content)
-        files = tuple(f for f in map(parse_file, document["files"]) if f is not None)
-        return cls(document["name"], files, float(document["fetched"]), int(document["serial"]))
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorPage:
-    """What pryv offers of an upstream project now: the files old enough, and whether stale."""
-
-    name: NormalizedName
-    files: tuple[UpstreamFile, ...]
-    serial: int
-    stale: bool
-    # Identifies the content (the page cache renders once per token).
-    token: tuple[int, int] = (0, 0)
-    by_filename: dict[str, UpstreamFile] = field(default_factory=dict, compare=False)
-    # Until when (epoch seconds) the cooldown offers exactly these files.
-    valid_until: float = float("inf")
 
 
 class Mirror:
@@ -126,10 +79,14 @@ class Mirror:
         self.policy = policy
         self.ttl = ttl
         self._clock = clock
-        self._held: dict[NormalizedName, _Entry] = {}
+        self._held: dict[NormalizedName, CachedPage] = {}
         self._offers: dict[NormalizedName, MirrorPage] = {}
+        self._stored_names: frozenset[NormalizedName] = frozenset()
+        self._names: frozenset[NormalizedName] = frozenset()
+        self._names_version = 0
+        self._listed_at = float("-inf")
         self._retry_at: dict[NormalizedName, float] = {}
-        self._pages: SingleFlight[tuple[_Entry, bool]] = SingleFlight()
+        self._pages: SingleFlight[tuple[CachedPage, bool]] = SingleFlight()
         self._files: SingleFlight[Stored] = SingleFlight()
         self._lock = threading.Lock()
 
@@ -138,6 +95,25 @@ class Mirror:
     def serves(self, snapshot: Snapshot, name: NormalizedName) -> bool:
         """Say whether ``name`` may come from upstream: not a local name, and permitted."""
         return name not in snapshot.by_project and self.policy.permits(name)
+
+    def listing(self) -> tuple[int, frozenset[NormalizedName]]:
+        """Return the names of the upstream pages pryv holds, and a number that changes with them.
+
+        Read from the store (every instance's pages) at most every :data:`LIST_INTERVAL`
+        seconds, plus what this process fetched since; ``/simple/`` lists them.
+        """
+        now = self._clock()
+        if now - self._listed_at >= LIST_INTERVAL:
+            self._stored_names = frozenset(
+                NormalizedName(key[len(layout.UPSTREAM_PREFIX) : -len(".json")])
+                for info in self.store.list_objects(layout.UPSTREAM_PREFIX)
+                if layout.is_upstream_page_key(key := info.key)
+            )
+            self._listed_at = now
+        names = self._stored_names | self._held.keys()
+        if names != self._names:
+            self._names, self._names_version = names, self._names_version + 1
+        return self._names_version, self._names
 
     def known_upstream(self, name: NormalizedName) -> bool:
         """Say whether pryv holds an upstream page of ``name`` (fetched by any instance).
@@ -196,7 +172,7 @@ class Mirror:
             return None
         return offer
 
-    def _offer(self, entry: _Entry, stale: bool) -> MirrorPage:
+    def _offer(self, entry: CachedPage, stale: bool) -> MirrorPage:
         """Apply the cooldown to ``entry``'s files, and say until when that answer holds."""
         now = self._clock()
         moment = datetime.fromtimestamp(now, UTC)
@@ -216,7 +192,7 @@ class Mirror:
             valid_until,
         )
 
-    def _entry(self, name: NormalizedName) -> tuple[_Entry, bool]:
+    def _entry(self, name: NormalizedName) -> tuple[CachedPage, bool]:
         now = self._clock()
         held = self._held.get(name)
         if held is not None and now - held.fetched < self.ttl:
@@ -229,7 +205,9 @@ class Mirror:
             return previous, True  # upstream failed moments ago: do not wait for it again
         return self._pages.run(name, lambda: self._refresh(name, previous), FOLLOW_TIMEOUT)
 
-    def _refresh(self, name: NormalizedName, previous: _Entry | None) -> tuple[_Entry, bool]:
+    def _refresh(
+        self, name: NormalizedName, previous: CachedPage | None
+    ) -> tuple[CachedPage, bool]:
         try:
             fetched = self.upstream.project_page(name)
         except UpstreamError as error:
@@ -251,7 +229,7 @@ class Mirror:
         )
         meta = fetched.document.get("meta")
         serial = meta.get("_last-serial", 0) if isinstance(meta, dict) else 0
-        entry = _Entry(name, files, self._clock(), serial if isinstance(serial, int) else 0)
+        entry = CachedPage(name, files, self._clock(), serial if isinstance(serial, int) else 0)
         try:
             self.store.write(
                 layout.upstream_page_key(name), io.BytesIO(entry.to_json()), overwrite=True
@@ -262,16 +240,16 @@ class Mirror:
         self._hold(entry)
         return entry, False
 
-    def _stored_entry(self, name: NormalizedName) -> _Entry | None:
+    def _stored_entry(self, name: NormalizedName) -> CachedPage | None:
         try:
-            return _Entry.from_json(self.store.read(layout.upstream_page_key(name)))
+            return CachedPage.from_json(self.store.read(layout.upstream_page_key(name)))
         except ObjectNotFound:
             return None
         except (ValueError, KeyError, TypeError) as error:
             log.warning("ignoring the unreadable upstream page of %r: %s", name, error)
             return None
 
-    def _hold(self, entry: _Entry) -> None:
+    def _hold(self, entry: CachedPage) -> None:
         with self._lock:
             if len(self._held) >= MAX_HELD and entry.name not in self._held:
                 dropped = next(iter(self._held))

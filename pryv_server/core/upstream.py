@@ -13,14 +13,18 @@ only sees PEP 691 documents. The rules, applied by :mod:`pryv_server.core.mirror
 from __future__ import annotations
 
 import fnmatch
+import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from typing import Protocol
 
 from packaging.utils import InvalidSdistFilename
 from packaging.utils import InvalidWheelFilename
+from packaging.utils import NormalizedName
 from packaging.utils import parse_sdist_filename
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
@@ -194,3 +198,52 @@ class UpstreamPolicy:
             return True
         uploaded = file.uploaded()
         return uploaded is not None and (now - uploaded).total_seconds() >= self.min_age
+
+
+_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """An upstream page as fetched and kept: every usable file, and when it was fetched."""
+
+    name: NormalizedName
+    files: tuple[UpstreamFile, ...]
+    fetched: float  # seconds since the epoch (shared by instances through the store)
+    serial: int
+    # Told apart from every other entry of this process (ids of freed objects are reused).
+    number: int = field(default_factory=lambda: next(_numbers), compare=False)
+
+    def to_json(self) -> bytes:
+        """Serialize for the packages store (``layout.upstream_page_key``)."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "fetched": self.fetched,
+                "serial": self.serial,
+                "files": [file.to_json() for file in self.files],
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, content: bytes) -> CachedPage:
+        """Read what :meth:`to_json` wrote."""
+        document = json.loads(content)
+        files = tuple(f for f in map(parse_file, document["files"]) if f is not None)
+        return cls(document["name"], files, float(document["fetched"]), int(document["serial"]))
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorPage:
+    """What pryv offers of an upstream project now: the files old enough, and whether stale."""
+
+    name: NormalizedName
+    files: tuple[UpstreamFile, ...]
+    serial: int
+    stale: bool
+    # Identifies the content (the page cache renders once per token).
+    token: tuple[int, int] = (0, 0)
+    by_filename: dict[str, UpstreamFile] = field(default_factory=dict, compare=False)
+    # Until when (epoch seconds) the cooldown offers exactly these files.
+    valid_until: float = float("inf")

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from flask import render_template
 from packaging.utils import NormalizedName
 
-from pryv_server.core.mirror import MirrorPage
+from pryv_server.core.upstream import MirrorPage
 from pryv_server.core.upstream import UpstreamFile
 from pryv_server.web.pages import Page
 

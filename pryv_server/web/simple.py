@@ -17,8 +17,10 @@ registry, not once per request.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
+from typing import NamedTuple
 from urllib.parse import quote
 
 from flask import Blueprint
@@ -151,11 +153,49 @@ def warm_up(app: Flask) -> None:
 
 
 def _index_page(pages: Pages, snapshot: Snapshot, fmt: str) -> Page:
+    mirror = get_services().mirror
+    if mirror is not None:
+        return upstream_index_page(pages, snapshot, fmt, mirror.listing())
+
     def render() -> Page:
         serial = snapshot.last_serial()
         return Page(_render_index(snapshot.projects(), serial, fmt), serial)
 
     return pages.page(snapshot, page_key(None, fmt), render)
+
+
+def upstream_index_page(
+    pages: Pages, snapshot: Snapshot, fmt: str, listing: tuple[int, frozenset[NormalizedName]]
+) -> Page:
+    """Render ``/simple/`` with the upstream projects pryv holds pages of beside local ones.
+
+    Cached per snapshot and version of that list (the page key's ``source``); the fast path in
+    front of Flask knows only local pages, so with a proxy ``/simple/`` goes through Flask.
+    """
+    version, names = listing
+
+    def render() -> Page:
+        serial = snapshot.last_serial()
+        local = snapshot.projects()
+        upstream = [Listed(name) for name in names if name not in snapshot.by_project]
+        merged: list[Project | Listed] = [*local, *upstream]
+        merged.sort(key=lambda project: project.normalized)
+        return Page(_render_index(merged, serial, fmt), serial)
+
+    key = PageKey(None, ("simple", "json" if fmt == JSON_V1 else "html"), source=version)
+    return pages.page(snapshot, key, render)
+
+
+class Listed(NamedTuple):
+    """An upstream project on ``/simple/``: its normalized name is all pryv shows of it."""
+
+    normalized: NormalizedName
+    last_serial: int = 0
+
+    @property
+    def name(self) -> str:
+        """Return the name shown (the normalized one: pryv has no other for it)."""
+        return self.normalized
 
 
 @blueprint.get("/simple/<project>/")
@@ -203,7 +243,7 @@ def _project_url(normalized: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-def _render_index(projects: list[Project], serial: int, fmt: str) -> bytes:
+def _render_index(projects: Sequence[Project | Listed], serial: int, fmt: str) -> bytes:
     if fmt == JSON_V1:
         # "_last-serial" is PyPI's (PEP 691 leaves keys starting with "_" to each index).
         return _dump(

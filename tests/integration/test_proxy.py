@@ -476,3 +476,19 @@ def test_uploading_a_name_served_from_upstream_warns_that_it_now_shadows_it(
     assert "now shadows the upstream project" in caplog.text
     upload(client, make_wheel(tmp_path / "local", "never-proxied", "1.0"))
     assert index.hits["/simple/never-proxied/"] == 0  # an upload never asks upstream
+
+
+def test_the_index_lists_local_projects_and_cached_upstream_ones(
+    client: FlaskClient, index: StaticIndex, tmp_path: Path
+) -> None:
+    upload(client, make_wheel(tmp_path / "local", "zeta-local", "1.0"))
+    index.add(make_wheel(tmp_path / "up", "alpha-up", "1.0"))
+    index.add(make_wheel(tmp_path / "up", "never-asked", "1.0"))
+    listed = client.get("/simple/", headers=JSON).json["projects"]
+    assert [project["name"] for project in listed] == ["zeta-local"]
+
+    files_of(client, "alpha-up")
+
+    names = [project["name"] for project in client.get("/simple/", headers=JSON).json["projects"]]
+    assert names == ["alpha-up", "zeta-local"]
+    assert 'href="alpha-up/"' in client.get("/simple/", headers=basic()).text
