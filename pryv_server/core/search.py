@@ -38,6 +38,11 @@ def _fold(text: str) -> str:
     return _SEPARATORS.sub("-", text.casefold()).strip("-")
 
 
+def name_matches(name: str, query: str) -> bool:
+    """Say whether every term of ``query`` is in ``name`` (folded): search by name alone."""
+    return all(_fold(term) in _fold(name) for term in query[:MAX_QUERY_LENGTH].split())
+
+
 def _rank(project: Project, query: str, terms: Sequence[str]) -> int | None:
     """Rank one project for the folded query and its terms: lower is better, None is no match."""
     name = _fold(project.normalized)

@@ -21,8 +21,10 @@ from pryv_server.core.search import paginate
 from pryv_server.core.search import search_projects
 from pryv_server.core.search import sort_projects
 from pryv_server.errors import NotFound
+from pryv_server.errors import ProjectNotFound
 from pryv_server.web.download import send_package
 from pryv_server.web.explorer import rendering
+from pryv_server.web.explorer import upstream
 from pryv_server.web.services import get_services
 
 PAGE_SIZE = 50
@@ -60,6 +62,8 @@ def projects() -> str:
         order=order,
         orders=SORT_ORDERS,
         total_projects=len(everything),
+        upstream_projects=upstream.cached_projects(query) if number == 1 else [],
+        upstream_origin=upstream.origin(),
     )
 
 
@@ -76,7 +80,12 @@ def find_release(project: Project, release_name: str) -> Release:
 def project_page(name: str, release: str = LATEST, tab: str = "description") -> Response | str:
     """Show one release of a project with one tab open; other spellings redirect."""
     registry = get_services().registry
-    found = registry.get_project(name)
+    try:
+        found = registry.get_project(name)
+    except ProjectNotFound:
+        if release != LATEST:
+            raise
+        return upstream.project_page(name)  # a cached upstream project, if it is one
     chosen = find_release(found, release)
     canonical_release = LATEST if release == LATEST else str(chosen.version)
     if name != found.normalized or release != canonical_release:
