@@ -81,6 +81,7 @@ class Mirror:
         self._clock = clock
         self._held: dict[NormalizedName, CachedPage] = {}
         self._offers: dict[NormalizedName, MirrorPage] = {}
+        self._missing: dict[NormalizedName, float] = {}  # names upstream lacks, and since when
         self._stored_names: frozenset[NormalizedName] = frozenset()
         self._names: frozenset[NormalizedName] = frozenset()
         self._names_version = 0
@@ -146,6 +147,8 @@ class Mirror:
         found = self.fresh(snapshot, name)
         if found is not None:
             return found
+        if self._clock() - self._missing.get(name, float("-inf")) < self.ttl:
+            raise ProjectNotFound(f"no project named {name!r} here or upstream")
         entry, stale = self._entry(name)
         offer = self._offer(entry, stale)
         if not stale:
@@ -221,6 +224,9 @@ class Mirror:
             log.warning("upstream failed, serving %r as cached %.0f min ago: %s", name, age, error)
             return previous, True
         if fetched is None:
+            if len(self._missing) >= MAX_HELD:
+                self._missing.clear()
+            self._missing[name] = self._clock()
             raise ProjectNotFound(f"no project named {name!r} here or upstream")
         files = tuple(
             file

@@ -321,9 +321,12 @@ def test_instances_on_one_store_share_the_cached_page(
     assert index.hits["/simple/shared/"] == 1
 
 
-def test_a_name_upstream_does_not_have_is_a_404(client: FlaskClient, index: StaticIndex) -> None:
-    response = client.get("/simple/nowhere/", headers=JSON)
-    assert response.status_code == 404
+def test_a_name_upstream_does_not_have_is_a_404_remembered_for_ttl(
+    client: FlaskClient, index: StaticIndex
+) -> None:
+    for _ in range(3):
+        response = client.get("/simple/nowhere/", headers=JSON)
+        assert response.status_code == 404
     assert index.hits["/simple/nowhere/"] == 1
 
 
