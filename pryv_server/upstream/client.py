@@ -31,14 +31,14 @@ MAX_SMALL_FILE = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class FetchedPage:
+class HttpPage:
     """A project page as upstream sent it, its file URLs made absolute."""
 
     url: str
     document: dict[str, Any]
 
 
-class Download:
+class HttpDownload:
     """An upstream file being read: its announced length and its bytes, in chunks."""
 
     def __init__(self, response: requests.Response) -> None:
@@ -81,7 +81,7 @@ class HttpIndex:
         credentials = (user, password) if user and password else None
         return cls(url, timeout=timeout, credentials=credentials)
 
-    def project_page(self, name: str) -> FetchedPage | None:
+    def project_page(self, name: str) -> HttpPage | None:
         """Return the JSON page of the normalized ``name``, or None when upstream has no such name.
 
         :raises UpstreamError: upstream failed, timed out, or sent something that is not PEP 691.
@@ -105,9 +105,9 @@ class HttpIndex:
         for entry in document["files"]:
             if isinstance(entry, dict) and isinstance(entry.get("url"), str):
                 entry["url"] = urljoin(final, entry["url"])
-        return FetchedPage(final, document)
+        return HttpPage(final, document)
 
-    def open(self, url: str) -> Download:
+    def open(self, url: str) -> HttpDownload:
         """Start reading the file at ``url`` (absolute, from a page).
 
         :raises UpstreamError: upstream failed or timed out.
@@ -118,7 +118,7 @@ class HttpIndex:
         except UpstreamError:
             response.close()
             raise
-        return Download(response)
+        return HttpDownload(response)
 
     def read_small(self, url: str) -> bytes:
         """Return the whole body of a small file (a core metadata file).
