@@ -41,6 +41,7 @@ class StaticIndex:
         (root / "simple").mkdir(parents=True, exist_ok=True)
         (root / "files").mkdir(exist_ok=True)
         self.hits: Counter[str] = Counter()
+        self.authorizations: dict[str, str | None] = {}  # path -> Authorization header sent
         self.status: int | None = None  # answer every request with this status
         self.delay = 0.0  # seconds before answering any request
         self.file_delay = 0.0  # seconds before sending a file's body
@@ -111,6 +112,7 @@ class StaticIndex:
             def do_GET(self) -> None:
                 with index._lock:
                     index.hits[self.path] += 1
+                    index.authorizations[self.path] = self.headers.get("Authorization")
                 if index.delay:
                     time.sleep(index.delay)
                 if index.status is not None:
