@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.dists import make_wheel
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import run
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import tool
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import run
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 from tests.upstream_index import StaticIndex
 
 pytestmark = pytest.mark.e2e

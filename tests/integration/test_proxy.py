@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -21,8 +18,10 @@ from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.core import layout
 from pryv_server.errors import UpstreamMismatch
+from tests.concurrency import all_at_once
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 from tests.upstream_index import JSON_V1
 from tests.upstream_index import StaticIndex
 from tests.upstream_index import wheel_metadata
@@ -31,15 +30,8 @@ JSON = {**basic(), "Accept": JSON_V1}
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[StaticIndex]:
-    served = StaticIndex(tmp_path / "upstream")
-    yield served
-    served.close()
-
-
-@pytest.fixture
-def proxied(settings: Settings, index: StaticIndex) -> Settings:
-    return settings.replace(upstream=True, upstream_url=index.url, upstream_timeout=2.0)
+def proxied(settings: Settings, upstream_index: StaticIndex) -> Settings:
+    return settings.replace(upstream=True, upstream_url=upstream_index.url, upstream_timeout=2.0)
 
 
 def make_client(settings: Settings) -> tuple[Flask, FlaskClient]:
@@ -54,24 +46,7 @@ def client(proxied: Settings) -> FlaskClient:
 
 
 def upload(client: FlaskClient, wheel: Path) -> None:
-    content = wheel.read_bytes()
-    name, version = wheel.name.split("-")[:2]
-    response = client.post(
-        "/simple/",
-        data={
-            ":action": "file_upload",
-            "protocol_version": "1",
-            "metadata_version": "2.1",
-            "name": name,
-            "version": version,
-            "filetype": "bdist_wheel",
-            "pyversion": "py3",
-            "sha256_digest": hashlib.sha256(content).hexdigest(),
-            "content": (io.BytesIO(content), wheel.name),
-        },
-        headers=basic(),
-        content_type="multipart/form-data",
-    )
+    response = post_upload(client, wheel)
     assert response.status_code == 200, response.text
 
 
@@ -92,10 +67,10 @@ def files_of(client: FlaskClient, name: str) -> dict[str, dict[str, object]]:
 
 
 def test_an_upstream_name_is_served_with_pryvs_urls_and_upstreams_fields(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "Up-Lib", "1.0")
-    entry = index.add(wheel, yanked="broken build", requires_python=">=3.8")
+    entry = upstream_index.add(wheel, yanked="broken build", requires_python=">=3.8")
 
     response = client.get("/simple/up-lib/", headers=JSON)
 
@@ -115,10 +90,10 @@ def test_an_upstream_name_is_served_with_pryvs_urls_and_upstreams_fields(
 
 
 def test_a_file_is_fetched_once_verified_stored_then_served_from_storage(
-    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, proxied: Settings, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "up-lib", "1.0")
-    entry = index.add(wheel)
+    entry = upstream_index.add(wheel)
     client.get("/simple/up-lib/", headers=JSON)
 
     first = fetch(client, f"/upstream/up-lib/{wheel.name}")
@@ -126,14 +101,14 @@ def test_a_file_is_fetched_once_verified_stored_then_served_from_storage(
     assert first.data == wheel.read_bytes()
     metadata = fetch(client, f"/upstream/up-lib/{wheel.name}.metadata")
     assert metadata.data == wheel_metadata(wheel)
-    index.status = 500  # upstream is gone: both are served from pryv's store
+    upstream_index.status = 500  # upstream is gone: both are served from pryv's store
     again = fetch(client, f"/upstream/up-lib/{wheel.name}")
     assert again.status_code == 200
     assert again.data == wheel.read_bytes()
     assert again.headers["ETag"] == f'"{entry["hashes"]["sha256"]}"'
     assert fetch(client, f"/upstream/up-lib/{wheel.name}.metadata").status_code == 200
-    assert index.hits[f"/files/{wheel.name}"] == 1
-    assert index.hits[f"/files/{wheel.name}.metadata"] == 1
+    assert upstream_index.hits[f"/files/{wheel.name}"] == 1
+    assert upstream_index.hits[f"/files/{wheel.name}.metadata"] == 1
     stored = Path(proxied.packages_path.path) / layout.blob_key(
         entry["hashes"]["sha256"], wheel.name
     )
@@ -141,11 +116,11 @@ def test_a_file_is_fetched_once_verified_stored_then_served_from_storage(
 
 
 def test_a_local_name_is_never_served_from_upstream_not_even_a_higher_version(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     upload(client, make_wheel(tmp_path / "local", "acme-internal", "1.0"))
     attack = make_wheel(tmp_path / "evil", "acme-internal", "99.0", payload="import os")
-    index.add(attack)
+    upstream_index.add(attack)
 
     files = files_of(client, "acme-internal")
 
@@ -153,29 +128,29 @@ def test_a_local_name_is_never_served_from_upstream_not_even_a_higher_version(
     fetched = fetch(client, f"/upstream/acme-internal/{attack.name}")
     assert fetched.status_code == 404
     assert "never fetched upstream" in fetched.text
-    assert index.hits == {}  # upstream was never even asked
+    assert upstream_index.hits == {}  # upstream was never even asked
 
 
 def test_a_yanked_local_name_stays_local(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     upload(client, make_wheel(tmp_path / "local", "acme-old", "1.0"))
     yanked = client.post(
         "/api/yank", data={"project": "acme-old", "version": "1.0"}, headers=basic()
     )
     assert yanked.status_code == 200, yanked.text
-    index.add(make_wheel(tmp_path / "evil", "acme-old", "2.0"))
+    upstream_index.add(make_wheel(tmp_path / "evil", "acme-old", "2.0"))
 
     files = files_of(client, "acme-old")
     assert list(files) == ["acme_old-1.0-py3-none-any.whl"]
     assert files["acme_old-1.0-py3-none-any.whl"]["yanked"] is not False
-    assert index.hits == {}
+    assert upstream_index.hits == {}
 
 
 def test_a_name_uploaded_after_being_proxied_turns_local_at_once(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
-    index.add(make_wheel(tmp_path / "up", "shared-name", "5.0"))
+    upstream_index.add(make_wheel(tmp_path / "up", "shared-name", "5.0"))
     assert list(files_of(client, "shared-name")) == ["shared_name-5.0-py3-none-any.whl"]
 
     upload(client, make_wheel(tmp_path / "local", "shared-name", "1.0"))
@@ -186,21 +161,21 @@ def test_a_name_uploaded_after_being_proxied_turns_local_at_once(
 
 
 def test_cooldown_hides_files_younger_than_min_age(
-    proxied: Settings, index: StaticIndex, tmp_path: Path
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     _, client = make_client(proxied.replace(upstream_min_age=3 * 86400.0))
     now = datetime.now(UTC)
     old = make_wheel(tmp_path / "d", "cool", "1.0")
     new = make_wheel(tmp_path / "d", "cool", "1.1")
-    index.add(old, uploaded=now - timedelta(days=10))
-    index.add(new, uploaded=now - timedelta(hours=5))
+    upstream_index.add(old, uploaded=now - timedelta(days=10))
+    upstream_index.add(new, uploaded=now - timedelta(hours=5))
 
     response = client.get("/simple/cool/", headers=JSON)
 
     assert [f["filename"] for f in response.json["files"]] == [old.name]
     assert response.json["versions"] == ["1.0"]
     assert fetch(client, f"/upstream/cool/{new.name}").status_code == 404
-    assert index.hits[f"/files/{new.name}"] == 0
+    assert upstream_index.hits[f"/files/{new.name}"] == 0
 
 
 @pytest.mark.parametrize(
@@ -213,7 +188,7 @@ def test_cooldown_hides_files_younger_than_min_age(
 )
 def test_allow_and_deny_patterns_decide_which_names_are_looked_up(
     proxied: Settings,
-    index: StaticIndex,
+    upstream_index: StaticIndex,
     tmp_path: Path,
     allow: tuple[str, ...],
     deny: tuple[str, ...],
@@ -221,19 +196,19 @@ def test_allow_and_deny_patterns_decide_which_names_are_looked_up(
 ) -> None:
     _, client = make_client(proxied.replace(upstream_allow=allow, upstream_deny=deny))
     for name in offered:
-        index.add(make_wheel(tmp_path / name, name, "1.0"))
+        upstream_index.add(make_wheel(tmp_path / name, name, "1.0"))
 
     for name, expected in offered.items():
         status = client.get(f"/simple/{name}/", headers=JSON).status_code
         assert status == (200 if expected else 404), name
-    assert index.hits["/simple/evil-lib/"] == 0
+    assert upstream_index.hits["/simple/evil-lib/"] == 0
 
 
 def test_a_file_whose_bytes_differ_from_its_hash_is_cut_off_and_never_kept(
-    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, proxied: Settings, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
-    index.add(wheel, sha256="0" * 64)
+    upstream_index.add(wheel, sha256="0" * 64)
 
     with pytest.raises(UpstreamMismatch):
         fetch(client, f"/upstream/tampered/{wheel.name}")
@@ -243,10 +218,10 @@ def test_a_file_whose_bytes_differ_from_its_hash_is_cut_off_and_never_kept(
 
 
 def test_a_file_whose_length_differs_from_its_page_is_a_502(
-    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, proxied: Settings, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
-    index.add(wheel, size=10)
+    upstream_index.add(wheel, size=10)
 
     response = fetch(client, f"/upstream/tampered/{wheel.name}")
 
@@ -256,11 +231,11 @@ def test_a_file_whose_length_differs_from_its_page_is_a_502(
 
 
 def test_core_metadata_that_differs_from_its_hash_is_a_502(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
-    index.add(wheel)
-    (index.root / "files" / f"{wheel.name}.metadata").write_bytes(b"Name: other\n")
+    upstream_index.add(wheel)
+    (upstream_index.root / "files" / f"{wheel.name}.metadata").write_bytes(b"Name: other\n")
 
     response = fetch(client, f"/upstream/tampered/{wheel.name}.metadata")
 
@@ -271,14 +246,14 @@ def test_core_metadata_that_differs_from_its_hash_is_a_502(
 
 @pytest.mark.parametrize("trouble", ["status", "timeout"])
 def test_a_name_never_seen_is_a_502_when_upstream_fails(
-    proxied: Settings, index: StaticIndex, tmp_path: Path, trouble: str
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path, trouble: str
 ) -> None:
     _, client = make_client(proxied.replace(upstream_timeout=0.5))
-    index.add(make_wheel(tmp_path / "d", "never-seen", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "d", "never-seen", "1.0"))
     if trouble == "status":
-        index.status = 503
+        upstream_index.status = 503
     else:
-        index.delay = 2.0
+        upstream_index.delay = 2.0
 
     response = client.get("/simple/never-seen/", headers=JSON)
 
@@ -289,14 +264,14 @@ def test_a_name_never_seen_is_a_502_when_upstream_fails(
 
 
 def test_a_cached_page_is_served_stale_when_upstream_fails(
-    proxied: Settings, index: StaticIndex, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, client = make_client(proxied.replace(upstream_ttl=0.0))
     wheel = make_wheel(tmp_path / "d", "kept", "1.0")
-    index.add(wheel)
+    upstream_index.add(wheel)
     assert client.get("/simple/kept/", headers=JSON).headers["X-Pryv-Upstream"] == "fresh"
 
-    index.status = 500
+    upstream_index.status = 500
     response = client.get("/simple/kept/", headers=JSON)
 
     assert response.status_code == 200
@@ -306,28 +281,28 @@ def test_a_cached_page_is_served_stale_when_upstream_fails(
 
 
 def test_instances_on_one_store_share_the_cached_page(
-    proxied: Settings, index: StaticIndex, tmp_path: Path
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
-    index.add(make_wheel(tmp_path / "d", "shared", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "d", "shared", "1.0"))
     _, first = make_client(proxied)
     _, second = make_client(proxied)
 
     first.get("/simple/shared/", headers=JSON)
-    index.status = 500
+    upstream_index.status = 500
     response = second.get("/simple/shared/", headers=JSON)
 
     assert response.status_code == 200
     assert response.headers["X-Pryv-Upstream"] == "fresh"
-    assert index.hits["/simple/shared/"] == 1
+    assert upstream_index.hits["/simple/shared/"] == 1
 
 
 def test_a_name_upstream_does_not_have_is_a_404_remembered_for_ttl(
-    client: FlaskClient, index: StaticIndex
+    client: FlaskClient, upstream_index: StaticIndex
 ) -> None:
     for _ in range(3):
         response = client.get("/simple/nowhere/", headers=JSON)
         assert response.status_code == 404
-    assert index.hits["/simple/nowhere/"] == 1
+    assert upstream_index.hits["/simple/nowhere/"] == 1
 
 
 def test_without_an_upstream_section_nothing_is_proxied(settings: Settings, tmp_path: Path) -> None:
@@ -337,42 +312,26 @@ def test_without_an_upstream_section_nothing_is_proxied(settings: Settings, tmp_
 
 
 def test_fifty_concurrent_first_downloads_make_one_upstream_request(
-    proxied: Settings, index: StaticIndex, tmp_path: Path
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     app, _ = make_client(proxied)
     wheel = make_wheel(tmp_path / "d", "popular", "1.0", payload="x = 1\n" * 20000)
-    index.add(wheel)
-    index.file_delay = 0.5
-    start = threading.Barrier(50)
-    bodies: list[bytes] = []
-    failures: list[BaseException] = []
+    upstream_index.add(wheel)
+    upstream_index.file_delay = 0.5
 
-    def download() -> None:
-        client = app.test_client()
-        start.wait()
-        try:
-            response = fetch(client, f"/upstream/popular/{wheel.name}")
-            bodies.append(response.data)
-        except BaseException as error:
-            failures.append(error)
+    bodies = all_at_once(
+        50, lambda _: fetch(app.test_client(), f"/upstream/popular/{wheel.name}").data
+    )
 
-    threads = [threading.Thread(target=download) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert failures == []
-    assert len(bodies) == 50
-    assert all(body == wheel.read_bytes() for body in bodies)
-    assert index.hits["/simple/popular/"] == 1
-    assert index.hits[f"/files/{wheel.name}"] == 1
+    assert bodies == [wheel.read_bytes()] * 50
+    assert upstream_index.hits["/simple/popular/"] == 1
+    assert upstream_index.hits[f"/files/{wheel.name}"] == 1
 
 
 def test_the_stored_page_json_is_shared_under_its_layout_key(
-    client: FlaskClient, index: StaticIndex, proxied: Settings, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, proxied: Settings, tmp_path: Path
 ) -> None:
-    index.add(make_wheel(tmp_path / "d", "keyed", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "d", "keyed", "1.0"))
     client.get("/simple/keyed/", headers=JSON)
     stored = Path(proxied.packages_path.path) / layout.upstream_page_key("keyed")  # type: ignore[arg-type]
     assert json.loads(stored.read_text())["name"] == "keyed"
@@ -380,12 +339,12 @@ def test_the_stored_page_json_is_shared_under_its_layout_key(
 
 @pytest.mark.parametrize("accept", ["text/html", JSON_V1])
 def test_a_fresh_upstream_page_is_answered_before_flask_exactly_as_flask_did(
-    proxied: Settings, index: StaticIndex, tmp_path: Path, accept: str
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path, accept: str
 ) -> None:
     app, client = make_client(proxied)
     entered: list[str] = []
     app.before_request(lambda: entered.append("flask"))
-    index.add(make_wheel(tmp_path / "d", "fast", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "d", "fast", "1.0"))
 
     def answer() -> tuple[int, list[tuple[str, str]], bytes]:
         response = client.get("/simple/fast/", headers={**basic(), "Accept": accept})
@@ -405,30 +364,20 @@ def test_a_fresh_upstream_page_is_answered_before_flask_exactly_as_flask_did(
 
 
 def test_two_processes_on_one_store_make_one_upstream_request_for_a_file(
-    proxied: Settings, index: StaticIndex, tmp_path: Path
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     apps = [make_client(proxied)[0] for _ in range(2)]  # two workers, one store
     wheel = make_wheel(tmp_path / "d", "popular", "1.0", payload="x = 1\n" * 20000)
-    index.add(wheel)
-    index.file_delay = 0.5
+    upstream_index.add(wheel)
+    upstream_index.file_delay = 0.5
     for app in apps:  # both know the page before the burst
         assert app.test_client().get("/simple/popular/", headers=JSON).status_code == 200
-    start = threading.Barrier(20)
-    bodies: list[bytes] = []
-
-    def download(app: Flask) -> None:
-        client = app.test_client()
-        start.wait()
-        bodies.append(fetch(client, f"/upstream/popular/{wheel.name}").data)
-
-    threads = [threading.Thread(target=download, args=(apps[n % 2],)) for n in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    bodies = all_at_once(
+        20, lambda n: fetch(apps[n % 2].test_client(), f"/upstream/popular/{wheel.name}").data
+    )
 
     assert bodies == [wheel.read_bytes()] * 20
-    assert index.hits[f"/files/{wheel.name}"] == 1
+    assert upstream_index.hits[f"/files/{wheel.name}"] == 1
     lease = Path(proxied.packages_path.path) / layout.upstream_lease_key(
         hashlib.sha256(wheel.read_bytes()).hexdigest()
     )
@@ -436,12 +385,12 @@ def test_two_processes_on_one_store_make_one_upstream_request_for_a_file(
 
 
 def test_a_page_listing_another_projects_file_does_not_smuggle_it_in(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     upload(client, make_wheel(tmp_path / "local", "acme-internal", "1.0"))
-    index.add(make_wheel(tmp_path / "up", "innocent", "1.0"))
-    smuggled = index.add(make_wheel(tmp_path / "evil", "acme-internal", "9.0"))
-    page = index.root / "simple" / "innocent" / "index.json"
+    upstream_index.add(make_wheel(tmp_path / "up", "innocent", "1.0"))
+    smuggled = upstream_index.add(make_wheel(tmp_path / "evil", "acme-internal", "9.0"))
+    page = upstream_index.root / "simple" / "innocent" / "index.json"
     document = json.loads(page.read_text())
     document["files"].append(smuggled)
     page.write_text(json.dumps(document))
@@ -453,40 +402,30 @@ def test_a_page_listing_another_projects_file_does_not_smuggle_it_in(
 
 
 def test_uploading_a_name_served_from_upstream_warns_that_it_now_shadows_it(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    client: FlaskClient,
+    upstream_index: StaticIndex,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    index.add(make_wheel(tmp_path / "up", "public-lib", "3.0"))
+    upstream_index.add(make_wheel(tmp_path / "up", "public-lib", "3.0"))
     files_of(client, "public-lib")
     wheel = make_wheel(tmp_path / "local", "public-lib", "1.0")
-    content = wheel.read_bytes()
 
-    response = client.post(
-        "/simple/",
-        data={
-            ":action": "file_upload",
-            "name": "public-lib",
-            "version": "1.0",
-            "filetype": "bdist_wheel",
-            "sha256_digest": hashlib.sha256(content).hexdigest(),
-            "content": (io.BytesIO(content), wheel.name),
-        },
-        headers=basic(),
-        content_type="multipart/form-data",
-    )
+    response = post_upload(client, wheel)
 
     assert response.status_code == 200
     assert "warning: 'public-lib' was served from" in response.text
     assert "now shadows the upstream project" in caplog.text
     upload(client, make_wheel(tmp_path / "local", "never-proxied", "1.0"))
-    assert index.hits["/simple/never-proxied/"] == 0  # an upload never asks upstream
+    assert upstream_index.hits["/simple/never-proxied/"] == 0  # an upload never asks upstream
 
 
 def test_the_index_lists_local_projects_and_cached_upstream_ones(
-    client: FlaskClient, index: StaticIndex, tmp_path: Path
+    client: FlaskClient, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     upload(client, make_wheel(tmp_path / "local", "zeta-local", "1.0"))
-    index.add(make_wheel(tmp_path / "up", "alpha-up", "1.0"))
-    index.add(make_wheel(tmp_path / "up", "never-asked", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "up", "alpha-up", "1.0"))
+    upstream_index.add(make_wheel(tmp_path / "up", "never-asked", "1.0"))
     listed = client.get("/simple/", headers=JSON).json["projects"]
     assert [project["name"] for project in listed] == ["zeta-local"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,12 @@ from tests.upstream_index import StaticIndex
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[StaticIndex]:
-    served = StaticIndex(tmp_path / "upstream")
-    yield served
-    served.close()
-
-
-@pytest.fixture
-def browser(settings: Settings, index: StaticIndex, tmp_path: Path) -> FlaskClient:
-    app = create_app(settings.replace(upstream=True, upstream_url=index.url))
+def browser(settings: Settings, upstream_index: StaticIndex, tmp_path: Path) -> FlaskClient:
+    app = create_app(settings.replace(upstream=True, upstream_url=upstream_index.url))
     app.config["TESTING"] = True
     client = app.test_client()
-    index.add(make_wheel(tmp_path / "up", "http-helper", "1.0"), yanked="bad")
-    index.add(make_wheel(tmp_path / "up", "other-tool", "2.0"))
+    upstream_index.add(make_wheel(tmp_path / "up", "http-helper", "1.0"), yanked="bad")
+    upstream_index.add(make_wheel(tmp_path / "up", "other-tool", "2.0"))
     for name in ("http-helper", "other-tool"):
         headers = {**basic(), "Accept": JSON_V1}
         assert client.get(f"/simple/{name}/", headers=headers).status_code == 200

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from pryv_server.core import layout
+from tests.concurrency import all_at_once
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -24,14 +23,7 @@ from tests.upstream_index import JSON_V1
 from tests.upstream_index import StaticIndex
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[StaticIndex]:
-    served = StaticIndex(tmp_path / "upstream")
-    yield served
-    served.close()
-
-
-def instance(s3: S3, index: StaticIndex) -> Flask:
+def instance(s3: S3, upstream_index: StaticIndex) -> Flask:
     users = {USER: {"password": hashlib.sha256(PASSWORD.encode()).hexdigest()}}
     s3.client().put_object(Bucket=s3.bucket, Key="users.json", Body=json.dumps(users).encode())
     app = create_app(
@@ -41,7 +33,7 @@ def instance(s3: S3, index: StaticIndex) -> Flask:
             users_path=parse_location(s3.url("users.json")),
             secret_key="test-secret",
             upstream=True,
-            upstream_url=index.url,
+            upstream_url=upstream_index.url,
         )
     )
     app.config["TESTING"] = True
@@ -57,40 +49,32 @@ def download(app: Flask, url: str) -> tuple[int, bytes]:
 
 
 def test_instances_on_one_bucket_share_pages_and_fetch_a_file_once(
-    s3: S3, index: StaticIndex, tmp_path: Path
+    s3: S3, upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "shared-lib", "1.0", payload="x = 1\n" * 20000)
-    index.add(wheel)
-    index.file_delay = 0.5
-    first, second = instance(s3, index), instance(s3, index)
+    upstream_index.add(wheel)
+    upstream_index.file_delay = 0.5
+    first, second = instance(s3, upstream_index), instance(s3, upstream_index)
     headers = {**basic(), "Accept": JSON_V1}
     assert first.test_client().get("/simple/shared-lib/", headers=headers).status_code == 200
     assert second.test_client().get("/simple/shared-lib/", headers=headers).status_code == 200
-    assert index.hits["/simple/shared-lib/"] == 1  # the second read the first's page on S3
+    assert upstream_index.hits["/simple/shared-lib/"] == 1  # the second read the first's page on S3
     url = f"/upstream/shared-lib/{wheel.name}"
-    results: list[tuple[int, bytes]] = []
-    barrier = threading.Barrier(10)
 
-    def get(app: Flask) -> None:
-        barrier.wait()
-        results.append(download(app, url))
-
-    threads = [threading.Thread(target=get, args=((first, second)[n % 2],)) for n in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = all_at_once(10, lambda n: download((first, second)[n % 2], url))
 
     assert results == [(200, wheel.read_bytes())] * 10
-    assert index.hits[f"/files/{wheel.name}"] == 1
-    index.status = 500
-    assert download(instance(s3, index), url) == (200, wheel.read_bytes())
+    assert upstream_index.hits[f"/files/{wheel.name}"] == 1
+    upstream_index.status = 500
+    assert download(instance(s3, upstream_index), url) == (200, wheel.read_bytes())
 
 
-def test_a_mismatching_file_is_never_kept_on_s3(s3: S3, index: StaticIndex, tmp_path: Path) -> None:
+def test_a_mismatching_file_is_never_kept_on_s3(
+    s3: S3, upstream_index: StaticIndex, tmp_path: Path
+) -> None:
     wheel = make_wheel(tmp_path / "d", "tampered", "1.0")
-    index.add(wheel, sha256="1" * 64)
-    app = instance(s3, index)
+    upstream_index.add(wheel, sha256="1" * 64)
+    app = instance(s3, upstream_index)
 
     with pytest.raises(Exception, match="does not match"):
         download(app, f"/upstream/tampered/{wheel.name}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,18 @@ from tests.dists import make_wheel
 from tests.upstream_index import StaticIndex
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[StaticIndex]:
-    served = StaticIndex(tmp_path / "upstream")
-    yield served
-    served.close()
-
-
 def test_credentials_from_the_environment_go_to_the_index_host_only(
-    index: StaticIndex, tmp_path: Path
+    upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "private-up", "1.0")
-    index.add(wheel)
-    page = index.root / "simple" / "private-up" / "index.json"
+    upstream_index.add(wheel)
+    page = upstream_index.root / "simple" / "private-up" / "index.json"
     document = json.loads(page.read_text())
-    other_host = index.url.replace("127.0.0.1", "localhost").removesuffix("simple/")
+    other_host = upstream_index.url.replace("127.0.0.1", "localhost").removesuffix("simple/")
     document["files"][0]["url"] = f"{other_host}files/{wheel.name}"
     page.write_text(json.dumps(document))
     client = HttpIndex.from_environment(
-        index.url,
+        upstream_index.url,
         timeout=5,
         environ={"PRYV_UPSTREAM_USERNAME": "mirror", "PRYV_UPSTREAM_PASSWORD": "s3cret"},
     )
@@ -45,31 +37,33 @@ def test_credentials_from_the_environment_go_to_the_index_host_only(
     download.close()
 
     expected = "Basic " + base64.b64encode(b"mirror:s3cret").decode()
-    assert index.authorizations["/simple/private-up/"] == expected
-    assert index.authorizations[f"/files/{wheel.name}"] is None
+    assert upstream_index.authorizations["/simple/private-up/"] == expected
+    assert upstream_index.authorizations[f"/files/{wheel.name}"] is None
 
 
 def test_relative_file_urls_are_made_absolute_against_the_page(
-    index: StaticIndex, tmp_path: Path
+    upstream_index: StaticIndex, tmp_path: Path
 ) -> None:
     wheel = make_wheel(tmp_path / "d", "rel", "1.0")
-    index.add(wheel)
-    fetched = HttpIndex(index.url, timeout=5).project_page("rel")
+    upstream_index.add(wheel)
+    fetched = HttpIndex(upstream_index.url, timeout=5).project_page("rel")
     assert fetched is not None
-    assert fetched.document["files"][0]["url"] == index.url.replace(
+    assert fetched.document["files"][0]["url"] == upstream_index.url.replace(
         "simple/", f"files/{wheel.name}"
     )
 
 
-def test_a_page_that_is_not_json_is_refused_with_a_reason(index: StaticIndex) -> None:
-    (index.root / "simple" / "html-only").mkdir()
-    (index.root / "simple" / "html-only" / "index.json").write_text("<html></html>")
-    index_client = HttpIndex(index.url, timeout=5)
+def test_a_page_that_is_not_json_is_refused_with_a_reason(upstream_index: StaticIndex) -> None:
+    (upstream_index.root / "simple" / "html-only").mkdir()
+    (upstream_index.root / "simple" / "html-only" / "index.json").write_text("<html></html>")
+    index_client = HttpIndex(upstream_index.url, timeout=5)
     with pytest.raises(UpstreamError, match="does not parse"):
         index_client.project_page("html-only")
 
 
-def test_a_missing_name_is_none_and_an_unreachable_index_an_error(index: StaticIndex) -> None:
-    assert HttpIndex(index.url, timeout=5).project_page("missing") is None
+def test_a_missing_name_is_none_and_an_unreachable_index_an_error(
+    upstream_index: StaticIndex,
+) -> None:
+    assert HttpIndex(upstream_index.url, timeout=5).project_page("missing") is None
     with pytest.raises(UpstreamError, match="did not answer"):
         HttpIndex("http://127.0.0.1:9/simple/", timeout=1).project_page("anything")
