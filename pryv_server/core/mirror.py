@@ -200,7 +200,8 @@ class Mirror:
         held = self._held.get(name)
         if held is not None and now - held.fetched < self.ttl:
             return held, False
-        previous = self._stored_entry(name) or held
+        copies = [copy for copy in (self._stored_entry(name), held) if copy is not None]
+        previous = max(copies, key=lambda copy: copy.fetched, default=None)
         if previous is not None and now - previous.fetched < self.ttl:
             self._hold(previous)
             return previous, False
@@ -224,9 +225,7 @@ class Mirror:
             log.warning("upstream failed, serving %r as cached %.0f min ago: %s", name, age, error)
             return previous, True
         if fetched is None:
-            if len(self._missing) >= MAX_HELD:
-                self._missing.clear()
-            self._missing[name] = self._clock()
+            self._forget(name)
             raise ProjectNotFound(f"no project named {name!r} here or upstream")
         files = tuple(
             file
@@ -245,6 +244,20 @@ class Mirror:
         self._retry_at.pop(name, None)
         self._hold(entry)
         return entry, False
+
+    def _forget(self, name: NormalizedName) -> None:
+        """Upstream has no ``name`` (never had, or removed it, as PyPI removes malware)."""
+        if len(self._missing) >= MAX_HELD:
+            self._missing.clear()
+        self._missing[name] = self._clock()
+        with self._lock:
+            self._held.pop(name, None)
+            self._offers.pop(name, None)
+            self._stored_names = self._stored_names - {name}
+        try:
+            self.store.delete(layout.upstream_page_key(name))
+        except StorageError:
+            log.exception("could not remove the upstream page of %r", name)
 
     def _stored_entry(self, name: NormalizedName) -> CachedPage | None:
         try:

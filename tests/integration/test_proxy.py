@@ -434,3 +434,17 @@ def test_the_index_lists_local_projects_and_cached_upstream_ones(
     names = [project["name"] for project in client.get("/simple/", headers=JSON).json["projects"]]
     assert names == ["alpha-up", "zeta-local"]
     assert 'href="alpha-up/"' in client.get("/simple/", headers=basic()).text
+
+
+def test_a_project_removed_upstream_is_no_longer_offered_after_ttl(
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
+) -> None:
+    _, client = make_client(proxied.replace(upstream_ttl=0.0))
+    upstream_index.add(make_wheel(tmp_path / "d", "malware", "1.0"))
+    assert client.get("/simple/malware/", headers=JSON).status_code == 200
+
+    (upstream_index.root / "simple" / "malware" / "index.json").unlink()  # removed upstream
+
+    assert client.get("/simple/malware/", headers=JSON).status_code == 404
+    names = [p["name"] for p in client.get("/simple/", headers=JSON).json["projects"]]
+    assert "malware" not in names
