@@ -21,6 +21,7 @@ def _api_routes(app: Flask) -> list[tuple[str, str]]:
             continue
         assert rule.endpoint.startswith("api."), f"{rule.rule} is outside the API parent"
         url = rule.rule.replace("<path:filename>", "demo-1.0.tar.gz")
+        url = url.replace("<filename>", "demo-1.0.tar.gz")
         url = url.replace("<project>", "demo").replace("<version>", "1.0")
         routes += [
             (method, url) for method in sorted(rule.methods or ()) if method in {"GET", "POST"}
@@ -32,8 +33,14 @@ def test_every_api_route_asks_for_basic_credentials(app: Flask, client: FlaskCli
     routes = _api_routes(app)
     assert ("POST", "/") in routes
     assert ("GET", "/simple/demo/") in routes
-    for method, url in routes:
-        response = client.open(url, method=method, headers=basic("alice", "wrong"))
+    for n, (method, url) in enumerate(routes):
+        # One user and address each: more routes than login-attempts must not meet the limiter.
+        response = client.open(
+            url,
+            method=method,
+            headers=basic(f"alice{n}", "wrong"),
+            environ_base={"REMOTE_ADDR": f"10.0.{n // 250}.{n % 250 + 1}"},
+        )
         assert response.status_code == 401, (method, url)
         assert response.headers["WWW-Authenticate"].startswith('Basic realm="pryv"')
         assert response.headers["X-Content-Type-Options"] == "nosniff"
