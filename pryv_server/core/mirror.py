@@ -73,8 +73,12 @@ class Mirror:
         *,
         ttl: float,
         clock: Callable[[], float] = time.time,
+        reserved: Callable[[NormalizedName], bool] = lambda name: False,
     ) -> None:
         self.upstream = upstream
+        # Names under a reserved namespace are treated as local ones: never from upstream. The
+        # permissions' namespaces (core/access.py) are wired here by the composition root.
+        self.reserved = reserved
         self.store = store
         self.policy = policy
         self.ttl = ttl
@@ -92,10 +96,6 @@ class Mirror:
         self._lock = threading.Lock()
 
     # Names ---------------------------------------------------------------------------------
-
-    def serves(self, snapshot: Snapshot, name: NormalizedName) -> bool:
-        """Say whether ``name`` may come from upstream: not a local name, and permitted."""
-        return name not in snapshot.by_project and self.policy.permits(name)
 
     def listing(self) -> tuple[int, frozenset[NormalizedName]]:
         """Return the names of the upstream pages pryv holds, and a number that changes with them.
@@ -130,7 +130,7 @@ class Mirror:
         return True
 
     def _check(self, snapshot: Snapshot, name: NormalizedName) -> None:
-        if name in snapshot.by_project:
+        if name in snapshot.by_project or self.reserved(name):
             raise ProjectNotFound(f"{name!r} is a project of this registry, never fetched upstream")
         if not self.policy.permits(name):
             raise ProjectNotFound(f"no project named {name!r} (upstream lookups of it are off)")
@@ -162,7 +162,7 @@ class Mirror:
         request for an upstream project page.
         """
         offer = self._offers.get(name)
-        if offer is None or name in snapshot.by_project:
+        if offer is None or name in snapshot.by_project or self.reserved(name):
             return None
         held = self._held.get(name)
         now = self._clock()

@@ -448,3 +448,19 @@ def test_a_project_removed_upstream_is_no_longer_offered_after_ttl(
     assert client.get("/simple/malware/", headers=JSON).status_code == 404
     names = [p["name"] for p in client.get("/simple/", headers=JSON).json["projects"]]
     assert "malware" not in names
+
+
+def test_a_reserved_name_is_never_served_from_upstream(
+    proxied: Settings, upstream_index: StaticIndex, tmp_path: Path
+) -> None:
+    app, client = make_client(proxied)
+    upstream_index.add(make_wheel(tmp_path / "up", "acme-next", "1.0"))
+    assert client.get("/simple/acme-next/", headers=JSON).status_code == 200
+    mirror = app.extensions["pryv"].mirror
+
+    mirror.reserved = lambda name: name.startswith("acme-")  # a namespace is reserved later
+
+    response = client.get("/simple/acme-next/", headers=JSON)
+    assert response.status_code == 404
+    assert "never fetched upstream" in response.text
+    assert upstream_index.hits["/simple/acme-next/"] == 1
