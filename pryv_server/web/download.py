@@ -45,7 +45,7 @@ def download(filename: str) -> Response:
         )
     package = registry.get_package(filename)
     if (url := registry.download_url(package)) is not None:
-        return _redirect(url)
+        return presigned_redirect(url)
     return send_package(package)
 
 
@@ -108,7 +108,8 @@ def _not_satisfiable(filename: str, size: int) -> Response:
     return answer
 
 
-def _redirect(url: str) -> Response:
+def presigned_redirect(url: str) -> Response:
+    """Send the client to a short-lived URL of the store (never cached: it expires)."""
     # The URL expires soon: no client or proxy may keep it. pip drops the Basic credentials
     # when it follows a redirect to another host, and the signature in the URL replaces them.
     response = redirect(url, code=302)

@@ -14,6 +14,7 @@ from pryv_server.core.fetch import Stored
 from pryv_server.core.mirror import Mirror
 from pryv_server.core.names import normalize
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web.download import presigned_redirect
 from pryv_server.web.download import send_stored
 from pryv_server.web.services import get_services
 
@@ -36,6 +37,9 @@ def download(project: str, filename: str) -> Response:
         return _send(mirror, stored, filename, "text/plain")
     got = mirror.file(snapshot, name, filename)
     if isinstance(got, Stored):
+        links = services.registry.links  # [aws] download = redirect
+        if links is not None:
+            return presigned_redirect(links.presigned_url(got.key))
         return _send(mirror, got, filename, "application/octet-stream")
     response = Response(got.chunks, mimetype="application/octet-stream", direct_passthrough=True)
     response.call_on_close(got.close)

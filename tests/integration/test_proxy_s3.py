@@ -23,7 +23,7 @@ from tests.upstream_index import JSON_V1
 from tests.upstream_index import StaticIndex
 
 
-def instance(s3: S3, upstream_index: StaticIndex) -> Flask:
+def instance(s3: S3, upstream_index: StaticIndex, download: str = "stream") -> Flask:
     users = {USER: {"password": hashlib.sha256(PASSWORD.encode()).hexdigest()}}
     s3.client().put_object(Bucket=s3.bucket, Key="users.json", Body=json.dumps(users).encode())
     app = create_app(
@@ -34,6 +34,7 @@ def instance(s3: S3, upstream_index: StaticIndex) -> Flask:
             secret_key="test-secret",
             upstream=True,
             upstream_url=upstream_index.url,
+            aws_download=download,
         )
     )
     app.config["TESTING"] = True
@@ -84,3 +85,19 @@ def test_a_mismatching_file_is_never_kept_on_s3(
     ]
     assert not [key for key in keys if key.endswith(wheel.name)]
     assert "packages/" + layout.upstream_lease_key("1" * 64) not in keys
+
+
+def test_a_stored_upstream_file_redirects_to_s3_in_redirect_mode(
+    s3: S3, upstream_index: StaticIndex, tmp_path: Path
+) -> None:
+    wheel = make_wheel(tmp_path / "d", "redirected", "1.0")
+    upstream_index.add(wheel)
+    app = instance(s3, upstream_index, download="redirect")
+    url = f"/upstream/redirected/{wheel.name}"
+
+    assert download(app, url) == (200, wheel.read_bytes())  # the first one streams through
+    second = app.test_client().get(url, headers=basic())
+
+    assert second.status_code == 302
+    assert second.headers["Location"].startswith(s3.endpoint)
+    assert "no-store" in second.headers["Cache-Control"]
