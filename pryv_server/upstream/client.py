@@ -24,7 +24,7 @@ from pryv_server.errors import UpstreamError
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 USER_VARIABLE = "PRYV_UPSTREAM_USERNAME"
-PASSWORD_VARIABLE = "PRYV_UPSTREAM_PASSWORD"  # nosec B105 - a variable's name
+PASSWORD_VARIABLE = "PRYV_UPSTREAM_PASSWORD"  # nosec B105
 CHUNK = 256 * 1024
 # A core metadata file is a few kilobytes; anything this large is not one.
 MAX_SMALL_FILE = 16 * 1024 * 1024
