@@ -28,13 +28,13 @@ from datetime import datetime
 from packaging.utils import NormalizedName
 
 from pryv_server.core import layout
-from pryv_server.core.catalog import Snapshot
 from pryv_server.core.fetch import Lease
 from pryv_server.core.fetch import Stored
 from pryv_server.core.fetch import Streaming
 from pryv_server.core.fetch import Tee
 from pryv_server.core.flight import SingleFlight
 from pryv_server.core.flight import copy_error
+from pryv_server.core.snapshot import Snapshot
 from pryv_server.core.upstream import CachedPage
 from pryv_server.core.upstream import MirrorPage
 from pryv_server.core.upstream import Upstream
