@@ -20,6 +20,7 @@ from pryv_server.web.explorer import auth
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
+from pryv_server.web.explorer import use
 from pryv_server.web.explorer import yanking
 
 # Scripts, styles and images from this server only; no inline script, no plugins, no framing.
@@ -67,6 +68,7 @@ def build_blueprint() -> Blueprint:
     setup.register(blueprint)
     projects.register(blueprint)
     yanking.register(blueprint)
+    use.register(blueprint)
     return blueprint
 
 
