@@ -208,6 +208,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
     _Option("server", "login-window", "login_window", parse_seconds, "300"),
+    _Option("server", "external-images", "external_images", parse_bool, "true"),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
     _Option("aws", "region", "aws_region", _text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
@@ -232,6 +233,7 @@ class Settings:
     max_upload_size: int = 5 * 1024**3
     login_attempts: int = 10
     login_window: float = 300.0
+    external_images: bool = True  # descriptions may show https images from other hosts
     config_path: str | None = None
     aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)
     aws_region: str | None = None

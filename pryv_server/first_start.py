@@ -36,6 +36,7 @@ _COMMENTS = {
     "secret-key": "signs browser sessions; keep it secret, keep it across restarts",
     "max-upload-size": "bytes, or with a K, M, G or T suffix",
     "login-attempts": "failed logins per user and per address within login-window seconds",
+    "external-images": "descriptions may show https images from other hosts (badges)",
     "download": "stream, or redirect (302 to a presigned URL)",
 }
 _EXAMPLES = {"htpasswd-path": "/etc/pryv/.htpasswd", "endpoint-url": "http://minio:9000"}

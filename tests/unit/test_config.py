@@ -128,6 +128,7 @@ _MALFORMED = {
     "max-upload-size": "5X",
     "login-attempts": "many",
     "login-window": "nan",
+    "external-images": "sometimes",
     "conditional-writes": "perhaps",
     "download": "teleport",
     "presign-expiry": "1.5",
