@@ -1,13 +1,19 @@
 """A realistic project for the docs' screenshots and the description tests: no test fixtures.
 
-Screenshots in ``docs/images/`` are made from this data only (``tests/e2e/test_docs_screenshots.py``),
-and ``tests/unit/test_docs_images.py`` fails when it holds anything that reads as a test
-(``<script>``, "pwned", "pryv tests"...). The badges are served by the browser test itself
+Screenshots in ``docs/images/`` are made from this data only, by the first-hour walk in
+``tests/e2e/test_browser_first_hour.py``, which stamps each PNG with this data's fingerprint;
+``tests/unit/test_docs_images.py`` fails when an image lacks the stamp of the current data, or when
+the data holds anything that reads as a test fixture (``<script>``, "pwned", "pryv tests"...). The badges are served by the browser test itself
 (Playwright answers for ``img.shields.io``), standing in for the real host this machine cannot reach.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import struct
+import zlib
+from pathlib import Path
 from urllib.parse import unquote
 
 BADGE_HOST = "https://img.shields.io"
@@ -66,7 +72,9 @@ Usage
 METADATA: dict[str, object] = {
     "summary": "Deploy ACME services from your terminal",
     "requires_python": ">=3.10",
-    "requires_dist": ["click>=8.1", "httpx>=0.27", 'rich>=13; extra == "pretty"'],
+    # Only projects this server holds: pryv does not proxy PyPI, so a public dependency would
+    # make `pip install --index-url <pryv>` fail (see docs/use-this-index.md).
+    "requires_dist": ["acme-core>=2.0", 'rich>=13; extra == "pretty"'],
     "description": README_RST,
     "content_type": "text/x-rst",
     "metadata_version": "2.4",
@@ -109,4 +117,59 @@ def badge_svg(url: str) -> str:
 
 
 # What a docs screenshot must never show: the marks of test fixtures.
-FORBIDDEN = ("<script", "pwned", "javascript:", "pryv tests", "test package", "alert(")
+FORBIDDEN = (
+    "<script",
+    "pwned",
+    "javascript:",
+    "alert(",
+    "pryv tests",
+    "browser tests",
+    "for testing",
+    "test package",
+    "demo-widgets",
+    "carol",
+)
+
+# Every image in docs/images/, each made by tests/e2e/test_browser_first_hour.py from this data.
+DOCS_SHOTS = (
+    "setup",
+    "projects-empty",
+    "use-this-index",
+    "projects",
+    "project-description",
+    "project-description-dark",
+    "project-packages",
+    "project-yanked",
+    "phone-project",
+)
+_STAMP_KEY = b"pryv-showcase"
+
+
+def fingerprint() -> str:
+    """Hash this module's data: a screenshot stamped with it was made from exactly this data."""
+    data = json.dumps([README_RST, METADATA, NEIGHBOURS], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def stamp_png(path: Path) -> None:
+    """Add a tEXt chunk naming this data's fingerprint, right after the PNG header chunk."""
+    content = path.read_bytes()
+    body = _STAMP_KEY + b"\0" + fingerprint().encode()
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + body) & 0xFFFFFFFF)
+    header_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    path.write_bytes(content[:header_end] + chunk + content[header_end:])
+
+
+def png_stamp(path: Path) -> str | None:
+    """Return the fingerprint a screenshot was stamped with, or None."""
+    content = path.read_bytes()
+    offset = 8
+    while offset + 8 <= len(content):
+        (length,) = struct.unpack(">I", content[offset : offset + 4])
+        kind = content[offset + 4 : offset + 8]
+        body = content[offset + 8 : offset + 8 + length]
+        if kind == b"tEXt" and body.startswith(_STAMP_KEY + b"\0"):
+            return body[len(_STAMP_KEY) + 1 :].decode()
+        offset += 12 + length
+    return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import stat
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,13 +11,11 @@ import pytest
 from passlib.apache import HtpasswdFile
 
 from pryv_server import __version__
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import clean_env
 from tests.e2e.conftest import free_port
 from tests.e2e.conftest import run
+from tests.e2e.conftest import start_in_home
 from tests.e2e.conftest import stop_server
 from tests.e2e.conftest import tool
-from tests.e2e.conftest import wait_ready
 from tests.e2e.conftest import write_config
 
 pytestmark = pytest.mark.e2e
@@ -104,26 +101,11 @@ def test_user_add_refuses_bad_names(tmp_path: Path) -> None:
     assert "cannot contain" in result.stderr
 
 
-def _start_in_empty_home(home: Path, port: int) -> Server:
-    """``pryv start`` as a newcomer types it: no -c, no $PRYV_CONFIG_PATH, a HOME of its own."""
-    env = clean_env(HOME=str(home))
-    env.pop("PRYV_CONFIG_PATH", None)
-    log = home.parent / f"first-start-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [tool("pryv"), "start", "--port", str(port), "--workers", "1"],
-            stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process, log)
-    return Server(url, home, home / ".pryv" / "pryv.ini", process, log)
-
-
 def test_first_start_writes_the_config_and_says_what_next(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    first = _start_in_empty_home(home, port)
+    first = start_in_home(home, port)
     stop_server(first)
     config = home / ".pryv" / "pryv.ini"
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
@@ -137,7 +119,7 @@ def test_first_start_writes_the_config_and_says_what_next(tmp_path: Path) -> Non
         "the first one, or run: pryv user add NAME"
     ) in console
 
-    second = _start_in_empty_home(home, port)
+    second = start_in_home(home, port)
     stop_server(second)
     assert "written now" not in second.log_text()
     assert key in config.read_text()  # the same key: sessions survive a restart
