@@ -79,21 +79,14 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
 class Publisher:
     """Validate uploads and store them in the records and package stores."""
 
-    def __init__(
-        self,
-        records: Storage,
-        blobs: Storage,
-        catalog: Catalog,
-        *,
-        clock: Callable[[], str] = utc_now,
-    ) -> None:
-        self.records = records
-        self.blobs = blobs
-        self.catalog = catalog
-        self._now = clock
+    records: Storage
+    blobs: Storage
+    catalog: Catalog
+    clock: Callable[[], str] = utc_now
 
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
@@ -140,7 +133,7 @@ class Publisher:
             sha256=digests.sha256,
             md5=digests.md5,
             blake2_256=digests.blake2_256,
-            upload_time=self._now(),
+            upload_time=self.clock(),
             uploader=upload.uploader,
             blob_key=blob_key,
             metadata_key=metadata_key,

@@ -16,15 +16,15 @@ from tests.e2e import showcase
 from tests.e2e.browser_helpers import log_in
 from tests.e2e.browser_helpers import shot
 from tests.e2e.browser_helpers import watch_errors
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -22,10 +22,10 @@ from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.e2e import showcase
 from tests.e2e.browser_helpers import watch_errors
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_in_home
-from tests.e2e.conftest import stop_server
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_in_home
+from tests.e2e.servers import stop_server
 from tests.e2e.tools import install_venv
 from tests.e2e.tools import venv_env
 

@@ -11,12 +11,12 @@ import pytest
 from passlib.apache import HtpasswdFile
 
 from pryv_server import __version__
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import run
-from tests.e2e.conftest import start_in_home
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import tool
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import free_port
+from tests.e2e.servers import run
+from tests.e2e.servers import start_in_home
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
+from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
-from tests.conftest import post_upload
 from tests.credentials import USER
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import login
+from tests.uploads import post_upload
 
 
 def _snippet(page: str, snippet_id: str) -> str:

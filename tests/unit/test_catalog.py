@@ -9,7 +9,7 @@ from pryv_server.core.catalog import Catalog
 from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.core.layout import record_key
 from pryv_server.storage import MemoryStorage
-from tests.unit.test_models import package
+from tests.records import package
 
 
 class CountingStorage(MemoryStorage):

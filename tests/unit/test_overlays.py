@@ -15,7 +15,7 @@ from pryv_server.core.layout import is_record_key
 from pryv_server.core.layout import record_key
 from pryv_server.core.models import YankState
 from pryv_server.storage import MemoryStorage
-from tests.unit.test_models import package
+from tests.records import package
 
 
 def test_overlay_keys_are_never_package_records() -> None:

@@ -22,7 +22,7 @@ from pryv_server.web import pages as pages_module
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
 from pryv_server.web.pages import Pages
-from tests.unit.test_models import package
+from tests.records import package
 
 
 def release(project: str, version: str) -> Package:
