@@ -101,6 +101,14 @@ def log_in(page, server, user: str, password: str) -> None:
     page.wait_for_url(re.compile(r".*/projects$"))
 
 
+def set_up_first_user(page, user: str, password: str) -> None:
+    """Fill in and send the setup page's form."""
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password").fill(password)
+    page.get_by_role("button", name="Create user and start").click()
+
+
 def watch_errors(page) -> list[str]:
     """Collect console errors (CSP violations show up there) and uncaught exceptions."""
     problems: list[str] = []

@@ -21,6 +21,7 @@ import pytest
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.e2e import showcase
+from tests.e2e.browser_helpers import set_up_first_user
 from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.servers import clean_env
 from tests.e2e.servers import free_port
@@ -76,6 +77,17 @@ def _badges(context) -> None:
     )
 
 
+def _shot_elsewhere(browser, logged_in, url: str, name: str, **options: object) -> None:
+    """Shoot ``url`` in another browser (a phone, dark mode) with the same login."""
+    other = browser.new_context(storage_state=logged_in.storage_state(), **options)
+    _badges(other)
+    page = other.new_page()
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    _shot(page, name)
+    other.close()
+
+
 def _dists(folder: Path) -> Path:
     for version in ("1.2.0", "1.3.0", "1.4.0"):
         make_wheel(folder / "dist", "acme-cli", version, **showcase.METADATA)
@@ -108,10 +120,7 @@ def _walk(browser, server, home: Path, tmp_path: Path) -> None:
     page.goto(hint.group(1))
     assert page.get_by_role("heading", name="Welcome to pryv").is_visible()
     _shot(page, "setup")
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create user and start").click()
+    set_up_first_user(page, USER, PASSWORD)
     page.wait_for_url(re.compile(r".*/projects$"))
     _shot(page, "projects-empty")
 
@@ -157,14 +166,8 @@ def _walk(browser, server, home: Path, tmp_path: Path) -> None:
     page.get_by_role("link", name=re.compile("Download files")).click()
     _shot(page, "project-packages")
 
-    dark = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="dark",
-                               storage_state=context.storage_state())  # fmt: skip
-    _badges(dark)
-    dark_page = dark.new_page()
-    dark_page.goto(f"{server.url}/project/acme-cli/")
-    dark_page.wait_for_load_state("networkidle")
-    _shot(dark_page, "project-description-dark")
-    dark.close()
+    _shot_elsewhere(browser, context, f"{server.url}/project/acme-cli/", "project-description-dark",
+                    viewport={"width": 1280, "height": 860}, color_scheme="dark")  # fmt: skip
 
     # Yank 1.4.0 from the command line (the explorer's dialog has its own test).
     yank_env = clean_env(HOME=str(home))
@@ -176,13 +179,7 @@ def _walk(browser, server, home: Path, tmp_path: Path) -> None:
     assert page.get_by_text("This release is yanked").is_visible()
     _shot(page, "project-yanked")
 
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                storage_state=context.storage_state())  # fmt: skip
-    _badges(phone)
-    phone_page = phone.new_page()
-    phone_page.goto(f"{server.url}/project/acme-cli/1.3.0/")
-    phone_page.wait_for_load_state("networkidle")
-    _shot(phone_page, "phone-project")
-    phone.close()
+    _shot_elsewhere(browser, context, f"{server.url}/project/acme-cli/1.3.0/", "phone-project",
+                    viewport={"width": 390, "height": 844}, is_mobile=True)  # fmt: skip
     context.close()
     assert problems == []

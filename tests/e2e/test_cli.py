@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -126,13 +125,11 @@ def test_first_start_writes_the_config_and_says_what_next(tmp_path: Path) -> Non
 
 
 def _one_line_failure(*args: str, expected: str) -> None:
-    started = time.monotonic()
+    """Exit 1 with one line: no "listening on", no gunicorn start, no retry ("Retrying")."""
     result = run(tool("pryv"), "start", *args, check=False, timeout=60)
-    elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [f"Error: {expected}"], result.stderr
-    assert elapsed < 4, f"{elapsed:.1f}s: gunicorn retried"  # it retries for 5 s
 
 
 @pytest.mark.parametrize(

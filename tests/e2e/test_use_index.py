@@ -124,13 +124,21 @@ def docs_shows(heading: str, snippet: str, server: Server) -> None:
     assert all(command in shown for command in commands), (shown, commands)
 
 
-def test_pip_snippets_install_as_shown(docs_server: Server, tmp_path: Path) -> None:
-    server = docs_server
+def prepared(
+    server: Server, tmp_path: Path, heading: str, *shown: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Publish myproject, read the page's snippets, check the docs show ``shown`` under
+    ``heading``; return the snippets and a private environment."""
     publish(server, tmp_path)
     snippets = page_snippets(server)
-    env = home_env(tmp_path)
-    for snippet in ("pip-install", "pip-install-ci"):
-        docs_shows("pip", snippets[snippet], server)
+    for snippet in shown:
+        docs_shows(heading, snippets[snippet], server)
+    return snippets, home_env(tmp_path)
+
+
+def test_pip_snippets_install_as_shown(docs_server: Server, tmp_path: Path) -> None:
+    server = docs_server
+    snippets, env = prepared(server, tmp_path, "pip", "pip-install", "pip-install-ci")
 
     ci = install_venv(tmp_path / "ci", env)
     sh(snippets["pip-install-ci"], tmp_path, venv_env(ci, env), server)
@@ -157,11 +165,7 @@ def test_pip_snippets_install_as_shown(docs_server: Server, tmp_path: Path) -> N
 
 def test_uv_snippets_install_and_publish_as_shown(docs_server: Server, tmp_path: Path) -> None:
     server = docs_server
-    publish(server, tmp_path)
-    snippets = page_snippets(server)
-    env = home_env(tmp_path)
-    for snippet in ("uv-install-ci", "uv-publish"):
-        docs_shows("uv", snippets[snippet], server)
+    snippets, env = prepared(server, tmp_path, "uv", "uv-install-ci", "uv-publish")
 
     ci = install_venv(tmp_path / "ci", env)
     sh(snippets["uv-install-ci"], tmp_path, venv_env(ci, env), server)
@@ -208,8 +212,8 @@ def test_twine_snippets_upload_as_shown(docs_server: Server, tmp_path: Path) -> 
 
 
 def test_keyring_snippet_installs_as_shown(docs_server: Server, tmp_path: Path) -> None:
-    server = docs_server
     """keyring comes from PyPI as shown; a file backend stands in for the desktop keyring."""
+    server = docs_server
     publish(server, tmp_path)
     snippets = page_snippets(server)
     docs_shows("keyring", snippets["keyring"], server)
@@ -231,9 +235,7 @@ def test_poetry_snippets_add_and_publish_as_shown(
     docs_server: Server, tmp_path: Path, tools_root: Path
 ) -> None:
     server = docs_server
-    publish(server, tmp_path)
-    snippets = page_snippets(server)
-    docs_shows("poetry", snippets["poetry"], server)
+    snippets, _ = prepared(server, tmp_path, "poetry", "poetry")
     poetry = tool_venv(tools_root, "poetry")
     app = write_project(tmp_path / "app", "poetry-app", "poetry", "poetry")
     env = home_env(tmp_path, poetry)
@@ -250,9 +252,7 @@ def test_pdm_snippets_add_and_publish_as_shown(
     docs_server: Server, tmp_path: Path, tools_root: Path
 ) -> None:
     server = docs_server
-    publish(server, tmp_path)
-    snippets = page_snippets(server)
-    docs_shows("pdm", snippets["pdm-publish"], server)
+    snippets, _ = prepared(server, tmp_path, "pdm", "pdm-publish")
     pdm = tool_venv(tools_root, "pdm")
     app = write_project(tmp_path / "app", "pdm-app", "pdm", "pdm")
     pyproject = app / "pyproject.toml"
@@ -264,8 +264,8 @@ def test_pdm_snippets_add_and_publish_as_shown(
 
 
 def test_gitlab_ci_job_installs_and_publishes_as_shown(docs_server: Server, tmp_path: Path) -> None:
-    server = docs_server
     """The job's script lines run in order, with the CI variables set as GitLab sets them."""
+    server = docs_server
     publish(server, tmp_path)
     job = yaml.safe_load(page_snippets(server)["gitlab-ci"])["build"]
     app = write_project(tmp_path / "app", "gitlab-app", "twine", "gitlab")
@@ -279,8 +279,8 @@ def test_gitlab_ci_job_installs_and_publishes_as_shown(docs_server: Server, tmp_
 def test_github_actions_workflow_installs_and_publishes_as_shown(
     docs_server: Server, tmp_path: Path
 ) -> None:
-    server = docs_server
     """Each ``run`` step runs with the job's and the step's env, secrets filled in as Actions does."""
+    server = docs_server
     publish(server, tmp_path)
     workflow = yaml.safe_load(page_snippets(server)["github-actions"])
     job = workflow["jobs"]["build"]
