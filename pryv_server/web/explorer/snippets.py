@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 # The names every CI snippet reads the credentials from (set them as CI secrets).
 USER_VARIABLE = "PRYV_USERNAME"
-PASSWORD_VARIABLE = "PRYV_PASSWORD"
-PASSWORD_PLACEHOLDER = "YOUR-PASSWORD"
+# Names shown to the reader (an environment variable, a placeholder), not secrets.
+PASSWORD_VARIABLE = "PRYV_PASSWORD"  # nosec B105
+PASSWORD_PLACEHOLDER = "YOUR-PASSWORD"  # nosec B105
 
 
 @dataclass(frozen=True, slots=True)
