@@ -195,7 +195,13 @@ def parse_index_url(value: str) -> str:
 
 def parse_minutes(value: str) -> float:
     """Parse a non-negative number of minutes into seconds."""
-    return _not_negative(float(value), value) * 60
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise ValueError(f"{value.strip()!r} is not a number of minutes (e.g. 10 or 0.5)") from None
+    if not math.isfinite(minutes):
+        raise ValueError(f"{value.strip()!r} is not a number of minutes (e.g. 10 or 0.5)")
+    return _not_negative(minutes, value) * 60
 
 
 def parse_duration(value: str) -> float:

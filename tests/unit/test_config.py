@@ -132,6 +132,10 @@ _MALFORMED = {
     "conditional-writes": "perhaps",
     "download": "teleport",
     "presign-expiry": "1.5",
+    "url": "ftp://mirror/simple/",
+    "timeout": "soon",
+    "ttl": "often",
+    "min-age": "a while",
 }
 
 
@@ -154,7 +158,7 @@ def test_every_malformed_option_is_one_line_in_our_words(name: str, value: str) 
 def test_every_checked_option_has_a_malformed_example() -> None:
     from pryv_server.config import OPTIONS
 
-    free_text = {"host", "endpoint-url", "region", "secret-key"}
+    free_text = {"host", "endpoint-url", "region", "secret-key", "allow", "deny"}
     paths = {option.name for option in OPTIONS if option.name.endswith("-path")}
     assert {option.name for option in OPTIONS} - free_text - paths == set(_MALFORMED)
 
