@@ -98,13 +98,18 @@ def parse_port(value: str) -> int:
 
 def parse_seconds(value: str) -> float:
     """Parse a non-negative number of seconds."""
+    return _amount(value, "seconds (e.g. 5 or 0.5)")
+
+
+def _amount(value: str, unit: str) -> float:
+    """Parse a finite, non-negative number; the message names the ``unit`` expected."""
     try:
-        seconds = float(value)
+        amount = float(value)
     except ValueError:
-        raise ValueError(f"{value.strip()!r} is not a number of seconds (e.g. 5 or 0.5)") from None
-    if not math.isfinite(seconds):
-        raise ValueError(f"{value.strip()!r} is not a number of seconds (e.g. 5 or 0.5)")
-    return _not_negative(seconds, value)
+        raise ValueError(f"{value.strip()!r} is not a number of {unit}") from None
+    if not math.isfinite(amount):
+        raise ValueError(f"{value.strip()!r} is not a number of {unit}")
+    return _not_negative(amount, value)
 
 
 def _whole(value: str, expected: str) -> int:
@@ -195,13 +200,7 @@ def parse_index_url(value: str) -> str:
 
 def parse_minutes(value: str) -> float:
     """Parse a non-negative number of minutes into seconds."""
-    try:
-        minutes = float(value)
-    except ValueError:
-        raise ValueError(f"{value.strip()!r} is not a number of minutes (e.g. 10 or 0.5)") from None
-    if not math.isfinite(minutes):
-        raise ValueError(f"{value.strip()!r} is not a number of minutes (e.g. 10 or 0.5)")
-    return _not_negative(minutes, value) * 60
+    return _amount(value, "minutes (e.g. 10 or 0.5)") * 60
 
 
 def parse_duration(value: str) -> float:
