@@ -96,7 +96,8 @@ class Catalog:
         self._head = 0  # the highest entry number this process knows of
         self._own: set[int] = set()  # entries this process wrote and applied when writing
         self._manifest: Manifest | None = None  # the newest checkpoint we know, with its deltas
-        self._fresh: set[str] = set()  # keys changed since that checkpoint
+        self._fresh: set[str] = set()  # keys changed since that checkpoint...
+        self._fresh_since = 0  # ...or, with none, since this journal entry
         self._signal_seen: str | None = None
         self._marker_seen: str | None = "\0unknown"
         self._followed_at = float("-inf")
@@ -218,6 +219,7 @@ class Catalog:
         self._own = {seq for seq in self._own if seq > applied}
         self._manifest = manifest
         self._fresh = set()
+        self._fresh_since = applied
         self._started = True
 
     def _load_all(self, keys: list[str]) -> list[Record | None]:
@@ -256,6 +258,7 @@ class Catalog:
             if written is not None:
                 self._manifest = written
                 self._fresh = set()
+                self._fresh_since = written.seq
                 covered = self.checkpoints.collect()
                 if covered is not None:
                     self.journal.forget_through(covered)
@@ -265,10 +268,12 @@ class Catalog:
     def _adopt(self, seq: int) -> None:
         """Build on another instance's newer checkpoint (reading its deltas, not its base).
 
-        Our fresh keys (changed since our older checkpoint) cover everything after it too.
+        Only when our fresh keys cover every change after it: they hold the keys changed since
+        our own older checkpoint (or our start), so a checkpoint taken before that point would
+        lose the changes in between. Then we keep ours, and write a new base if it comes to us.
         """
-        if seq > self._applied:
-            return  # it covers entries we have not read yet: adopt it after a later catch-up
+        if seq > self._applied or seq < self._fresh_since:
+            return  # it covers entries we have not read yet, or misses some we did not note
         with contextlib.suppress(ObjectNotFound, ValueError, KeyError, TypeError):
             self._manifest = self.checkpoints.load(seq, base=False).manifest
 

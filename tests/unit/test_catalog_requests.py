@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -330,3 +331,22 @@ def test_checkpoints_stay_few_and_cheap_while_the_registry_grows() -> None:
     assert len(loaded.objects) >= 1995
     one_record = len(json.dumps(item("p1", "1.1").to_json()))
     assert PartBytes.written < 2000 * one_record * 12
+
+
+def test_an_instance_started_by_listing_never_builds_on_an_older_checkpoint() -> None:
+    """Its fresh keys start at its own start: a delta on an older checkpoint would lose the
+    uploads made between that checkpoint and the start."""
+    records = MemoryStorage()
+    early = Catalog(records, checkpoint_every=2)
+    for n in range(4):
+        publish(records, early, "demo", f"1.{n}")
+        early.snapshot()  # checkpoints at 2 and 4
+    for n in range(4, 7):
+        publish(records, Catalog(records, checkpoint_every=10_000), "demo", f"1.{n}")
+    late = Catalog(records, checkpoint_every=2)
+    with patch.object(checkpoints.Checkpoints, "load", side_effect=ValueError("damaged")):
+        late.snapshot()  # the checkpoint cannot be read: it lists every record
+    for n in range(7, 9):
+        publish(records, late, "demo", f"1.{n}")
+        late.snapshot()  # its own checkpoint must not be a delta on checkpoint 4
+    assert len(Catalog(records).snapshot().by_filename) == 9
