@@ -12,6 +12,7 @@ This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_s
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -163,6 +164,20 @@ def parse_positive_int(value: str) -> int:
 
 DOWNLOAD_MODES = ("stream", "redirect")
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Parse ``[server] trusted-proxies``: addresses or CIDR networks, by commas or spaces."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            message = f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            raise ValueError(message) from None
+    return tuple(networks)
+
 
 @dataclass(frozen=True, slots=True)
 class _Option:
@@ -193,6 +208,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
     _Option("server", "login-window", "login_window", parse_seconds, "300"),
+    _Option("server", "trusted-proxies", "trusted_proxies", parse_networks, None),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
     _Option("aws", "region", "aws_region", _text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
@@ -217,6 +233,7 @@ class Settings:
     max_upload_size: int = 5 * 1024**3
     login_attempts: int = 10
     login_window: float = 300.0
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client
     config_path: str | None = None
     aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)
     aws_region: str | None = None

@@ -6,15 +6,17 @@ call it, so a new kind of credential (an API token, a session) or a new fact abo
 (roles, a token's scope) is added here and reaches every path at once. The protocol every check
 follows::
 
-    limiter.check(user, address)        # TooManyLoginAttempts while either is locked
-    if not verify(user, password):
-        limiter.failed(user, address)   # count the failure against both
-        raise AuthenticationRequired
+    limiter.check_user(user)            # TooManyLoginAttempts while the user is locked
+    if verify(user, password):
+        return identity                 # never refused because others failed from the address
+    limiter.failed(user, address)       # count the failure against both
+    raise TooManyLoginAttempts if the address was locked, else AuthenticationRequired
 
-A locked user or address is refused before the password is checked, even a right one, so an
-attacker cannot recognise the right password by a different answer. An unknown user and a wrong
-password get the same answer and cost the same time (the user store checks a real hash for
-unknown users). Successes are never counted.
+A locked user is refused before the password is checked, even a right one, so an attacker cannot
+recognise the right password by a different answer. A locked address only stops failing guesses
+(see :mod:`pryv_server.auth.ratelimit` for why). An unknown user and a wrong password get the
+same answer and cost the same time (the user store checks a real hash for unknown users).
+Successes are never counted.
 """
 
 from __future__ import annotations
@@ -72,28 +74,41 @@ class Authenticator:
         An empty user name or password never verifies (and costs no hash check).
 
         :raises AuthenticationRequired: wrong credentials; the failure is counted.
-        :raises TooManyLoginAttempts: checked before the password, so a locked account answers
-            the same whatever is guessed.
+        :raises TooManyLoginAttempts: the user is locked (checked before the password, so a
+            locked account answers the same whatever is guessed), or the password is wrong and
+            the address used up its failures.
         """
-        self.limiter.check(username, address)
-        if not username or not password or not self.verifier.verify(username, password):
-            self.limiter.failed(username, address)
-            raise AuthenticationRequired(INVALID_CREDENTIALS)
-        return self._identity(username)
+        self.limiter.check_user(username)
+        if username and password and self.verifier.verify(username, password):
+            return self._identity(username)
+        self._failed(username, address)
+        raise AuthenticationRequired(INVALID_CREDENTIALS)
+
+    def _failed(self, key: str, address: str) -> None:
+        """Count a failure of ``key`` from ``address``; 429 when the address had used up its own.
+
+        The address is read before this failure is counted, so the ``login-attempts``-th failure
+        still answers 401 and only the ones after it 429.
+        """
+        locked = self.limiter.address_locked_for(address)
+        self.limiter.failed(key, address)
+        if locked:
+            self.limiter.check_address(address)
 
     def cached_basic(self, header: str | None, address: str) -> Identity | None:
         """Return the identity of a Basic header only when that needs no password check.
 
         For the fast path in front of Flask: None unless the same credentials passed the full
-        check before (they are in the verification cache) and the limiter holds neither the user
-        nor the address back. It never pays a hash check, never raises and never counts a
-        failure; on None the caller hands the request to :meth:`basic`, which decides.
+        check before (they are in the verification cache) and the limiter does not hold the user
+        back (a locked address never refuses a credential that verifies). It never pays a hash
+        check, never raises and never counts a failure; on None the caller hands the request to
+        :meth:`basic`, which decides.
         """
         credentials = parse_basic(header)
         if credentials is None or not credentials[0]:
             return None
         username, password = credentials
-        if self.limiter.locked_for(username, address):
+        if self.limiter.locked_for(username, ""):
             return None
         if not password or not self.verifier.is_cached(username, password):
             return None
@@ -118,13 +133,13 @@ class Authenticator:
         ``key`` names what is guessed (it shares the user table, so pick a name no user can
         have); a wrong guess counts against it and against ``address``.
 
-        :raises TooManyLoginAttempts: too many wrong guesses (or logins) from this address, or
-            for ``key`` in all.
+        :raises TooManyLoginAttempts: too many wrong guesses for ``key`` in all, or a wrong guess
+            from an address that used up its failures.
         """
-        self.limiter.check(key, address)
+        self.limiter.check_user(key)
         if matches():
             return True
-        self.limiter.failed(key, address)
+        self._failed(key, address)
         return False
 
 

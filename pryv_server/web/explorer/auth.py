@@ -174,8 +174,9 @@ def login() -> Response | str:
 def check_credentials(username: str, password: str) -> bool:
     """Check a login through the authenticator, which counts failures against user and address.
 
-    :raises TooManyLoginAttempts: the user or the address used up its failed logins; checked
-        before the password, so a locked account answers the same whatever is guessed.
+    :raises TooManyLoginAttempts: the user used up its failed logins (checked before the
+        password, so a locked account answers the same whatever is guessed), or a wrong password
+        came from an address that used up its own.
     """
     authenticator = get_services().authenticator
     try:
