@@ -23,6 +23,9 @@ from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
+from pryv_server.core.access import Access
+from pryv_server.core.access import Policy
+from pryv_server.core.tokens import TokenStore
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
@@ -76,7 +79,14 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    return Services(settings, registry, users, Authenticator(CachedVerifier(users), limiter))
+    # Token records are kept in memory and re-read when their marker moves: a stat per check
+    # on a local store (as the catalog), a HEAD per index-ttl on a remote one.
+    interval = 0.0 if settings.projects_path.is_local else settings.index_ttl
+    tokens = TokenStore(records, check_interval=interval)
+    policy = Policy()
+    access = Access(lambda: policy)
+    authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
+    return Services(settings, registry, users, authenticator, access, tokens)
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

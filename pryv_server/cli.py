@@ -239,3 +239,12 @@ def verify(config_path: str | None) -> None:
             f"{len(problems)} problem(s); upload the identical files again to repair them"
         )
     click.echo("every stored file matches its sha256")
+
+
+def _register_access_commands() -> None:
+    from pryv_server import cli_access
+
+    cli_access.register(main, config_option, _load)
+
+
+_register_access_commands()

@@ -24,6 +24,7 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     │   └── DigestMismatch
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
+    ├── NamespaceReserved           a new project under a reserved prefix, without a grant (409)
     └── UserExists                  a user of that name is already configured
 
 Messages are one line a human can act on: they say what was wrong and, where it helps, what to do.
@@ -125,6 +126,10 @@ class UploadTooLarge(PryvError):
 
 class DistributionExists(PryvError):
     """Different bytes were already published under this filename; files are never overwritten."""
+
+
+class NamespaceReserved(PryvError):
+    """A new project's name falls under a prefix reserved for others (PEP 752)."""
 
 
 class UserExists(PryvError):

@@ -120,8 +120,8 @@ class LoginLimiter:
         with self._lock:
             return self._locked_for(("address", address), now)
 
-    def failed(self, user: str, address: str) -> None:
-        """Count one failed login against the user and the address."""
+    def failed(self, user: str | None, address: str) -> None:
+        """Count one failed login against the user (None: no user, an API token) and address."""
         if not self.enabled:
             return
         now = self._clock()
@@ -158,9 +158,9 @@ def _refuse(wait: float) -> None:
         )
 
 
-def _keys(user: str, address: str) -> tuple[tuple[str, str], ...]:
+def _keys(user: str | None, address: str) -> tuple[tuple[str, str], ...]:
     # An empty address (no remote_addr, as under some test clients) is not a shared bucket.
-    keys = [("user", user[:MAX_USER_KEY])]
+    keys = [] if user is None else [("user", user[:MAX_USER_KEY])]
     if address:
         keys.append(("address", address))
     return tuple(keys)

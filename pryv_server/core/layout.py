@@ -11,6 +11,9 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
     ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
+    ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
+    ├── _tokens/_marker                      tokens changed       core/record_set   replaced
+    ├── _token-used/<id>                     its last use         core/tokens.py    replaced
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -23,6 +26,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
 
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
+    (3) then changed only by a conditional replace (revocation): no update is ever lost.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -55,6 +59,8 @@ __all__ = [
     "RESERVED_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
+    "TOKENS_MARKER",
+    "TOKENS_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
     "backfilled_metadata_key",
@@ -68,6 +74,8 @@ __all__ = [
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
+    "token_key",
+    "token_used_key",
 ]
 
 RESERVED_PREFIX = "_"  # in the projects store: never a package record
@@ -78,6 +86,9 @@ METADATA_PREFIX = "_metadata/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 SETUP_MARKER = "_setup-done"
 SESSIONS_PREFIX = "_sessions/"
+TOKENS_PREFIX = "_tokens/"
+TOKENS_MARKER = "_tokens/_marker"
+TOKEN_USED_PREFIX = "_token-used/"
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
 DESCRIPTIONS_PREFIX = "descriptions/"
@@ -133,6 +144,19 @@ def logout_key(username: str) -> str:
     """Return the key of a user's last-logout record (the name is hashed: any name is a key)."""
     digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{SESSIONS_PREFIX}{digest}.json"
+
+
+# -- projects store: API tokens (see core/tokens.py) ------------------------------------------
+
+
+def token_key(token_id: str) -> str:
+    """Return the key of an API token's record (the id is 16 hex digits, checked by the caller)."""
+    return f"{TOKENS_PREFIX}{token_id}{RECORD_SUFFIX}"
+
+
+def token_used_key(token_id: str) -> str:
+    """Return the key of the time an API token was last used."""
+    return f"{TOKEN_USED_PREFIX}{token_id}"
 
 
 # -- packages store: blobs --------------------------------------------------------------------

@@ -24,6 +24,7 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.InvalidRequest: 400,
     errors.InvalidUpload: 400,
     errors.DistributionExists: 409,
+    errors.NamespaceReserved: 409,
     errors.UserExists: 409,
     errors.UploadTooLarge: 413,
     errors.TooManyLoginAttempts: 429,

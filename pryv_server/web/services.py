@@ -12,6 +12,8 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.core.access import Access
+from pryv_server.core.tokens import TokenStore
 from pryv_server.web.pages import Pages
 
 
@@ -25,6 +27,9 @@ class Services:
     # The one way in for every login path (API Basic auth, explorer login, setup token, the
     # simple-page fast path).
     authenticator: Authenticator
+    # Who may do what (core/access.py) and the API tokens behind ``__token__`` logins.
+    access: Access
+    tokens: TokenStore
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
 

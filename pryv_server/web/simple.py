@@ -34,10 +34,14 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Package
 from pryv_server.core import Project
+from pryv_server.core.access import NOTHING
+from pryv_server.core.access import Action
 from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web import authorize
+from pryv_server.web.pages import EVERYONE
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
 from pryv_server.web.pages import Pages
@@ -118,13 +122,15 @@ def negotiate(accept: str | None) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def page_key(project: NormalizedName | None, fmt: str) -> PageKey:
+def page_key(project: NormalizedName | None, fmt: str, hidden: frozenset[str] = NOTHING) -> PageKey:
     """Name a rendered simple page in the page cache (None: the ``/simple/`` index).
 
     Both HTML media types get the same bytes (only the Content-Type differs), so they share one
-    rendering. Kept per name and form: building the key costs more than looking it up.
+    rendering. Kept per name and form: building the key costs more than looking it up. The
+    index's reader class is the set of projects it leaves out (none for most readers).
     """
-    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"))
+    reader = hidden or EVERYONE
+    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"), reader)
 
 
 @blueprint.get("/simple/")
@@ -132,7 +138,8 @@ def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
     services = get_services()
-    return respond(_index_page(services.pages, services.registry.snapshot(), fmt), fmt)
+    snapshot = services.registry.snapshot()
+    return respond(_index_page(services.pages, snapshot, fmt, authorize.hidden(snapshot)), fmt)
 
 
 def warm_up(app: Flask) -> None:
@@ -149,12 +156,15 @@ def warm_up(app: Flask) -> None:
             _index_page(services.pages, snapshot, fmt)
 
 
-def _index_page(pages: Pages, snapshot: Snapshot, fmt: str) -> Page:
+def _index_page(
+    pages: Pages, snapshot: Snapshot, fmt: str, hidden: frozenset[str] = NOTHING
+) -> Page:
     def render() -> Page:
         serial = snapshot.last_serial()
-        return Page(_render_index(snapshot.projects(), serial, fmt), serial)
+        shown = [p for p in snapshot.projects() if p.normalized not in hidden]
+        return Page(_render_index(shown, serial, fmt), serial)
 
-    return pages.page(snapshot, page_key(None, fmt), render)
+    return pages.page(snapshot, page_key(None, fmt, hidden), render)
 
 
 @blueprint.get("/simple/<project>/")
@@ -168,6 +178,7 @@ def project(project: str) -> Response:
     services = get_services()
     snapshot = services.registry.snapshot()
     found = snapshot.project(normalized)
+    authorize.require(Action.READ, normalized, exists=found is not None)
     if found is None:
         raise ProjectNotFound(f"no project named {project!r}")
     page = services.pages.page(

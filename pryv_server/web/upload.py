@@ -20,6 +20,7 @@ from pryv_server.errors import InvalidUpload
 from pryv_server.errors import StorageError
 from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
+from pryv_server.web import authorize
 from pryv_server.web.errors import format_size
 from pryv_server.web.services import get_services
 
@@ -60,6 +61,7 @@ def upload() -> Response:
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
     stream = content.stream
     _check_size(stream)
+    authorize.require_upload(content.filename or "")
     published = get_services().registry.publish(
         Upload(
             filename=content.filename or "",

@@ -16,7 +16,10 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from pryv_server.core import Release
+from pryv_server.core.access import Action
+from pryv_server.core.names import normalize
 from pryv_server.errors import InvalidRequest
+from pryv_server.web import authorize
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("yank", __name__)
@@ -33,6 +36,7 @@ def yank() -> Response:
     if not project or not version:
         raise InvalidRequest("send 'project' and 'version' (and optionally 'filename', 'reason')")
     undo = fields.get("undo")
+    authorize.require(Action.YANK, normalize(project))
     release = get_services().registry.yank(
         project,
         version,

@@ -1,0 +1,87 @@
+"""API token records: hashing, expiry, revocation across instances within the check interval."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+
+from pryv_server.core.record_set import RecordSet
+from pryv_server.core.tokens import TokenStore
+from pryv_server.errors import AuthenticationRequired
+from pryv_server.errors import InvalidRequest
+from pryv_server.errors import NotFound
+from pryv_server.storage import MemoryStorage
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_revocation_reaches_another_instance_within_the_interval() -> None:
+    store = MemoryStorage()
+    here = TokenStore(store, check_interval=5.0)
+    clock = Clock()
+    there = TokenStore(store, check_interval=5.0)
+    there._set = RecordSet(store, "_tokens/", "_tokens/_marker", check_interval=5.0, clock=clock)
+    record, secret = here.create("alice", "upload", projects=("demo",))
+    grant = there.verify(secret)
+    assert (grant.user, grant.role, grant.projects) == ("alice", "upload", ("demo",))
+    here.revoke(record.id)
+    with pytest.raises(AuthenticationRequired, match="was revoked"):
+        here.verify(secret)  # at once where it was revoked
+    clock.now += 4.9
+    assert there.verify(secret).id == record.id  # not yet re-checked
+    clock.now += 0.2
+    with pytest.raises(AuthenticationRequired, match="was revoked"):
+        there.verify(secret)
+
+
+@pytest.mark.parametrize(
+    "presented", ["", "pryv-", "pryv-zz-zz", "x" * 100, "pryv-0123456789abcdef-" + "0" * 64]
+)
+def test_malformed_or_unknown_tokens_are_invalid(presented: str) -> None:
+    with pytest.raises(AuthenticationRequired, match=r"^invalid API token$"):
+        TokenStore(MemoryStorage()).verify(presented)
+
+
+def test_expiry_and_validation() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    tokens = TokenStore(MemoryStorage(), now=lambda: now)
+    _, secret = tokens.create("alice", "read", expires=now + timedelta(days=1))
+    assert tokens.verify(secret).role == "read"
+    tokens._now = lambda: now + timedelta(days=1)
+    with pytest.raises(AuthenticationRequired, match="expired on 2026-12-02T00:00:00Z"):
+        tokens.verify(secret)
+    for bad in [
+        {"role": "admin"},
+        {"role": "read", "projects": ("../x",)},
+        {"role": "read", "expires": now - timedelta(seconds=1)},
+        {"role": "read", "description": "two\nlines"},
+    ]:
+        with pytest.raises(InvalidRequest):
+            tokens.create("alice", **bad)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        tokens.revoke("../../etc")
+    with pytest.raises(NotFound):
+        tokens.revoke("0123456789abcdef")
+
+
+def test_checking_a_token_costs_microseconds() -> None:
+    store = MemoryStorage()
+    tokens = TokenStore(store, check_interval=5.0)
+    secrets = [tokens.create(f"user{n}", "read")[1] for n in range(200)]
+    tokens.verify(secrets[0])
+    started = time.perf_counter()
+    for _ in range(20):
+        for secret in secrets:
+            tokens.verify(secret)
+    per_check = (time.perf_counter() - started) / (20 * len(secrets))
+    assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
