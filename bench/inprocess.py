@@ -7,6 +7,11 @@ first (what gunicorn calls) down to Flask's own ``wsgi_app``, with the page alre
 the password already verified: a layer's figure includes the layers below it that it calls.
 
     .venv/bin/python -m bench.inprocess [--projects 1000] [--calls 2000] [--rounds 7]
+        [--index] [--token] [--restrict 10]
+
+``--index`` measures ``/simple/`` instead of a project page, ``--token`` authenticates with a read
+API token instead of the password, and ``--restrict N`` restricts reading N% of the projects to
+another user (a permissions file), so the reader's ``/simple/`` leaves them out.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ USER, PASSWORD = "bench", "bench-password"
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
+CREDENTIALS = {"user": USER, "password": PASSWORD}
+
+
 def _environ(path: str, accept: str) -> dict[str, Any]:
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    token = base64.b64encode(f"{CREDENTIALS['user']}:{CREDENTIALS['password']}".encode()).decode()
     return {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
@@ -76,7 +84,7 @@ def best_microseconds(
     return best * 1e6
 
 
-def build(root: Path, projects: int) -> Any:
+def build(root: Path, projects: int, restrict: int = 0) -> Any:
     """Create an app over ``projects`` projects of one record each, written as pryv stores them."""
     from tests.dists import make_wheel  # the test helper builds real wheels
 
@@ -90,6 +98,12 @@ def build(root: Path, projects: int) -> Any:
         users_path=parse_location(str(users)),
         secret_key="bench",
     )
+    if restrict:
+        step = max(1, round(100 / restrict))
+        permissions = root / "permissions.json"
+        restricted = {f"project{n}": ["someone-else"] for n in range(1, projects, step)}
+        permissions.write_text(json.dumps({"read": restricted}))
+        settings = settings.replace(permissions_path=parse_location(str(permissions)))
     app = create_app(settings)
     client = app.test_client()
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -129,10 +143,16 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--index", action="store_true", help="measure /simple/")
+    parser.add_argument("--token", action="store_true", help="use a read API token")
+    parser.add_argument("--restrict", type=int, default=0, metavar="PERCENT")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = build(Path(tmp), args.projects)
-        path = f"/simple/project{args.projects // 2}/"
+        app = build(Path(tmp), args.projects, args.restrict)
+        if args.token:
+            _, secret = app.extensions["pryv"].tokens.create(USER, "read")
+            CREDENTIALS.update(user="__token__", password=secret)
+        path = "/simple/" if args.index else f"/simple/project{args.projects // 2}/"
         for accept in ("text/html", JSON):
             first = _call(app.wsgi_app, path, accept)
             assert first[0] == "200 OK", first

@@ -24,7 +24,8 @@ from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core.access import Access
-from pryv_server.core.access import Policy
+from pryv_server.core.permissions import PermissionsFile
+from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
@@ -79,14 +80,32 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    # Token records are kept in memory and re-read when their marker moves: a stat per check
-    # on a local store (as the catalog), a HEAD per index-ttl on a remote one.
-    interval = 0.0 if settings.projects_path.is_local else settings.index_ttl
-    tokens = TokenStore(records, check_interval=interval)
-    policy = Policy()
-    access = Access(lambda: policy)
+    # Tokens and project roles are kept in memory and re-read when the catalog's generation
+    # marker moves (their writes move it): no storage read of their own per request. A token
+    # is checked before the request reads its snapshot, so its check refreshes the catalog.
+    tokens = TokenStore(
+        records,
+        version=lambda: (catalog.snapshot(), catalog.marker)[1],
+        bump=catalog.bump_generation,
+    )
+    project_roles = ProjectRoleStore(
+        records, version=lambda: catalog.marker, bump=catalog.bump_generation
+    )
+    permissions = open_permissions(settings, backends)
+    access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
-    return Services(settings, registry, users, authenticator, access, tokens)
+    return Services(
+        settings, registry, users, authenticator, access, tokens, permissions, project_roles
+    )
+
+
+def open_permissions(settings: Settings, backends: Backends) -> PermissionsFile:
+    """Open the permissions file ``[user] permissions-path`` names (none: today's behaviour)."""
+    location = settings.permissions_path
+    source = None
+    if location is not None:
+        source = backends.file_source(location, check_interval=settings.index_ttl)
+    return PermissionsFile(source, uploads=settings.uploads, anonymous_read=settings.anonymous_read)
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

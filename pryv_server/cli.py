@@ -245,6 +245,7 @@ def _register_access_commands() -> None:
     from pryv_server import cli_access
 
     cli_access.register(main, config_option, _load)
+    cli_access.register_project_roles(main, config_option, _load)
 
 
 _register_access_commands()

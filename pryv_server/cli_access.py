@@ -17,6 +17,7 @@ import click
 
 from pryv_server.auth import TOKEN_ROLES
 from pryv_server.config import Settings
+from pryv_server.core.access import PROJECT_ROLES
 from pryv_server.errors import PryvError
 from pryv_server.web.services import Services
 
@@ -59,12 +60,7 @@ def register(
         """Create, list and revoke API tokens (user name __token__, the token as password)."""
 
     def services(config_path: str | None) -> Services:
-        from pryv_server.app import build_services
-
-        try:
-            return build_services(load(config_path))
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
+        return _build(load, config_path)
 
     @token.command("create")
     @config_option
@@ -143,3 +139,63 @@ def register(
         except PryvError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"revoked token {record.id} of {record.user}")
+
+
+def register_project_roles(
+    main: click.Group, config_option: Decorator, load: Callable[[str | None], Settings]
+) -> None:
+    """Add ``pryv project-role grant|revoke|list`` to ``main``."""
+
+    @main.group("project-role")
+    def project_role() -> None:
+        """Name the owners and maintainers of projects (with [permissions] uploads = owners)."""
+
+    @project_role.command("grant")
+    @config_option
+    @click.argument("project")
+    @click.argument("name")
+    @click.option(
+        "--role",
+        type=click.Choice(PROJECT_ROLES),
+        default="owner",
+        show_default=True,
+        help="owner: upload, yank, manage roles; maintainer: upload, yank.",
+    )
+    def grant(config_path: str | None, project: str, name: str, role: str) -> None:
+        """Give user NAME (or @group) ROLE in PROJECT."""
+        built = _build(load, config_path)
+        try:
+            built.project_roles.grant(project, name, role, by="cli")
+        except PryvError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"{name} is now {role} of {project}")
+
+    @project_role.command("revoke")
+    @config_option
+    @click.argument("project")
+    @click.argument("name")
+    def revoke(config_path: str | None, project: str, name: str) -> None:
+        """Take the role of user NAME (or @group) in PROJECT away."""
+        if not _build(load, config_path).project_roles.revoke(project, name):
+            raise click.ClickException(f"{name} holds no role in {project}")
+        click.echo(f"{name} holds no role in {project} any more")
+
+    @project_role.command("list")
+    @config_option
+    @click.argument("project", required=False)
+    def listing(config_path: str | None, project: str | None) -> None:
+        """List the project roles (of PROJECT, or of every project)."""
+        rows = _build(load, config_path).project_roles.listing(project)
+        for name, grantee, role in rows:
+            click.echo(f"{name}  {grantee}  {role}")
+        if not rows:
+            click.echo("no project roles")
+
+
+def _build(load: Callable[[str | None], Settings], config_path: str | None) -> Services:
+    from pryv_server.app import build_services
+
+    try:
+        return build_services(load(config_path))
+    except PryvError as error:
+        raise click.ClickException(str(error)) from None

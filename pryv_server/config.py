@@ -163,6 +163,16 @@ def parse_positive_int(value: str) -> int:
 
 
 DOWNLOAD_MODES = ("stream", "redirect")
+UPLOAD_POLICIES = ("open", "owners")
+
+
+def parse_upload_policy(value: str) -> str:
+    """Parse ``[permissions] uploads``: ``open`` (any member) or ``owners`` (PyPI's model)."""
+    policy = value.strip().lower()
+    if policy not in UPLOAD_POLICIES:
+        raise ValueError(f"{value!r} is not an upload policy (use open or owners)")
+    return policy
+
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -201,6 +211,7 @@ OPTIONS: tuple[_Option, ...] = (
         "user", "users-path", "users_path", parse_location, f"file://{DEFAULT_HOME}/users.json"
     ),
     _Option("user", "htpasswd-path", "htpasswd_path", parse_location, None),
+    _Option("user", "permissions-path", "permissions_path", parse_location, None),
     _Option("server", "host", "host", _text, "127.0.0.1"),
     _Option("server", "port", "port", parse_port, "5555"),
     _Option("server", "secret-key", "secret_key", parse_secret_key, None),
@@ -209,6 +220,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
     _Option("server", "login-window", "login_window", parse_seconds, "300"),
     _Option("server", "trusted-proxies", "trusted_proxies", parse_networks, None),
+    _Option("permissions", "uploads", "uploads", parse_upload_policy, "open"),
+    _Option("permissions", "anonymous-read", "anonymous_read", parse_bool, "false"),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
     _Option("aws", "region", "aws_region", _text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
@@ -225,6 +238,9 @@ class Settings:
     packages_path: Location
     users_path: Location
     htpasswd_path: Location | None = None
+    permissions_path: Location | None = None  # roles, groups, namespaces, read restrictions
+    uploads: str = "open"  # or "owners": the first uploader owns a new project
+    anonymous_read: bool = False
     index_ttl: float = 5.0
     host: str = "127.0.0.1"
     port: int = 5555

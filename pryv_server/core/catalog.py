@@ -207,6 +207,15 @@ class Catalog:
             self._signal_seen = signal
         return self._snapshot
 
+    @property
+    def marker(self) -> str | None:
+        """The generation marker's version as of the last check (no I/O).
+
+        Small records kept beside the catalog (API tokens, project roles) re-read themselves
+        when it moves: they ride on the check every request makes anyway.
+        """
+        return self._marker
+
     def latest(self) -> Snapshot:
         """Return the snapshot as this process last saw it (its own publishes included).
 

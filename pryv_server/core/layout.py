@@ -12,8 +12,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
     ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
     ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
-    ├── _tokens/_marker                      tokens changed       core/record_set   replaced
     ├── _token-used/<id>                     its last use         core/tokens.py    replaced
+    ├── _roles/<project>/<g>.json            a project role       core/project_roles replaced (4)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -27,6 +27,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
     (3) then changed only by a conditional replace (revocation): no update is ever lost.
+    (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -57,9 +58,9 @@ __all__ = [
     "METADATA_PREFIX",
     "METADATA_SUFFIX",
     "RESERVED_PREFIX",
+    "ROLES_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
-    "TOKENS_MARKER",
     "TOKENS_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
@@ -71,6 +72,7 @@ __all__ = [
     "is_overlay_key",
     "is_record_key",
     "logout_key",
+    "project_role_key",
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
@@ -87,8 +89,9 @@ SDIST_CLAIM_PREFIX = "_sdist/"
 SETUP_MARKER = "_setup-done"
 SESSIONS_PREFIX = "_sessions/"
 TOKENS_PREFIX = "_tokens/"
-TOKENS_MARKER = "_tokens/_marker"
 TOKEN_USED_PREFIX = "_token-used/"
+ROLES_PREFIX = "_roles/"
+
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
 DESCRIPTIONS_PREFIX = "descriptions/"
@@ -157,6 +160,12 @@ def token_key(token_id: str) -> str:
 def token_used_key(token_id: str) -> str:
     """Return the key of the time an API token was last used."""
     return f"{TOKEN_USED_PREFIX}{token_id}"
+
+
+def project_role_key(project: NormalizedName, grantee: str) -> str:
+    """Return the key of one grantee's role in a project (the grantee's name is hashed)."""
+    digest = hashlib.sha256(grantee.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{ROLES_PREFIX}{project}/{digest}{RECORD_SUFFIX}"
 
 
 # -- packages store: blobs --------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """A small set of JSON records under one key prefix, kept in memory and refreshed cheaply.
 
 API tokens and project roles are a few hundred small records that every request may consult, so
-they are read once and kept: a request pays a dict lookup, never a storage read. Each change
-rewrites a marker object beside them; the set re-reads its records only when the marker's version
-moved, checked at most every ``check_interval`` seconds (0: on every call, a ``stat`` on local
-storage; a remote store uses ``index-ttl``, like the catalog). A process sees its own changes at
-once (it calls :meth:`RecordSet.reload`); other instances on the same store within the interval.
+they are read once and kept: a request pays a dict lookup, never a storage read. A change moves
+the catalog's generation marker (``bump``), and the set re-reads its records when the marker's
+version (``version``, which the catalog already checks on every request: a ``stat`` locally, a
+HEAD per ``index-ttl`` on S3) is not the one it last read at. So a process sees its own changes
+at once (it re-reads after writing), the other workers and instances with the next catalog
+check, and no request pays an extra storage read.
 
 Records are written one object per fact with create-if-absent or a conditional replace, so two
 writers on two instances never lose each other's change (see ``core/layout.py``).
@@ -16,67 +17,62 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from pryv_server.errors import ObjectNotFound
-from pryv_server.errors import StorageError
 from pryv_server.storage import Storage
 
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+_NEVER = object()
 
 
 class RecordSet:
-    """The JSON objects under ``prefix`` ending in ``.json``, with a change ``marker``."""
+    """The JSON objects under ``prefix`` ending in ``.json``, re-read when ``version()`` moves.
+
+    :param version: the change token to follow (the catalog's generation marker), no I/O.
+    :param bump: moves that token for every process (rewrites the generation marker).
+    """
 
     def __init__(
         self,
         store: Storage,
         prefix: str,
-        marker: str,
         *,
-        check_interval: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
+        version: Callable[[], object],
+        bump: Callable[[], None],
     ) -> None:
         self.store = store
         self.prefix = prefix
-        self.marker = marker
-        self.check_interval = check_interval
-        self._clock = clock
+        self._version = version
+        self._bump = bump
         self._lock = threading.Lock()
         self._records: Mapping[str, Record] = MappingProxyType({})
-        self._seen: str | None = "\0never"
-        self._checked_at = float("-inf")
+        self._seen: object = _NEVER
 
     def current(self) -> Mapping[str, Record]:
-        """Return the records by key, re-read first when the marker moved (checked per interval)."""
-        now = self._clock()
-        if now - self._checked_at >= self.check_interval:
-            self._checked_at = now
-            if self._marker_version() != self._seen:
-                self.reload()
+        """Return the records by key, re-read first when the followed version moved."""
+        if self._version() != self._seen:
+            self.reload()
         return self._records
 
     def reload(self) -> None:
-        """Read every record now (after this process changed one, or the marker moved)."""
+        """Read every record now (after this process changed one, or the version moved)."""
         with self._lock:
-            version = self._marker_version()
+            seen = self._version()  # before listing: a change meanwhile is read again later
             records: dict[str, Record] = {}
             for info in self.store.list_objects(self.prefix):
-                if not info.key.endswith(".json"):
-                    continue
-                record = self._read(info.key)
-                if record is not None:
-                    records[info.key] = record
+                if info.key.endswith(".json"):
+                    record = self._read(info.key)
+                    if record is not None:
+                        records[info.key] = record
             self._records = MappingProxyType(records)
-            self._seen = version
+            self._seen = seen
 
     def read(self, key: str) -> tuple[Record, str] | None:
         """Read one record and its version from storage now (for a conditional replace)."""
@@ -103,18 +99,9 @@ class RecordSet:
         self.changed()
 
     def changed(self) -> None:
-        """Move the marker so other processes re-read, and re-read here at once."""
-        try:
-            self.store.write(self.marker, io.BytesIO(os.urandom(16).hex().encode()), overwrite=True)
-        except StorageError:
-            log.exception("could not move %s; other instances see the change later", self.marker)
+        """Tell every process (move the marker), and re-read here at once."""
+        self._bump()
         self.reload()
-
-    def _marker_version(self) -> str | None:
-        try:
-            return self.store.stat(self.marker).version
-        except ObjectNotFound:
-            return None
 
     def _read(self, key: str) -> Record | None:
         try:

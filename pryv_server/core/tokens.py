@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -67,6 +68,8 @@ class Token:
     expires: str | None
     digest: str
     revoked: str | None = None
+    # The expiry as a POSIX timestamp (infinity: never), parsed once, compared per request.
+    expires_at: float = field(default=float("inf"), compare=False)
 
     @property
     def grant(self) -> TokenGrant:
@@ -100,6 +103,11 @@ class Token:
             expires=record.get("expires"),
             digest=str(record["sha256"]),
             revoked=record.get("revoked"),
+            expires_at=(
+                datetime.fromisoformat(record["expires"]).timestamp()
+                if record.get("expires")
+                else float("inf")
+            ),
         )
 
 
@@ -123,14 +131,13 @@ class TokenStore:
         self,
         records: Storage,
         *,
-        check_interval: float = 0.0,
+        version: Callable[[], object],
+        bump: Callable[[], None],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.records = records
-        self._set = RecordSet(
-            records, layout.TOKENS_PREFIX, layout.TOKENS_MARKER, check_interval=check_interval
-        )
+        self._set = RecordSet(records, layout.TOKENS_PREFIX, version=version, bump=bump)
         self._now = now
         self._clock = clock
         self._parsed_from: Mapping[str, Record] | None = None
@@ -150,7 +157,7 @@ class TokenStore:
             raise AuthenticationRequired(INVALID)
         if token.revoked:
             raise AuthenticationRequired(f"the API token {token.id} was revoked")
-        if token.expires and token.expires <= _iso(self._now()):
+        if token.expires_at <= self._now().timestamp():
             raise AuthenticationRequired(f"the API token {token.id} expired on {token.expires}")
         self._mark_used(token.id)
         return token.grant
@@ -226,6 +233,7 @@ class TokenStore:
             created=_iso(self._now()),
             expires=_iso(expires) if expires else None,
             digest=_digest(secret),
+            expires_at=expires.timestamp() if expires else float("inf"),
         )
         self._set.create(layout.token_key(token_id), token.to_json())
         log.info("created API token %s for %s (%s)", token_id, user, role)

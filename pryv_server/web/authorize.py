@@ -44,18 +44,32 @@ def require(action: Action, project: NormalizedName, *, exists: bool = True) -> 
         raise REFUSALS.get(decision.status, PermissionDenied)(decision.reason)
 
 
-def require_upload(filename: str) -> None:
+def require_upload(filename: str) -> NormalizedName | None:
     """Refuse an upload of ``filename`` unless the identity may upload to its project.
 
     A filename that names no project is left to the publisher, which explains what is wrong
     with it (400).
+
+    :returns: the project when the upload would create it (see :func:`claim`), else None.
     """
     try:
         project = parse_filename(filename).project
     except InvalidFilename:
-        return
+        return None
     exists = project in get_services().registry.snapshot().by_project
     require(Action.UPLOAD, project, exists=exists)
+    return None if exists else project
+
+
+def claim(project: NormalizedName) -> None:
+    """Make the uploader the owner of the project its upload created, with ``uploads = owners``.
+
+    PyPI's model: whoever creates a project owns it, and only its owners and maintainers (and
+    admins) may upload to it later. With ``open`` uploads nobody is recorded.
+    """
+    services = get_services()
+    if services.access.policy().uploads == "owners":
+        services.project_roles.claim(project, g.identity.name)
 
 
 def readable_package(filename: str) -> Package:

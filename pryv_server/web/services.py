@@ -13,6 +13,8 @@ from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
 from pryv_server.core.access import Access
+from pryv_server.core.permissions import PermissionsFile
+from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
 from pryv_server.web.pages import Pages
 
@@ -30,6 +32,8 @@ class Services:
     # Who may do what (core/access.py) and the API tokens behind ``__token__`` logins.
     access: Access
     tokens: TokenStore
+    permissions: PermissionsFile
+    project_roles: ProjectRoleStore
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
 

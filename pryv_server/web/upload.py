@@ -61,7 +61,7 @@ def upload() -> Response:
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
     stream = content.stream
     _check_size(stream)
-    authorize.require_upload(content.filename or "")
+    new_project = authorize.require_upload(content.filename or "")
     published = get_services().registry.publish(
         Upload(
             filename=content.filename or "",
@@ -73,6 +73,8 @@ def upload() -> Response:
             digests=digests,
         )
     )
+    if published.created and new_project is not None:
+        authorize.claim(new_project)
     if published.created:
         return Response(f"stored {published.package.filename}\n", status=200, mimetype="text/plain")
     return Response(

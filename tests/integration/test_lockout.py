@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from tests.credentials import basic
+from tests.integration.explorer_helpers import login
 
 PROXY = "10.0.0.1"
 
@@ -55,12 +56,7 @@ def test_explorer_login_is_not_locked_out_by_others(settings: Settings) -> None:
     proxy = peer(limited_app(settings), PROXY)
     for _ in range(5):
         proxy.get("/simple/", headers=basic("ci-bot", "stale"))
-    page = proxy.get("/login")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    answer = proxy.post(
-        "/login", data={"username": "alice", "password": "wonderland", "csrf_token": token}
-    )
-    assert answer.status_code == 302
+    assert login(proxy).status_code == 302
 
 
 def test_a_locked_user_is_still_refused_even_with_the_right_password(settings: Settings) -> None:

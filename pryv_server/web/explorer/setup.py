@@ -37,6 +37,7 @@ from wtforms.validators import ValidationError
 
 from pryv_server.auth import validate_username
 from pryv_server.core.layout import SETUP_MARKER
+from pryv_server.core.permissions import set_role
 from pryv_server.errors import NotFound
 from pryv_server.web.explorer.auth import log_in
 from pryv_server.web.explorer.first_run import claim
@@ -165,6 +166,10 @@ def setup_view() -> Response | str:
                 services.registry.records.delete(SETUP_MARKER)  # let the operator try again
                 raise
             log.info("first user %r created through the setup page", username)
+            if services.permissions.source is not None:
+                # The first user administers the server (with no permissions file, every user
+                # may do everything anyway).
+                services.permissions.edit(set_role(username, "admin"))
             log_in(username)
             return redirect(url_for("explorer.projects"))
         return render_template(
