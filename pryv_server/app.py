@@ -24,6 +24,7 @@ from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core.access import Access
+from pryv_server.core.audit import AuditLog
 from pryv_server.core.permissions import PermissionsFile
 from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
@@ -95,7 +96,15 @@ def build_services(settings: Settings) -> Services:
     access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
     return Services(
-        settings, registry, users, authenticator, access, tokens, permissions, project_roles
+        settings,
+        registry,
+        users,
+        authenticator,
+        access,
+        tokens,
+        permissions,
+        project_roles,
+        AuditLog(blobs),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
 
 import click
@@ -19,8 +20,11 @@ from pryv_server.auth import TOKEN_ROLES
 from pryv_server.config import Settings
 from pryv_server.core.access import PROJECT_ROLES
 from pryv_server.errors import PryvError
-from pryv_server.web.services import Services
 
+if TYPE_CHECKING:
+    from pryv_server.web.services import Services
+
+CLI = "cli"  # who and where, in the audit log, for a command run on the server
 _DURATION = re.compile(r"(\d+)([dhw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
@@ -103,6 +107,7 @@ def register(
             )
         except PryvError as error:
             raise click.ClickException(str(error)) from None
+        built.audit.record(CLI, CLI, "token.create", record.id, user=user, role=role)
         click.echo(secret)
         click.echo(
             f"token {record.id} for {user} ({role}), expires {record.expires or 'never'}; "
@@ -138,6 +143,7 @@ def register(
             record = built.tokens.revoke(token_id)
         except PryvError as error:
             raise click.ClickException(str(error)) from None
+        built.audit.record(CLI, CLI, "token.revoke", record.id, user=record.user)
         click.echo(f"revoked token {record.id} of {record.user}")
 
 
@@ -165,9 +171,10 @@ def register_project_roles(
         """Give user NAME (or @group) ROLE in PROJECT."""
         built = _build(load, config_path)
         try:
-            built.project_roles.grant(project, name, role, by="cli")
+            built.project_roles.grant(project, name, role, by=CLI)
         except PryvError as error:
             raise click.ClickException(str(error)) from None
+        built.audit.record(CLI, CLI, "project-role.grant", project, grantee=name, role=role)
         click.echo(f"{name} is now {role} of {project}")
 
     @project_role.command("revoke")
@@ -176,8 +183,10 @@ def register_project_roles(
     @click.argument("name")
     def revoke(config_path: str | None, project: str, name: str) -> None:
         """Take the role of user NAME (or @group) in PROJECT away."""
-        if not _build(load, config_path).project_roles.revoke(project, name):
+        built = _build(load, config_path)
+        if not built.project_roles.revoke(project, name):
             raise click.ClickException(f"{name} holds no role in {project}")
+        built.audit.record(CLI, CLI, "project-role.revoke", project, grantee=name)
         click.echo(f"{name} holds no role in {project} any more")
 
     @project_role.command("list")

@@ -25,7 +25,8 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
     ├── NamespaceReserved           a new project under a reserved prefix, without a grant (409)
-    └── UserExists                  a user of that name is already configured
+    ├── UserExists                  a user of that name is already configured
+    └── UserNotFound                no user of that name is configured
 
 Messages are one line a human can act on: they say what was wrong and, where it helps, what to do.
 """
@@ -134,3 +135,7 @@ class NamespaceReserved(PryvError):
 
 class UserExists(PryvError):
     """A user with this name already exists in the users file."""
+
+
+class UserNotFound(PryvError):
+    """No user with this name exists in the users file."""

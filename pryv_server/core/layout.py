@@ -22,6 +22,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>            an uploaded file     core/publish.py  once (1)
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>.metadata   its core metadata    core/publish.py  once (1)
     ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
+    ├── _audit/<YYYY-MM-DD>/<time>-<rand>.json      one audit event      core/audit.py    once (1)
     └── _health                                    health probe         web/health.py    replaced
 
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
@@ -45,6 +46,8 @@ file's location is an option, not a layout key.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC
+from datetime import datetime
 
 from packaging.utils import NormalizedName
 
@@ -52,6 +55,7 @@ from pryv_server.core.names import release_key
 from pryv_server.storage.base import WRITE_PROBE_KEY
 
 __all__ = [
+    "AUDIT_PREFIX",
     "DESCRIPTIONS_PREFIX",
     "GENERATION_KEY",
     "HEALTH_PROBE_KEY",
@@ -64,6 +68,7 @@ __all__ = [
     "TOKENS_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
+    "audit_key",
     "backfilled_metadata_key",
     "blob_key",
     "core_metadata_key",
@@ -95,6 +100,7 @@ ROLES_PREFIX = "_roles/"
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
 DESCRIPTIONS_PREFIX = "descriptions/"
+AUDIT_PREFIX = "_audit/"
 
 
 # -- projects store: package records ---------------------------------------------------------
@@ -189,3 +195,9 @@ def core_metadata_key(blob: str) -> str:
 def description_key(digest: str) -> str:
     """Return the key of a rendered description, by the digest of what it is rendered from."""
     return f"{DESCRIPTIONS_PREFIX}{_fan_out(digest)}.json"
+
+
+def audit_key(moment: datetime, suffix: str) -> str:
+    """Return the key of an audit event: by day, then time (sorted keys are in time order)."""
+    utc = moment.astimezone(UTC)
+    return f"{AUDIT_PREFIX}{utc:%Y-%m-%d}/{utc:%H%M%S%f}-{suffix}{RECORD_SUFFIX}"

@@ -69,7 +69,11 @@ def claim(project: NormalizedName) -> None:
     """
     services = get_services()
     if services.access.policy().uploads == "owners":
-        services.project_roles.claim(project, g.identity.name)
+        if services.project_roles.claim(project, g.identity.name):
+            services.audit.record(
+                g.identity.name, "-", "project-role.grant", project, grantee=g.identity.name,
+                role="owner", reason="first upload",
+            )  # fmt: skip
 
 
 def readable_package(filename: str) -> Package:

@@ -26,6 +26,7 @@ STATUS_FOR: dict[type[errors.PryvError], int] = {
     errors.DistributionExists: 409,
     errors.NamespaceReserved: 409,
     errors.UserExists: 409,
+    errors.UserNotFound: 404,
     errors.UploadTooLarge: 413,
     errors.TooManyLoginAttempts: 429,
     errors.StorageFull: 507,

@@ -13,6 +13,7 @@ from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
 from pryv_server.core.access import Access
+from pryv_server.core.audit import AuditLog
 from pryv_server.core.permissions import PermissionsFile
 from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
@@ -34,6 +35,7 @@ class Services:
     tokens: TokenStore
     permissions: PermissionsFile
     project_roles: ProjectRoleStore
+    audit: AuditLog  # one object per write: who, from where, what, when
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
 

@@ -21,6 +21,7 @@ from pryv_server.errors import StorageError
 from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
 from pryv_server.web import authorize
+from pryv_server.web.audit import audit
 from pryv_server.web.errors import format_size
 from pryv_server.web.services import get_services
 
@@ -76,6 +77,8 @@ def upload() -> Response:
     if published.created and new_project is not None:
         authorize.claim(new_project)
     if published.created:
+        package = published.package
+        audit("upload", package.filename, project=package.project, sha256=package.sha256)
         return Response(f"stored {published.package.filename}\n", status=200, mimetype="text/plain")
     return Response(
         f"{published.package.filename} is already stored\n", status=200, mimetype="text/plain"

@@ -164,7 +164,9 @@ def test_s3_user_add_writes_the_users_file_on_s3(s3: S3) -> None:
         Body=f"[user]\nusers-path = {s3.url('auth/users.json')}\n".encode(),
     )
     result = CliRunner().invoke(
-        main, ["user", "add", "erin", "--password-stdin", "-c", s3.url("pryv.ini")], input="pw\n"
+        main,
+        ["user", "add", "erin", "--password-stdin", "-c", s3.url("pryv.ini")],
+        input="pw-erin-42\n",
     )
     assert result.exit_code == 0, result.output
     assert f"added user 'erin' to {s3.url('auth/users.json')}" in result.output

@@ -27,6 +27,7 @@ from pryv_server.core.overlays import reason_problem
 from pryv_server.errors import InvalidRequest
 from pryv_server.errors import PackageNotFound
 from pryv_server.web import authorize
+from pryv_server.web.audit import audit
 from pryv_server.web.explorer.auth import current_user
 from pryv_server.web.explorer.auth import safe_next
 from pryv_server.web.explorer.projects import find_release
@@ -100,6 +101,7 @@ def yank_page(name: str, release: str) -> Response | str | tuple[str, int]:
         undo=action == "unyank",
     )
     what = package.filename if package is not None else f"{project.name} {chosen.version}"
+    audit(action, f"{project.normalized} {chosen.version}", file=package and package.filename)
     if action == "unyank":
         flash(f"Un-yanked {what}: installers use it again.", "ok")
     else:
