@@ -36,10 +36,7 @@ from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
 
-# On a remote store the generation marker is checked every index-ttl; a full relist without a
-# marker change (records added by hand) happens this often at most.
-REMOTE_RELIST_SECONDS = 300.0
-# Records read at once when an index (re)loads from a remote store (S3's pool has 32 connections).
+# Records read at once when the catalog loads from a remote store (S3's pool has 32 connections).
 REMOTE_RECORD_LOADERS = 16
 
 # Room in the body for the form fields beside the file (twine sends the README, classifiers...).
@@ -81,17 +78,15 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    # Tokens and project roles are kept in memory and re-read when the catalog's generation
-    # marker moves (their writes move it): no storage read of their own per request. A token
-    # is checked before the request reads its snapshot, so its check refreshes the catalog.
+    # Tokens and project roles are kept in memory and re-read when the catalog applies a
+    # journal entry (their writes journal one): no storage read of their own per request. A
+    # token is checked before the request reads its snapshot, so its check refreshes the catalog.
     tokens = TokenStore(
         records,
-        version=lambda: (catalog.snapshot(), catalog.marker)[1],
-        bump=catalog.bump_generation,
+        version=lambda: (catalog.snapshot(), catalog.applied)[1],
+        bump=catalog.noted,
     )
-    project_roles = ProjectRoleStore(
-        records, version=lambda: catalog.marker, bump=catalog.bump_generation
-    )
+    project_roles = ProjectRoleStore(records, version=lambda: catalog.applied, bump=catalog.noted)
     permissions = open_permissions(settings, backends)
     access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
@@ -118,15 +113,14 @@ def open_permissions(settings: Settings, backends: Backends) -> PermissionsFile:
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:
-    """Build the catalog: a local marker costs a stat a request, a remote one a HEAD per ttl."""
+    """Build the catalog: locally a stat a request, remotely a journal listing per index-ttl."""
     if not settings.projects_path.is_local:
-        ttl = max(REMOTE_RELIST_SECONDS, settings.index_ttl)
         return Catalog(
             records,
-            ttl=ttl,
             check_interval=settings.index_ttl,
             loaders=REMOTE_RECORD_LOADERS,
             signal=worker_signal(),
+            marker=False,
         )
     return Catalog(records, ttl=settings.index_ttl, check_interval=0.0)
 

@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import TypeVar
 
 import click
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from pryv_server.core import Registry
 
 T = TypeVar("T")
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 config_option = click.option(
     "-c",
@@ -66,33 +68,28 @@ def version() -> None:
     click.echo(__version__)
 
 
+def _count_option(
+    flag: str, low: int, high: int | None, default: int, help: str
+) -> Callable[[CommandFunction], CommandFunction]:
+    """Declare a whole-number option of ``pryv start``, bounds and default shown in --help."""
+    return click.option(
+        flag, type=click.IntRange(low, high), default=default, show_default=True, help=help
+    )
+
+
 @main.command()
 @config_option
 @click.option("--host", help="Address to listen on (default: [server] host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [server] port, 5555).")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Worker processes."
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 256),
-    default=8,
-    show_default=True,
-    help="Threads per worker (each serves one request at a time).",
-)
-@click.option(
-    "--timeout",
-    type=click.IntRange(1),
-    default=60,
-    show_default=True,
-    help="Seconds before a silent worker is restarted.",
-)
-@click.option(
+@_count_option("--workers", 1, 64, 2, "Worker processes.")
+@_count_option("--threads", 1, 256, 8, "Threads per worker (each serves one request at a time).")
+@_count_option("--timeout", 1, None, 60, "Seconds before a silent worker is restarted.")
+@_count_option(
     "--graceful-timeout",
-    type=click.IntRange(1),
-    default=30,
-    show_default=True,
-    help="Seconds that in-flight requests (uploads) get to finish after SIGTERM.",
+    1,
+    None,
+    30,
+    "Seconds that in-flight requests (uploads) get to finish after SIGTERM.",
 )
 def start(
     config_path: str | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -49,53 +48,3 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return basic()
-
-
-def upload_form(path: Path, **overrides: str | None) -> dict[str, object]:
-    """The multipart fields twine sends for ``path`` (override or drop any with None)."""
-    content = path.read_bytes()
-    name, version = path.name.split("-")[:2]
-    if path.name.endswith(".tar.gz"):
-        version = version.removesuffix(".tar.gz")
-    fields: dict[str, object] = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "metadata_version": "2.1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel" if path.suffix == ".whl" else "sdist",
-        "pyversion": "py3" if path.suffix == ".whl" else "source",
-        "md5_digest": hashlib.md5(content).hexdigest(),
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(content, digest_size=32).hexdigest(),
-    }
-    for key, value in overrides.items():
-        if value is None:
-            fields.pop(key, None)
-        else:
-            fields[key] = value
-    return fields
-
-
-def post_upload(
-    client: FlaskClient,
-    path: Path,
-    url: str = "/simple/",
-    filename: str | None = None,
-    content: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    **overrides: str | None,
-):
-    import io
-
-    data = upload_form(path, **overrides)
-    data["content"] = (
-        io.BytesIO(path.read_bytes() if content is None else content),
-        filename or path.name,
-    )
-    return client.post(
-        url,
-        data=data,
-        headers=basic() if headers is None else headers,
-        content_type="multipart/form-data",
-    )

@@ -1,6 +1,6 @@
 """Credentials for the tests: the integration user, its users file, the one Basic-header builder.
 
-The end-to-end tests' user (``carol``) is in ``tests/e2e/conftest.py``; both build their headers
+The end-to-end tests' user (``carol``) is in ``tests/e2e/servers.py``; both build their headers
 with :func:`basic_header`.
 """
 

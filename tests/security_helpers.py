@@ -17,9 +17,10 @@ from typing import Any
 
 from tests.credentials import basic_header
 from tests.dists import metadata_text
+from tests.uploads import upload_fields
 
-# The e2e servers' user (tests/e2e/conftest.py), as a ready Authorization value.
-AUTH = basic_header("carol", "s3cret-pass").encode()  # tests/e2e/conftest.py's user
+# The e2e servers' user (tests/e2e/servers.py), as a ready Authorization value.
+AUTH = basic_header("carol", "s3cret-pass").encode()  # tests/e2e/servers.py's user
 
 WHEEL_FILE = (
     b"Wheel-Version: 1.0\nGenerator: pryv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -78,27 +79,6 @@ def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
     info.type = kind
     info.linkname = linkname
     return info
-
-
-def digests(content: bytes) -> dict[str, str]:
-    return {
-        "md5_digest": hashlib.md5(content).hexdigest(),
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-        "blake2_256_digest": hashlib.blake2b(content, digest_size=32).hexdigest(),
-    }
-
-
-def form_fields(filename: str, content: bytes, name: str, version: str) -> dict[str, str]:
-    return {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": name,
-        "version": version,
-        "filetype": "bdist_wheel" if filename.endswith(".whl") else "sdist",
-        "pyversion": "py3" if filename.endswith(".whl") else "source",
-        "metadata_version": "2.1",
-        **digests(content),
-    }
 
 
 def multipart(
@@ -193,7 +173,7 @@ def get(server: Any, path: bytes, headers: bytes = b"") -> tuple[int, bytes]:
 def upload(
     server: Any, filename: str, content: bytes, name: str = "demo", version: str = "1.0"
 ) -> tuple[int, bytes]:
-    fields = list(form_fields(filename, content, name, version).items())
+    fields = list(upload_fields(filename, content, name, version).items())
     body, content_type = multipart(fields, [("content", filename, content)])
     head = (
         (

@@ -15,29 +15,27 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 
 from pryv_server.auth.stores import UserStore
 
 
+@dataclass
 class CachedVerifier:
     """Wrap a :class:`UserStore` with a bounded, expiring cache of successful checks."""
 
-    def __init__(
-        self,
-        store: UserStore,
-        *,
-        max_entries: int = 1024,
-        max_age: float = 600.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.max_entries = max_entries
-        self.max_age = max_age
-        self._clock = clock
-        self._secret = os.urandom(32)
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[bytes, float] = OrderedDict()
-        self._version: str | None = store.version()
+    store: UserStore
+    max_entries: int = 1024
+    max_age: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+    _secret: bytes = field(default_factory=lambda: os.urandom(32), init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _entries: OrderedDict[bytes, float] = field(default_factory=OrderedDict, init=False)
+    _version: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._version = self.store.version()
 
     def _key(self, username: str, password: str) -> bytes:
         message = (
@@ -51,7 +49,7 @@ class CachedVerifier:
         """Answer from the cache when possible, otherwise ask the store (and cache a success)."""
         key = self._key(username, password)
         version = self.store.version()
-        now = self._clock()
+        now = self.clock()
         if self._cached(key, version, now):
             return True
         if not self.store.verify(username, password):
@@ -66,7 +64,7 @@ class CachedVerifier:
 
     def is_cached(self, username: str, password: str) -> bool:
         """Say whether ``verify`` would succeed from the cache alone, without a hash check."""
-        return self._cached(self._key(username, password), self.store.version(), self._clock())
+        return self._cached(self._key(username, password), self.store.version(), self.clock())
 
     def _cached(self, key: bytes, version: str | None, now: float) -> bool:
         with self._lock:

@@ -7,13 +7,13 @@ on the local disk and (through an adapter built in ``app.py``) on S3, without ``
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from pryv_server.durable import fsync_directory
+from pryv_server.durable import synced_temp_file
 from pryv_server.errors import ObjectChanged
 
 
@@ -92,18 +92,13 @@ class LocalFileSource:
             self._replace(content)
 
     def _replace(self, content: bytes) -> None:
-        """Write to a private temp file beside the target, then rename it over the target."""
-        descriptor, temp_name = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(descriptor, "wb") as temp:
-                temp.write(content)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.chmod(temp_name, 0o600)  # the file holds password hashes
-            os.replace(temp_name, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
+        """Write a private temp file beside the target, then rename it over the target."""
+        # 0600: the file holds password hashes.
+        with synced_temp_file(
+            self.path.parent, lambda temp: temp.write(content), mode=0o600
+        ) as temp:
+            os.replace(temp, self.path)
+        fsync_directory(self.path.parent)
 
     def describe(self) -> str:
         """Return the path."""

@@ -8,6 +8,7 @@ never lose each other; a Release's metadata is that of its most recently uploade
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -83,31 +84,21 @@ class Metadata:
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> Metadata:
         """Build from packaging's ``RawMetadata`` (or a stored record); unknown keys are ignored."""
-        values: dict[str, Any] = {}
-        for name, value in raw.items():
-            if value is None or name not in _METADATA_FIELDS:
-                continue
-            if name == "project_urls":
-                values[name] = tuple((str(k), str(v)) for k, v in dict(value).items())
-            elif name in LIST_FIELDS:
-                values[name] = tuple(str(entry) for entry in value)
-            else:
-                values[name] = str(value)
-        return cls(**values)
+        return cls(
+            **{
+                name: _CODECS[name][0](value)
+                for name, value in raw.items()
+                if value is not None and name in _CODECS
+            }
+        )
 
     def to_raw(self) -> dict[str, Any]:
         """Return the non-empty fields as JSON-ready values (the inverse of :meth:`from_raw`)."""
         raw: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if not value:
-                continue
-            if item.name == "project_urls":
-                raw[item.name] = dict(value)
-            elif item.name in LIST_FIELDS:
-                raw[item.name] = list(value)
-            else:
-                raw[item.name] = value
+        for name, (_, encode) in _CODECS.items():
+            value = getattr(self, name)
+            if value:
+                raw[name] = encode(value)
         return raw
 
 
@@ -220,7 +211,20 @@ def _reliable_sdist_metadata(metadata_version: str) -> bool:
 
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
 # Field names, looked up once: start-up builds a Package and its Metadata for every record.
-_METADATA_FIELDS = frozenset(item.name for item in fields(Metadata))
+Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
+
+
+def _codec(name: str) -> Codec:
+    """How one field is read from raw metadata (or a record) and written back as JSON."""
+    if name == "project_urls":
+        return (lambda value: tuple((str(k), str(v)) for k, v in dict(value).items()), dict)
+    if name in LIST_FIELDS:
+        return (lambda value: tuple(str(entry) for entry in value), list)
+    return (str, lambda value: value)
+
+
+# Field name -> (decode, encode), in declaration order so records keep their field order.
+_CODECS: dict[str, Codec] = {item.name: _codec(item.name) for item in fields(Metadata)}
 _RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
 
 

@@ -35,7 +35,7 @@ class ProjectRoleStore:
     """Grant, revoke and look up project roles."""
 
     def __init__(
-        self, records: Storage, *, version: Callable[[], object], bump: Callable[[], None]
+        self, records: Storage, *, version: Callable[[], object], bump: Callable[[str], None]
     ) -> None:
         self._set = RecordSet(records, layout.ROLES_PREFIX, version=version, bump=bump)
         self._built_from: Mapping[str, Record] | None = None

@@ -79,21 +79,14 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
 class Publisher:
     """Validate uploads and store them in the records and package stores."""
 
-    def __init__(
-        self,
-        records: Storage,
-        blobs: Storage,
-        catalog: Catalog,
-        *,
-        clock: Callable[[], str] = utc_now,
-    ) -> None:
-        self.records = records
-        self.blobs = blobs
-        self.catalog = catalog
-        self._now = clock
+    records: Storage
+    blobs: Storage
+    catalog: Catalog
+    clock: Callable[[], str] = utc_now
 
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
@@ -119,7 +112,14 @@ class Publisher:
         key = layout.record_key(parsed.project, parsed.identity)
         existing = self._existing(key)
         if existing is not None:
-            return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
+            published = self._resolve_duplicate(
+                existing, digests.sha256, upload.content, metadata_bytes
+            )
+            if key not in self.catalog.latest().packages:
+                # The first attempt died between its record and its journal entry (so it was
+                # never acknowledged): the identical retry journals it.
+                self.catalog.published(key, existing)
+            return published
         if parsed.kind == "sdist":
             self._claim_sdist(parsed)
 
@@ -140,7 +140,7 @@ class Publisher:
             sha256=digests.sha256,
             md5=digests.md5,
             blake2_256=digests.blake2_256,
-            upload_time=self._now(),
+            upload_time=self.clock(),
             uploader=upload.uploader,
             blob_key=blob_key,
             metadata_key=metadata_key,
@@ -149,15 +149,14 @@ class Publisher:
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
         try:
-            info = self.records.write(key, io.BytesIO(record), overwrite=False)
+            self.records.write(key, io.BytesIO(record), overwrite=False)
         except ObjectExists:
             # Another upload of the same file won the race between our check and our write.
             existing = self._existing(key)
             if existing is None:  # pragma: no cover - the record vanished again
                 raise
             return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
-        self.catalog.add(key, info.version, package)
-        self.catalog.bump_generation()
+        self.catalog.published(key, package)
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
 

@@ -1,12 +1,12 @@
 """A small set of JSON records under one key prefix, kept in memory and refreshed cheaply.
 
 API tokens and project roles are a few hundred small records that every request may consult, so
-they are read once and kept: a request pays a dict lookup, never a storage read. A change moves
-the catalog's generation marker (``bump``), and the set re-reads its records when the marker's
-version (``version``, which the catalog already checks on every request: a ``stat`` locally, a
-HEAD per ``index-ttl`` on S3) is not the one it last read at. So a process sees its own changes
-at once (it re-reads after writing), the other workers and instances with the next catalog
-check, and no request pays an extra storage read.
+they are read once and kept: a request pays a dict lookup, never a storage read. A change is
+journaled (``bump``: the catalog's change journal), and the set re-reads its records when the
+catalog's last applied entry (``version``, which the catalog follows on every request: a ``stat``
+locally, a journal listing per ``index-ttl`` on S3) is not the one it last read at. So a process
+sees its own changes at once (it re-reads after writing), the other workers and instances with
+the next catalog check, and no request pays an extra storage read.
 
 Records are written one object per fact with create-if-absent or a conditional replace, so two
 writers on two instances never lose each other's change (see ``core/layout.py``).
@@ -36,7 +36,7 @@ class RecordSet:
     """The JSON objects under ``prefix`` ending in ``.json``, re-read when ``version()`` moves.
 
     :param version: the change token to follow (the catalog's generation marker), no I/O.
-    :param bump: moves that token for every process (rewrites the generation marker).
+    :param bump: moves that token for every process, for a changed key (journals it).
     """
 
     def __init__(
@@ -45,7 +45,7 @@ class RecordSet:
         prefix: str,
         *,
         version: Callable[[], object],
-        bump: Callable[[], None],
+        bump: Callable[[str], None],
     ) -> None:
         self.store = store
         self.prefix = prefix
@@ -86,21 +86,21 @@ class RecordSet:
     def create(self, key: str, record: Record) -> None:
         """Write a new record; :class:`~pryv_server.errors.ObjectExists` when the key is taken."""
         self.store.write(key, io.BytesIO(_encode(record)), overwrite=False)
-        self.changed()
+        self.changed(key)
 
     def replace(self, key: str, record: Record, *, version: str | None) -> None:
         """Replace a record only while it is at ``version`` (ObjectChanged otherwise)."""
         self.store.replace(key, _encode(record), version=version)
-        self.changed()
+        self.changed(key)
 
     def delete(self, key: str) -> None:
         """Remove a record (idempotent)."""
         self.store.delete(key)
-        self.changed()
+        self.changed(key)
 
-    def changed(self) -> None:
-        """Tell every process (move the marker), and re-read here at once."""
-        self._bump()
+    def changed(self, key: str) -> None:
+        """Tell every process (journal the key), and re-read here at once."""
+        self._bump(key)
         self.reload()
 
     def _read(self, key: str) -> Record | None:

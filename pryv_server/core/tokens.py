@@ -132,7 +132,7 @@ class TokenStore:
         records: Storage,
         *,
         version: Callable[[], object],
-        bump: Callable[[], None],
+        bump: Callable[[str], None],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,9 @@ from pathlib import Path
 from typing import IO
 from typing import BinaryIO
 
+from pryv_server.durable import TEMP_PREFIX
+from pryv_server.durable import fsync_directory
+from pryv_server.durable import synced_temp_file
 from pryv_server.errors import ObjectChanged
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
@@ -27,7 +29,6 @@ from pryv_server.storage.base import CHUNK_SIZE
 from pryv_server.storage.base import ObjectInfo
 from pryv_server.storage.base import validate_key
 
-TEMP_PREFIX = ".tmp-"
 # Every write starts as a file in this one folder below the root, so finding the leftovers of dead
 # writers reads one folder, not the whole tree (75,000 folders at 60,000 packages).
 TEMP_FOLDER = ".tmp"
@@ -95,21 +96,13 @@ class LocalStorage:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.makedirs(self._temp_folder, exist_ok=True)
-            descriptor, temp_name = tempfile.mkstemp(dir=self._temp_folder, prefix=TEMP_PREFIX)
+            with synced_temp_file(
+                self._temp_folder, lambda temp: shutil.copyfileobj(data, temp, CHUNK_SIZE)
+            ) as temp_name:
+                self._publish(temp_name, target, key, overwrite=overwrite)
+            fsync_directory(target.parent)
         except OSError as error:
             raise _write_error(key, error) from error
-        try:
-            with os.fdopen(descriptor, "wb") as temp:
-                shutil.copyfileobj(data, temp, CHUNK_SIZE)
-                temp.flush()
-                os.fsync(temp.fileno())
-            self._publish(temp_name, target, key, overwrite=overwrite)
-            _fsync_directory(target.parent)
-        except OSError as error:
-            raise _write_error(key, error) from error
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
         return self.stat(key)
 
     def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
@@ -179,7 +172,7 @@ class LocalStorage:
             log.info("removed %d stale temporary files from %s", removed, self.root)
         return removed
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Walk the tree below the prefix's folder, skipping temp files.
 
         A folder whose mtime has not moved since it was last read is not read again: every way
@@ -191,7 +184,7 @@ class LocalStorage:
         folder, _, _ = prefix.rpartition("/")
         start = self._path(folder) if folder else self.root
         for info in self._walk(start, folder):
-            if info.key.startswith(prefix):
+            if info.key.startswith(prefix) and info.key > start_after:
                 yield info
 
     def _walk(self, folder: Path, key_prefix: str) -> Iterator[ObjectInfo]:
@@ -254,18 +247,3 @@ def _scan(folder: Path, key_prefix: str, signature: tuple[int, int]) -> _Listing
         except FileNotFoundError:
             continue  # removed while we listed it
     return _Listing(signature, tuple(files), tuple(folders))
-
-
-def _fsync_directory(folder: Path) -> None:
-    # Make the new directory entry durable too, so an acknowledged upload survives a power cut.
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError as error:
-        if error.errno not in {errno.EINVAL, errno.EBADF}:
-            raise
-    finally:
-        os.close(descriptor)

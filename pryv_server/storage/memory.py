@@ -74,12 +74,12 @@ class MemoryStorage:
         with self._lock:
             self._objects.pop(validate_key(key), None)
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Yield a snapshot of the matching objects."""
         with self._lock:
             snapshot = [
                 ObjectInfo(key, len(content), version)
                 for key, (content, version) in self._objects.items()
-                if key.startswith(prefix)
+                if key.startswith(prefix) and key > start_after
             ]
         yield from snapshot

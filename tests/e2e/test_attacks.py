@@ -11,17 +11,16 @@ import pytest
 
 from tests.credentials import basic_header
 from tests.dists import metadata_text
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 from tests.security_helpers import AUTH
-from tests.security_helpers import form_fields
 from tests.security_helpers import get
 from tests.security_helpers import header
 from tests.security_helpers import multipart
@@ -34,6 +33,7 @@ from tests.security_helpers import tree
 from tests.security_helpers import upload
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
+from tests.uploads import upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -355,7 +355,7 @@ def test_malformed_chunked_body_is_400(target: Server, body: bytes) -> None:
 def test_upload_needs_basic_auth_even_with_a_cookie(target: Server) -> None:
     before = state(target)
     content = zip_bytes([*wheel_members("demo", "2.0")])
-    fields = list(form_fields("demo-2.0-py3-none-any.whl", content, "demo", "2.0").items())
+    fields = list(upload_fields("demo-2.0-py3-none-any.whl", content, "demo", "2.0").items())
     body, content_type = multipart(fields, [("content", "demo-2.0-py3-none-any.whl", content)])
     connection = http.client.HTTPConnection(target.url.removeprefix("http://"), timeout=20)
     connection.request(

@@ -19,12 +19,12 @@ from tests.dists import make_wheel
 from tests.e2e.browser_helpers import METADATA
 from tests.e2e.browser_helpers import shot
 from tests.e2e.browser_helpers import watch_errors
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import twine_upload
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import twine_upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -10,7 +10,6 @@ upload whose file a script fills in, the way a real attack would.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import http.server
 import threading
@@ -22,10 +21,11 @@ import pytest
 
 from tests.credentials import basic_header
 from tests.dists import make_wheel
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import twine_upload
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import twine_upload
+from tests.uploads import upload_fields
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -80,15 +80,7 @@ def _yank_page(target: str) -> bytes:
 
 def _upload_page(target: str, wheel: Path) -> bytes:
     content = wheel.read_bytes()
-    fields = {
-        ":action": "file_upload",
-        "protocol_version": "1",
-        "name": "planted",
-        "version": "6.6.6",
-        "filetype": "bdist_wheel",
-        "pyversion": "py3",
-        "sha256_digest": hashlib.sha256(content).hexdigest(),
-    }
+    fields = upload_fields(wheel.name, content, "planted", "6.6.6")
     inputs = "".join(
         f'<input name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in fields.items()
     )

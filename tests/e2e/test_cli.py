@@ -8,8 +8,8 @@ import pytest
 from passlib.apache import HtpasswdFile
 
 from pryv_server import __version__
-from tests.e2e.conftest import run
-from tests.e2e.conftest import tool
+from tests.e2e.servers import run
+from tests.e2e.servers import tool
 
 pytestmark = pytest.mark.e2e
 

@@ -24,10 +24,10 @@ from tests.dists import make_wheel
 from tests.dockerfile import Stage
 from tests.dockerfile import parse
 from tests.docs_commands import docs_block
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import run
-from tests.e2e.conftest import twine_upload
+from tests.e2e.servers import Server
+from tests.e2e.servers import free_port
+from tests.e2e.servers import run
+from tests.e2e.servers import twine_upload
 from tests.e2e.tools import build_stage_wheelhouse
 from tests.e2e.tools import map_paths
 from tests.e2e.tools import replay_copy

@@ -18,10 +18,10 @@ import pytest
 from tests.credentials import basic
 from tests.dists import make_dynamic_sdist
 from tests.dists import make_wheel
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import twine_upload
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import twine_upload
 from tests.e2e.tools import docs_env
 from tests.e2e.tools import install_venv
 from tests.e2e.tools import run_block

@@ -22,20 +22,20 @@ from pathlib import Path
 import pytest
 
 from pryv_server.storage.local import TEMP_FOLDER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import write_config
 from tests.security_helpers import AUTH
-from tests.security_helpers import form_fields
 from tests.security_helpers import get
 from tests.security_helpers import multipart
 from tests.security_helpers import read_response
 from tests.security_helpers import upload
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
+from tests.uploads import upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +124,7 @@ def open_upload(
     server: Server, filename: str, content: bytes, name: str
 ) -> tuple[socket.socket, bytes, bytes]:
     """Connect and send the request head; return the socket and the body to send."""
-    fields = list(form_fields(filename, content, name, "1.0").items())
+    fields = list(upload_fields(filename, content, name, "1.0").items())
     body, content_type = multipart(fields, [("content", filename, content)])
     host, port = server.url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=60)

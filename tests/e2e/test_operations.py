@@ -16,17 +16,17 @@ import pytest
 
 from tests.credentials import basic_header
 from tests.dists import make_wheel
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import write_config
-from tests.security_helpers import form_fields
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 from tests.security_helpers import multipart
+from tests.uploads import upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +64,7 @@ def multipart_upload(wheel: Path) -> tuple[bytes, bytes, str]:
     """The head (form fields and part header) and tail (file bytes and end) of a twine upload."""
     content = wheel.read_bytes()
     name, version = wheel.name.split("-")[:2]
-    fields = form_fields(wheel.name, content, name, version)
+    fields = upload_fields(wheel.name, content, name, version)
     body, content_type = multipart(fields.items(), [("content", wheel.name, content)])
     split = body.index(content)
     return body[:split], body[split:], content_type

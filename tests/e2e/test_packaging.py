@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.credentials import basic_header
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import run
-from tests.e2e.conftest import wait_ready
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import add_user
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import run
+from tests.e2e.servers import wait_ready
+from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]

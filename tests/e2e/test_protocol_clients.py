@@ -20,19 +20,19 @@ from pypi_simple import PyPISimple
 
 from tests.dists import make_sdist
 from tests.dists import make_wheel
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import pip
-from tests.e2e.conftest import run
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import tool
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import pip
+from tests.e2e.servers import run
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 

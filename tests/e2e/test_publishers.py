@@ -18,8 +18,8 @@ from tests.dists import make_wheel
 from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
 from tests.docs_commands import substitute
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import twine_upload
+from tests.e2e.servers import Server
+from tests.e2e.servers import twine_upload
 from tests.e2e.tools import DOCS_PASSWORD
 from tests.e2e.tools import DOCS_USER
 from tests.e2e.tools import add_docs_user

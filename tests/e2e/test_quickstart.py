@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.docs_commands import docs_block
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import wait_ready
+from tests.e2e.servers import Server
+from tests.e2e.servers import free_port
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import wait_ready
 from tests.e2e.tools import build_stage_wheelhouse
 from tests.e2e.tools import docs_env
 from tests.e2e.tools import imported_value

@@ -44,16 +44,16 @@ from tests.corpus.cache import Pin
 from tests.corpus.cache import fetch_all
 from tests.corpus.cache import read_metadata
 from tests.corpus.cache import read_pins
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import run
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import write_config
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import run
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import write_config
 from tests.e2e.tools import shared_dir
 from tests.e2e.tools import tool_venv
 

@@ -28,21 +28,22 @@ from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import clean_env
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import pip
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import tool
-from tests.e2e.conftest import twine_upload
-from tests.e2e.conftest import wait_ready
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
+from tests.e2e.servers import pip
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import wait_ready
 from tests.e2e.tools import DOCS_PASSWORD
 from tests.e2e.tools import DOCS_USER
 from tests.e2e.tools import docs_env
 from tests.s3server import FOREIGN
 from tests.s3server import S3
+from tests.uploads import upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -118,13 +119,9 @@ def post_upload(server: Server, path: Path) -> None:
     import requests
 
     content = path.read_bytes()
-    name, version = path.name.split("-")[:2]
-    fields = {":action": "file_upload", "protocol_version": "1", "name": name,
-              "version": version, "filetype": "bdist_wheel", "pyversion": "py3",
-              "metadata_version": "2.1", "sha256_digest": hashlib.sha256(content).hexdigest()}  # fmt: skip
     with requests.post(
         f"{server.url}/legacy/",
-        data=fields,
+        data=upload_fields(path.name, content),
         files={"content": (path.name, content, "application/octet-stream")},
         auth=(USER, PASSWORD),
         timeout=60,

@@ -10,7 +10,6 @@ import http.cookiejar
 import json
 import re
 import subprocess
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import free_port
-from tests.e2e.conftest import start_server
-from tests.e2e.conftest import stop_server
-from tests.e2e.conftest import tool
-from tests.e2e.conftest import write_config
+from tests.concurrency import all_at_once
+from tests.e2e.servers import Server
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
+from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,6 @@ def test_concurrent_setups_on_two_workers_create_exactly_one_user(fresh_server: 
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match
         tokens.append(match.group(1))
-    barrier = threading.Barrier(SETUPS)
     statuses: dict[str, int] = {}
 
     def attempt(n: int) -> None:
@@ -78,14 +77,9 @@ def test_concurrent_setups_on_two_workers_create_exactly_one_user(fresh_server: 
             "password": "correct horse",
             "confirmation": "correct horse",
         }
-        barrier.wait()
         statuses[f"user{n}"] = _post(browsers[n], f"{fresh_server.url}/setup", fields)
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(SETUPS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(SETUPS, attempt)
     winners = [name for name, status in statuses.items() if status == 302]
     assert len(winners) == 1, statuses
     assert set(statuses.values()) == {302, 404}, statuses

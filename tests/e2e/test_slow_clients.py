@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.servers import Server
 from tests.security_helpers import AUTH
 from tests.security_helpers import read_response
 

@@ -14,13 +14,13 @@ import pytest
 from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
-from tests.e2e.conftest import PASSWORD
-from tests.e2e.conftest import USER
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import pip
-from tests.e2e.conftest import twine_upload
-from tests.security_helpers import form_fields
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import pip
+from tests.e2e.servers import twine_upload
 from tests.security_helpers import multipart
+from tests.uploads import upload_fields
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ def _post_upload(server: Server, path: Path) -> int:
     """Post one file the way twine does, with a multipart body built by hand."""
     content = path.read_bytes()
     name, version = path.name.split("-")[:2]
-    fields = form_fields(path.name, content, name, version)
+    fields = upload_fields(path.name, content, name, version)
     body, content_type = multipart(fields.items(), [("content", path.name, content)])
     request = urllib.request.Request(f"{server.url}/legacy/", data=body, method="POST")
     request.add_header("Content-Type", content_type)

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.docs_commands import substitute
-from tests.e2e.conftest import BIN
-from tests.e2e.conftest import Server
-from tests.e2e.conftest import add_user
-from tests.e2e.conftest import clean_env
+from tests.e2e.servers import BIN
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import clean_env
 
 DOCS_USER = "alice"
 DOCS_PASSWORD = "wonderland"

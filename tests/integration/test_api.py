@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 
 @pytest.fixture

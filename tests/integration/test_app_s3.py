@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,12 +22,13 @@ from pryv_server.config import parse_location
 from pryv_server.errors import ConfigError
 from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
-from tests.conftest import post_upload
+from tests.concurrency import all_at_once
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
+from tests.uploads import post_upload
 
 
 def users_json(users: dict[str, str]) -> bytes:
@@ -227,14 +226,9 @@ def test_s3_racing_uploads_of_one_filename_on_two_instances_one_wins(
         make_wheel(tmp_path / f"c{n}", "racer", "1.0", payload=f"CONTENDER = {n}\n")
         for n in range(8)
     ]
-    barrier = threading.Barrier(len(contenders))
-
-    def race(n: int) -> int:
-        barrier.wait()
-        return post_upload(instances[n % 2], contenders[n]).status_code
-
-    with ThreadPoolExecutor(max_workers=len(contenders)) as pool:
-        statuses = list(pool.map(race, range(len(contenders))))
+    statuses = all_at_once(
+        len(contenders), lambda n: post_upload(instances[n % 2], contenders[n]).status_code
+    )
     assert sorted(statuses) == [200] + [409] * 7
     winner = contenders[statuses.index(200)]
     for client in instances:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 REFUSED = [
     pytest.param({"Sec-Fetch-Site": "cross-site"}, id="sec-fetch-cross-site"),

@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
 from pryv_server.core import descriptions
-from tests.conftest import post_upload
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import login
+from tests.uploads import post_upload
 
 BROKEN_RST = "Title\n=====\n\n    indented  by four\n\n.. no-such-directive::\n\n*unclosed\n"
 # 300 levels of nested block quotes overflow docutils' recursion.

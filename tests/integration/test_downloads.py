@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
+from tests.uploads import post_upload
 
 
 @pytest.fixture(params=["local", "s3"])

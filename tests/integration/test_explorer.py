@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.credentials import write_users
 from tests.dists import make_sdist
@@ -17,6 +16,7 @@ from tests.dists import make_wheel
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login
 from tests.integration.explorer_helpers import readme_html
+from tests.uploads import post_upload
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.web.explorer.setup import setup_token
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login
 from tests.integration.explorer_helpers import readme_html
+from tests.uploads import post_upload
 
 
 @pytest.fixture

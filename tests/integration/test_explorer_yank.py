@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login
+from tests.uploads import post_upload
 
 WHEEL_1 = "demo-1.0-py3-none-any.whl"
 SDIST_1 = "demo-1.0.tar.gz"

@@ -15,9 +15,9 @@ from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.web.access_log import logfmt
 from pryv_server.web.health import CachedChecks
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 
 def test_health_answers_ok_without_credentials(client: FlaskClient) -> None:

@@ -16,11 +16,11 @@ from flask import request
 from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
-from tests.conftest import post_upload
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.credentials import write_users
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = f"{JSON}, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"

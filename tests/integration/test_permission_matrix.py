@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.credentials import write_users
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 PASSWORDS = {"root": "root-pass", "alice": "alice-pass", "bob": "bob-pass", "rita": "rita-pass"}
 PERMISSIONS = {

@@ -12,13 +12,13 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from tests.conftest import post_upload
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.credentials import write_users
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import login
+from tests.uploads import post_upload
 
 BOB = basic("bob", "bob-pass")
 SECRET_FILE = "secret_tool-1.0-py3-none-any.whl"

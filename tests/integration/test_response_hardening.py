@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.integration.explorer_helpers import login
+from tests.uploads import post_upload
 
 API_HARDENING = {
     "X-Content-Type-Options": "nosniff",

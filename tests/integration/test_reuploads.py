@@ -12,12 +12,12 @@ from flask.testing import FlaskClient
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from tests.credentials import basic
-from tests.security_helpers import form_fields
 from tests.security_helpers import multipart
 from tests.security_helpers import sdist_members
 from tests.security_helpers import tar_bytes
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
+from tests.uploads import upload_fields
 
 TAR = tar_bytes(sdist_members())
 ZIP = zip_bytes([*sdist_members(), ("demo-1.0/other.py", b"other = True\n")])
@@ -25,7 +25,7 @@ WHEEL = zip_bytes(wheel_members())
 
 
 def send(client: FlaskClient, filename: str, content: bytes):
-    fields = list(form_fields(filename, content, "demo", "1.0").items())
+    fields = list(upload_fields(filename, content, "demo", "1.0").items())
     body, content_type = multipart(fields, [("content", filename, content)])
     return client.post("/legacy/", data=body, content_type=content_type, headers=basic())
 

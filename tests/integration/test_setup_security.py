@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from pryv_server.errors import ConfigError
 from pryv_server.web.explorer.setup import setup_token
+from tests.concurrency import all_at_once
 from tests.credentials import basic
 from tests.integration.explorer_helpers import csrf_token
 
@@ -146,22 +146,16 @@ def test_concurrent_setups_in_one_process_create_exactly_one_user(
     app = fresh_app(settings, tmp_path)
     clients = [app.test_client() for _ in range(6)]
     tokens = [csrf_token(client, "/setup") for client in clients]
-    barrier = threading.Barrier(len(clients))
     statuses: dict[str, int] = {}
 
     def attempt(n: int) -> None:
         data = {"username": f"user{n}", "password": "correct horse"}
-        barrier.wait()
         response = clients[n].post(
             "/setup", data={**data, "confirmation": "correct horse", "csrf_token": tokens[n]}
         )
         statuses[f"user{n}"] = response.status_code
 
-    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(len(clients), attempt)
     winners = [name for name, status in statuses.items() if status == 302]
     assert len(winners) == 1, statuses
     assert set(statuses.values()) == {302, 404}

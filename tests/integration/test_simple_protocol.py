@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"

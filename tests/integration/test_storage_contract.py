@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pryv_server.errors import StorageError
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import Storage
+from tests.concurrency import all_at_once
 
 
 @pytest.fixture(params=["memory", "local", "s3"])
@@ -56,22 +56,14 @@ def test_overwrite_replaces_and_changes_version(storage: Storage) -> None:
 
 
 def test_exactly_one_concurrent_creator_wins(storage: Storage) -> None:
-    outcomes: list[str] = []
-    barrier = threading.Barrier(16)
-
-    def contend(n: int) -> None:
-        barrier.wait()
+    def contend(n: int) -> str:
         try:
             storage.write("race", io.BytesIO(f"writer {n}".encode() * 1000))
-            outcomes.append(f"won {n}")
         except ObjectExists:
-            outcomes.append("lost")
+            return "lost"
+        return f"won {n}"
 
-    threads = [threading.Thread(target=contend, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = all_at_once(16, contend)
     winners = [outcome for outcome in outcomes if outcome.startswith("won")]
     assert len(winners) == 1
     assert storage.read("race") == f"writer {winners[0].split()[1]}".encode() * 1000
@@ -95,10 +87,8 @@ def test_replace_writes_only_over_the_version_it_was_based_on(storage: Storage) 
 def test_read_change_replace_loses_no_update(storage: Storage) -> None:
     """Sixteen writers add one line each to a shared document, retrying when they lose."""
     storage.replace("lines", b"", version=None)
-    barrier = threading.Barrier(16)
 
     def add_line(n: int) -> None:
-        barrier.wait()
         while True:
             version = storage.stat("lines").version
             content = storage.read("lines")
@@ -108,11 +98,7 @@ def test_read_change_replace_loses_no_update(storage: Storage) -> None:
             except ObjectChanged:
                 continue
 
-    threads = [threading.Thread(target=add_line, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    all_at_once(16, add_line)
     assert sorted(storage.read("lines").decode().split()) == sorted(str(n) for n in range(16))
 
 

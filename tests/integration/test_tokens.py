@@ -16,10 +16,10 @@ from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.core import layout
-from tests.conftest import post_upload
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 
 def token(app: Flask, role: str, **options: object) -> dict[str, str]:

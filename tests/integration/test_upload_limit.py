@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 
 def test_upload_over_max_upload_size_is_413_and_not_stored(

@@ -15,7 +15,6 @@ from pryv_server.app import create_app
 from pryv_server.config import Settings
 from tests.credentials import basic
 from tests.dists import metadata_text
-from tests.security_helpers import form_fields
 from tests.security_helpers import multipart
 from tests.security_helpers import sdist_members
 from tests.security_helpers import special
@@ -23,6 +22,7 @@ from tests.security_helpers import tar_bytes
 from tests.security_helpers import tree
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
+from tests.uploads import upload_fields
 
 
 def send(
@@ -36,7 +36,7 @@ def send(
     drop: tuple[str, ...] = (),
     **overrides: str,
 ):
-    fields = form_fields(filename, content, name, version)
+    fields = upload_fields(filename, content, name, version)
     fields.update(overrides)
     pairs = [(k, v) for k, v in fields.items() if k not in drop] + (extra or [])
     body, content_type = multipart(pairs, [("content", filename, content)])
@@ -409,7 +409,7 @@ def test_non_multipart_bodies(
 
 def test_content_as_plain_field_or_two_files(client: FlaskClient, settings: Settings) -> None:
     before = storage(settings)
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart([*fields, ("content", "not a file")], [])
     assert "no 'content' file" in post_raw(client, body, ctype).text
     body, ctype = multipart(fields, [("content", WHEEL, GOOD_WHEEL)] * 2)
@@ -421,7 +421,7 @@ def test_content_as_plain_field_or_two_files(client: FlaskClient, settings: Sett
 
 def test_bad_utf8_in_fields_and_filename(client: FlaskClient, settings: Settings) -> None:
     before = storage(settings)
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart([(k, "d\udcffmo" if k == "name" else v) for k, v in fields], [])
     body2, ctype2 = multipart(fields, [("content", "d\udcffmo-1.0-py3-none-any.whl", GOOD_WHEEL)])
     for raw, kind in [(body, ctype), (body2, ctype2)]:
@@ -459,7 +459,7 @@ def test_content_length_over_limit_is_413_before_reading(small_app: Flask) -> No
 def test_too_many_parts_is_413(client: FlaskClient, settings: Settings) -> None:
     """No real client sends more than a few dozen parts; 1,001 is junk, refused unparsed."""
     before = storage(settings)
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     padding = [("classifiers", "x")] * (1001 - len(fields) - 1)
     body, ctype = multipart([*fields, *padding], [("content", WHEEL, GOOD_WHEEL)])
     response = post_raw(client, body, ctype)
@@ -469,7 +469,7 @@ def test_too_many_parts_is_413(client: FlaskClient, settings: Settings) -> None:
 
 
 def test_a_thousand_parts_are_accepted(client: FlaskClient) -> None:
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     padding = [("classifiers", "x")] * (1000 - len(fields) - 1)
     body, ctype = multipart([*fields, *padding], [("content", WHEEL, GOOD_WHEEL)])
     assert post_raw(client, body, ctype).status_code == 200
@@ -477,7 +477,7 @@ def test_a_thousand_parts_are_accepted(client: FlaskClient) -> None:
 
 def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None:
     before = storage(settings)
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart(
         [*fields, ("description", "x" * (1024 * 1024 + 1))], [("content", WHEEL, GOOD_WHEEL)]
     )
@@ -488,7 +488,7 @@ def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None
 
 
 def test_a_one_mib_description_field_is_accepted(client: FlaskClient) -> None:
-    fields = list(form_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
+    fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart(
         [*fields, ("description", "x" * (1024 * 1024))], [("content", WHEEL, GOOD_WHEEL)]
     )

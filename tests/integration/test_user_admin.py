@@ -13,11 +13,11 @@ from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
-from tests.conftest import post_upload
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
-from tests.conftest import post_upload
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.security_helpers import tree
+from tests.uploads import post_upload
 
 
 def b64(raw: bytes) -> str:

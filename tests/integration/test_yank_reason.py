@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from pryv_server.cli import main
-from tests.conftest import post_upload
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.uploads import post_upload
 
 BAD_REASONS = [
     pytest.param("\x1b]0;owned\x07\x1b[2J", id="terminal-escape"),

@@ -10,20 +10,7 @@ from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serial_of
 from pryv_server.core.models import serves_core_metadata
-
-
-def package(
-    version: str,
-    filename: str | None = None,
-    uploaded: str = "2024-01-01T00:00:00Z",
-    summary: str = "",
-) -> Package:
-    filename = filename or f"demo-{version}-py3-none-any.whl"
-    return Package(
-        filename=filename, project="demo", version=version, kind="wheel", identity=filename,  # type: ignore[arg-type]
-        size=1, sha256="0" * 64, upload_time=uploaded, uploader="u", blob_key=f"x/{filename}",
-        metadata=Metadata(name="Demo", version=version, summary=summary),
-    )  # fmt: skip
+from tests.records import package
 
 
 def project_of(*packages: Package):

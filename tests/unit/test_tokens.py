@@ -23,7 +23,7 @@ class Marker:
         self.moved = 0
         self.seen = 0
 
-    def bump(self) -> None:
+    def bump(self, key: str) -> None:
         self.moved += 1
 
     def check(self) -> None:  # the catalog's next check (each request locally, per ttl on S3)

@@ -58,6 +58,28 @@ def _back(project: Project, release: Release, package: Package | None) -> str:
     return safe_next(request.values.get("next")) or default
 
 
+def _confirmation(
+    project: Project,
+    release: Release,
+    package: Package | None,
+    *,
+    undo: bool = False,
+    reason: str = "",
+    problem: str | None = None,
+) -> str:
+    """Render the confirmation form: empty on GET, refilled with a refused reason after POST."""
+    return render_template(
+        "yank.html",
+        project=project,
+        release=release,
+        package=package,
+        undo=undo,
+        reason=reason,
+        problem=problem,
+        next_page=safe_next(request.values.get("next")),
+    )
+
+
 def yank_page(name: str, release: str) -> Response | str | tuple[str, int]:
     """Confirm a yank or un-yank (GET), or do it (POST) and redirect back with a notice."""
     filename = request.values.get("file", "")
@@ -65,33 +87,14 @@ def yank_page(name: str, release: str) -> Response | str | tuple[str, int]:
     subject = package if package is not None else chosen
     if request.method == "GET":
         undo = request.args.get("undo", "") not in ("", "0")
-        return render_template(
-            "yank.html",
-            project=project,
-            release=chosen,
-            package=package,
-            undo=undo and subject.yanked,
-            reason="",
-            problem=None,
-            next_page=safe_next(request.args.get("next")),
-        )
+        return _confirmation(project, chosen, package, undo=undo and subject.yanked)
     action = request.form.get("action", "yank")
     if action not in ACTIONS:
         raise InvalidRequest(f"unknown action {action!r}: use yank or unyank")
     reason = request.form.get("reason", "").strip()
     problem = reason_problem(reason) if action == "yank" else None
     if problem is not None:
-        page = render_template(
-            "yank.html",
-            project=project,
-            release=chosen,
-            package=package,
-            undo=False,
-            reason=reason,
-            problem=problem,
-            next_page=safe_next(request.form.get("next")),
-        )
-        return page, 400
+        return _confirmation(project, chosen, package, reason=reason, problem=problem), 400
     get_services().registry.yank(
         project.normalized,
         str(chosen.version),

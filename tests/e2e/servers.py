@@ -1,0 +1,175 @@
+"""A real ``pryv start`` on a free loopback port, and helpers to run the real clients.
+
+The fixtures built on them are in ``conftest.py``; test modules import from here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+USER = "carol"
+PASSWORD = "s3cret-pass"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tool(name: str) -> str:
+    """Return the path of a console script installed beside this Python (twine, pryv, uv)."""
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; install the test extra: pip install -e '.[test]'")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without pip/uv/twine settings of this machine that would leak into tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", **extra)
+    return env
+
+
+@dataclass
+class Server:
+    """A running ``pryv start``."""
+
+    url: str
+    root: Path
+    config: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def index_url(self) -> str:
+        host = self.url.removeprefix("http://")
+        return f"http://{USER}:{PASSWORD}@{host}/simple/"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def write_config(root: Path, port: int, extra: str = "") -> Path:
+    config = root / "pryv.ini"
+    config.write_text(
+        f"[core]\nprojects-path = {root / 'projects'}\npackages-path = file://{root / 'packages'}\n"
+        f"[user]\nusers-path = {root / 'users.json'}\n"
+        f"[server]\nport = {port}\nsecret-key = e2e-secret-0123456789\n{extra}"
+    )
+    return config
+
+
+def add_user(config: Path, user: str = USER, password: str = PASSWORD) -> None:
+    result = subprocess.run(
+        [tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config)],
+        input=password.encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"pryv user add {user} exited {result.returncode}: {result.stderr.decode()}")
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"pryv start exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(f"{url}/simple/", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # 401: it answers
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"pryv start did not answer within {timeout}s:\n{log.read_text()}")
+
+
+def start_server(
+    root: Path,
+    *args: str,
+    config: Path | None = None,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Server:
+    port = port or free_port()
+    config = config or write_config(root, port)
+    log = root / f"server-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [tool("pryv"), "start", "-c", str(config), "--port", str(port), *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=clean_env(**(env or {})),
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, process, log)
+    return Server(url, root, config, process, log)
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+def run(
+    *command: str, timeout: float = 180, check: bool = True, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a client command; on failure show its whole output."""
+    result = subprocess.run(
+        list(command),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=kwargs.pop("env", clean_env()),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def twine_upload(
+    server: Server, *files: Path, check: bool = True, user: str = USER, password: str = PASSWORD
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
+        "--repository-url", f"{server.url}/simple/", "-u", user, "-p", password,
+        *map(str, files), check=check,
+    )  # fmt: skip
+
+
+def pip(
+    *args: str, python: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    prefix = [sys.executable, "-m", "pip"]
+    if python is not None:
+        prefix += ["--python", str(python)]
+    return run(
+        *prefix, *args, "--isolated", "--no-cache-dir", "--disable-pip-version-check", check=check
+    )
