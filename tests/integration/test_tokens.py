@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -15,10 +18,13 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
+from pryv_server.config import parse_location
 from pryv_server.core import layout
+from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.s3server import S3
 from tests.uploads import post_upload
 
 
@@ -179,3 +185,26 @@ def test_the_token_commands(settings: Settings, tmp_path: Path) -> None:
     unknown = runner.invoke(main, ["token", "create", "nobody", "-c", str(config)])
     assert unknown.exit_code == 1
     assert "no user 'nobody'" in unknown.output
+
+
+def test_on_s3_a_revocation_reaches_another_instance_within_index_ttl(s3: S3) -> None:
+    users = json.dumps({USER: {"password": hashlib.sha256(PASSWORD.encode()).hexdigest()}})
+    s3.client().put_object(Bucket=s3.bucket, Key="auth/users.json", Body=users.encode())
+    settings = Settings(
+        projects_path=parse_location(s3.url("registry/projects")),
+        packages_path=parse_location(s3.url("registry/packages")),
+        users_path=parse_location(s3.url("auth/users.json")),
+        secret_key="test-secret",
+        index_ttl=1.0,
+    )
+    first, second = create_app(settings), create_app(settings)
+    record, secret = first.extensions["pryv"].tokens.create(USER, "read")
+    headers = basic("__token__", secret)
+    time.sleep(1.1)
+    assert second.test_client().get("/simple/", headers=headers).status_code == 200
+    first.extensions["pryv"].tokens.revoke(record.id)
+    assert first.test_client().get("/simple/", headers=headers).status_code == 401  # at once
+    started = time.monotonic()
+    while second.test_client().get("/simple/", headers=headers).status_code == 200:
+        assert time.monotonic() - started < 1.5, "still accepted after index-ttl"
+        time.sleep(0.05)
