@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import from_address as peer
 from tests.credentials import basic
 from tests.integration.explorer_helpers import login
 
@@ -28,12 +29,6 @@ def limited_app(settings: Settings, **changes: object) -> Flask:
     app = create_app(settings.replace(login_attempts=3, login_window=120, **changes))
     app.config["TESTING"] = True
     return app
-
-
-def peer(app: Flask, address: str) -> FlaskClient:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client
 
 
 def forwarded(client: FlaskClient, path: str, headers: dict[str, str], chain: str) -> int:

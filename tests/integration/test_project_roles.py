@@ -13,6 +13,7 @@ from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.configs import write_ini
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -30,12 +31,10 @@ def owners(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
     permissions = tmp_path / "permissions.json"
     permissions.write_text("{}")
     changed = settings.replace(permissions_path=parse_location(str(permissions)), uploads="owners")
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\npermissions-path = {permissions}\n"
-        "[permissions]\nuploads = owners\n"
+    config = write_ini(
+        settings,
+        tmp_path / "pryv.ini",
+        f"permissions-path = {permissions}\n[permissions]\nuploads = owners\n",
     )
     return changed, config
 

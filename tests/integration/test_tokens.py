@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from datetime import UTC
 from datetime import datetime
@@ -18,13 +16,13 @@ from flask.testing import FlaskClient
 from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
-from pryv_server.config import parse_location
 from pryv_server.core import layout
-from tests.credentials import PASSWORD
+from tests.configs import write_ini
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
+from tests.s3server import s3_settings
 from tests.uploads import post_upload
 
 
@@ -155,12 +153,7 @@ def test_the_secret_is_stored_only_as_a_hash(app: Flask) -> None:
 
 
 def test_the_token_commands(settings: Settings, tmp_path: Path) -> None:
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\n"
-    )
+    config = write_ini(settings, tmp_path / "pryv.ini")
     runner = CliRunner()
     created = runner.invoke(
         main,
@@ -188,15 +181,7 @@ def test_the_token_commands(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_on_s3_a_revocation_reaches_another_instance_within_index_ttl(s3: S3) -> None:
-    users = json.dumps({USER: {"password": hashlib.sha256(PASSWORD.encode()).hexdigest()}})
-    s3.client().put_object(Bucket=s3.bucket, Key="auth/users.json", Body=users.encode())
-    settings = Settings(
-        projects_path=parse_location(s3.url("registry/projects")),
-        packages_path=parse_location(s3.url("registry/packages")),
-        users_path=parse_location(s3.url("auth/users.json")),
-        secret_key="test-secret",
-        index_ttl=1.0,
-    )
+    settings = s3_settings(s3, index_ttl=1.0)
     first, second = create_app(settings), create_app(settings)
     record, secret = first.extensions["pryv"].tokens.create(USER, "read")
     headers = basic("__token__", secret)

@@ -13,6 +13,7 @@ from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.configs import write_ini
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -23,12 +24,7 @@ from tests.uploads import post_upload
 @pytest.fixture
 def admin(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
     permissions = tmp_path / "permissions.json"
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\npermissions-path = {permissions}\n"
-    )
+    config = write_ini(settings, tmp_path / "pryv.ini", f"permissions-path = {permissions}\n")
     return settings.replace(permissions_path=parse_location(str(permissions))), config
 
 
