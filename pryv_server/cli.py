@@ -14,6 +14,8 @@ import click
 from pryv_server import __version__
 from pryv_server import cli_access
 from pryv_server import cli_users
+from pryv_server import first_start
+from pryv_server import listener
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core.access import ROLES
@@ -105,10 +107,20 @@ def start(
     from pryv_server.server import GunicornServer
     from pryv_server.web.simple import warm_up
 
+    try:
+        written = first_start.write_first_config(config_path)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     settings = _load(config_path)
     # One key for every worker; without secret-key it is new at each start, as documented.
     settings = settings.replace(host=host or settings.host, port=port or settings.port)
     settings = settings.with_secret_key()
+    try:
+        users_warning = first_start.check_users_file(settings)
+        # Bound before the app is built: a busy port or a bad host is one line, at once.
+        fd = listener.bind(settings.host, settings.port)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -127,9 +139,16 @@ def start(
     finally:
         gc.freeze()
         gc.enable()
-    click.echo(f"pryv {__version__} listening on http://{settings.host}:{settings.port}", err=True)
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{shown_host}:{settings.port}"
+    click.echo(f"pryv {__version__} listening on {url}", err=True)
+    if users_warning:
+        click.echo(f"warning: {users_warning}", err=True)
+    has_users = bool(app.extensions["pryv"].users.usernames())
+    for line in first_start.console_hints(settings, url, has_users=has_users, written=written):
+        click.echo(f"  {line}", err=True)
     options = {
-        "bind": f"{settings.host}:{settings.port}",
+        "bind": f"fd://{fd}",
         "workers": workers,
         "threads": threads,
         # gthread, but a thread only ever waits for a client that keeps pace: the headers are

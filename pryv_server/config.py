@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable
@@ -90,7 +91,7 @@ def parse_bool(value: str) -> bool:
 
 def parse_port(value: str) -> int:
     """Parse a TCP port number (1-65535)."""
-    port = int(value)
+    port = _whole(value, "a port number (1-65535)")
     if not 0 < port < 65536:
         raise ValueError(f"{port} is not a TCP port (1-65535)")
     return port
@@ -98,7 +99,21 @@ def parse_port(value: str) -> int:
 
 def parse_seconds(value: str) -> float:
     """Parse a non-negative number of seconds."""
-    return _not_negative(float(value), value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{value.strip()!r} is not a number of seconds (e.g. 5 or 0.5)") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value.strip()!r} is not a number of seconds (e.g. 5 or 0.5)")
+    return _not_negative(seconds, value)
+
+
+def _whole(value: str, expected: str) -> int:
+    """Parse a whole number; the message says what was expected, not Python's int() wording."""
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value.strip()!r} is not {expected}") from None
 
 
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -108,7 +123,7 @@ def parse_size(value: str) -> int:
     """Parse a byte count with an optional K/M/G/T suffix (powers of 1024): ``500M``, ``2G``."""
     match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", value, re.IGNORECASE)
     if not match:
-        raise ValueError(f"{value!r} is not a size (use bytes or a K, M or G suffix, e.g. 500M)")
+        raise ValueError(f"{value!r} is not a size (use bytes or a K, M, G or T suffix, e.g. 500M)")
     size = int(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()]
     if size <= 0:
         raise ValueError("the size must be positive")
@@ -117,7 +132,7 @@ def parse_size(value: str) -> int:
 
 def parse_count(value: str) -> int:
     """Parse a non-negative whole number (0 usually turns a limit off)."""
-    return _not_negative(int(value), value)
+    return _not_negative(_whole(value, "a whole number (0 or more)"), value)
 
 
 def _not_negative(number: _Number, value: str) -> _Number:
@@ -156,7 +171,7 @@ def parse_download_mode(value: str) -> str:
 
 def parse_positive_int(value: str) -> int:
     """Parse a whole number greater than zero."""
-    number = int(value)
+    number = _whole(value, "a whole number greater than 0")
     if number <= 0:
         raise ValueError(f"{value!r} is not positive")
     return number
@@ -220,6 +235,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
     _Option("server", "login-window", "login_window", parse_seconds, "300"),
     _Option("server", "trusted-proxies", "trusted_proxies", parse_networks, None),
+    _Option("server", "external-images", "external_images", parse_bool, "true"),
     _Option("permissions", "uploads", "uploads", parse_upload_policy, "open"),
     _Option("permissions", "anonymous-read", "anonymous_read", parse_bool, "false"),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
@@ -250,6 +266,7 @@ class Settings:
     login_attempts: int = 10
     login_window: float = 300.0
     trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client
+    external_images: bool = True  # descriptions may show https images from other hosts
     config_path: str | None = None
     aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)
     aws_region: str | None = None

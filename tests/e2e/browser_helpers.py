@@ -6,6 +6,7 @@ The ``browser`` fixture itself is in ``tests/e2e/conftest.py``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,23 @@ def launch_options() -> dict[str, object]:
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, server, user: str, password: str) -> None:
+    """Log in through the explorer's form and land on the projects list."""
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/projects$"))
+
+
+def set_up_first_user(page, user: str, password: str) -> None:
+    """Fill in and send the setup page's form."""
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Confirm password").fill(password)
+    page.get_by_role("button", name="Create user and start").click()
 
 
 def watch_errors(page) -> list[str]:

@@ -125,6 +125,21 @@ def start_server(
     return Server(url, root, config, process, log)
 
 
+def start_in_home(home: Path, port: int) -> Server:
+    """``pryv start`` as a newcomer types it: no -c, no $PRYV_CONFIG_PATH, a HOME of its own."""
+    env = clean_env(HOME=str(home))
+    env.pop("PRYV_CONFIG_PATH", None)
+    log = home.parent / f"first-start-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [tool("pryv"), "start", "--port", str(port), "--workers", "1"],
+            stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, process, log)
+    return Server(url, home, home / ".pryv" / "pryv.ini", process, log)
+
+
 def stop_server(server: Server) -> None:
     if server.process.poll() is None:
         server.process.terminate()

@@ -17,6 +17,7 @@ import pytest
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.e2e.browser_helpers import METADATA
+from tests.e2e.browser_helpers import set_up_first_user
 from tests.e2e.browser_helpers import shot
 from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.servers import PASSWORD
@@ -60,10 +61,7 @@ def test_first_run_upload_browse_and_logout(browser, fresh_server: Server, tmp_p
     assert page.url.endswith("/setup")
     assert page.get_by_role("heading", name="Welcome to pryv").is_visible()
     shot(page, "01-setup")
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create user and start").click()
+    set_up_first_user(page, USER, PASSWORD)
 
     # Logged in at once, on the empty projects list that tells how to upload.
     page.wait_for_url(re.compile(r".*/projects$"))
@@ -170,10 +168,7 @@ def test_phone_viewport(browser, fresh_server: Server, tmp_path: Path) -> None:
     problems = watch_errors(page)
     page.goto(f"{fresh_server.url}/setup")
     shot(page, "phone-01-setup")
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create user and start").click()
+    set_up_first_user(page, USER, PASSWORD)
     page.wait_for_url(re.compile(r".*/projects$"))
     twine_upload(fresh_server, *build_dists(tmp_path / "dist"))
 

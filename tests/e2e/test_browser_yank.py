@@ -17,6 +17,7 @@ from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.e2e.browser_helpers import METADATA
+from tests.e2e.browser_helpers import log_in
 from tests.e2e.browser_helpers import shot
 from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.servers import PASSWORD
@@ -37,14 +38,6 @@ def simple_page(server: Server, project: str) -> str:
         return response.read().decode()
 
 
-def log_in(page, server: Server) -> None:
-    page.goto(f"{server.url}/login")
-    page.get_by_label("Username").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r".*/projects$"))
-
-
 def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     twine_upload(
@@ -56,7 +49,7 @@ def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path)
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     problems = watch_errors(page)
-    log_in(page, server)
+    log_in(page, server, USER, PASSWORD)
 
     # With scripts: the button opens a dialog; Cancel closes it and nothing happens.
     releases = f"{server.url}/project/demo-widgets/1.0.0/releases"
@@ -119,7 +112,7 @@ def test_yank_and_unyank_in_the_browser(browser, server: Server, tmp_path: Path)
         viewport={"width": 1280, "height": 860}, java_script_enabled=False
     )
     page = context.new_page()
-    log_in(page, server)
+    log_in(page, server, USER, PASSWORD)
     page.goto(f"{server.url}/project/demo-widgets/1.0.0/packages")
     sdist = "demo_widgets-1.0.0.tar.gz"
     page.get_by_role("link", name=f"Yank {sdist}").click()

@@ -22,6 +22,7 @@ from tests.e2e.servers import Server
 from tests.e2e.servers import twine_upload
 from tests.e2e.tools import DOCS_PASSWORD
 from tests.e2e.tools import DOCS_USER
+from tests.e2e.tools import FILE_KEYRING
 from tests.e2e.tools import add_docs_user
 from tests.e2e.tools import docs_env
 from tests.e2e.tools import imported_value
@@ -135,37 +136,6 @@ def test_uv_installs_with_the_docs_uv_toml(server: Server, tmp_path: Path) -> No
     bin_dir = install_venv(tmp_path / "venv", base)
     run_block(docs_block(PAGE, "uv.toml"), server, tmp_path, venv_env(bin_dir, base))
     assert imported_value(bin_dir, PROJECT) == "from twine"
-
-
-FILE_KEYRING = """
-import json
-import pathlib
-
-from keyring.backend import KeyringBackend
-
-
-class FileKeyring(KeyringBackend):
-    \"\"\"A plain JSON file: a headless stand-in for the desktop keyring, for this test only.\"\"\"
-
-    priority = 1
-    path = pathlib.Path(__file__).with_name("keyring.json")
-
-    def _load(self):
-        return json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def get_password(self, service, username):
-        return self._load().get(f"{service} {username}")
-
-    def set_password(self, service, username, password):
-        data = self._load()
-        data[f"{service} {username}"] = password
-        self.path.write_text(json.dumps(data))
-
-    def delete_password(self, service, username):
-        data = self._load()
-        data.pop(f"{service} {username}", None)
-        self.path.write_text(json.dumps(data))
-"""
 
 
 def test_pip_installs_with_a_password_from_the_keyring(server: Server, tmp_path: Path) -> None:

@@ -57,6 +57,38 @@ BUILD_SYSTEMS: dict[str, tuple[str, str]] = {
 }
 
 
+# A keyring backend that keeps passwords in a JSON file beside it, for headless keyring tests.
+FILE_KEYRING = """
+import json
+import pathlib
+
+from keyring.backend import KeyringBackend
+
+
+class FileKeyring(KeyringBackend):
+    \"\"\"A plain JSON file: a headless stand-in for the desktop keyring, for this test only.\"\"\"
+
+    priority = 1
+    path = pathlib.Path(__file__).with_name("keyring.json")
+
+    def _load(self):
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def get_password(self, service, username):
+        return self._load().get(f"{service} {username}")
+
+    def set_password(self, service, username, password):
+        data = self._load()
+        data[f"{service} {username}"] = password
+        self.path.write_text(json.dumps(data))
+
+    def delete_password(self, service, username):
+        data = self._load()
+        data.pop(f"{service} {username}", None)
+        self.path.write_text(json.dumps(data))
+"""
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)

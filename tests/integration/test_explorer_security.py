@@ -429,3 +429,24 @@ def test_api_requests_get_no_session_and_set_no_cookie(user: FlaskClient, dist: 
         with user.get(path) as anonymous:  # the session cookie alone is no credential
             assert anonymous.status_code == 401, path
     assert user.get("/projects").status_code == 200  # the explorer session still works
+
+
+def test_descriptions_may_show_https_images_unless_turned_off(
+    user: FlaskClient, dist: Path, settings: Settings
+) -> None:
+    readme = "![badge](https://img.shields.io/badge/ci-passing-green)"
+    post_upload(
+        user, make_wheel(dist, "badged", "1.0", description=readme,
+                         content_type="text/markdown"),
+    )  # fmt: skip
+    page = user.get("/project/badged/")
+    assert 'src="https://img.shields.io/badge/ci-passing-green"' in page.text
+    csp = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https:;" in csp
+    assert "script-src 'self';" in csp  # only images may come from elsewhere
+
+    closed = create_app(settings.replace(external_images=False)).test_client()
+    login(closed)
+    csp = closed.get("/project/badged/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in csp
+    assert "https:" not in csp

@@ -118,3 +118,50 @@ def test_readme_config_example_is_valid_and_shows_the_defaults() -> None:
 
     shown = Settings.from_mapping(read_ini(block, "README.md"), source="x")
     assert shown == Settings.from_mapping({}, source="x")
+
+
+# Every option that is not a path or free text, with a value it must refuse.
+_MALFORMED = {
+    "index-ttl": "soon",
+    "port": "abc",
+    "debug": "maybe",
+    "max-upload-size": "5X",
+    "login-attempts": "many",
+    "login-window": "nan",
+    "external-images": "sometimes",
+    "trusted-proxies": "nginx",
+    "uploads": "everyone",
+    "anonymous-read": "perhaps",
+    "conditional-writes": "perhaps",
+    "download": "teleport",
+    "presign-expiry": "1.5",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(_MALFORMED.items()))
+def test_every_malformed_option_is_one_line_in_our_words(name: str, value: str) -> None:
+    from pryv_server.config import OPTIONS
+
+    option = next(option for option in OPTIONS if option.name == name)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({option.section: {name: value}}, source="pryv.ini")
+    message = str(caught.value)
+    assert message.startswith(f"pryv.ini: [{option.section}] {name}: ")
+    assert repr(value) in message
+    assert "\n" not in message
+    # Python's own wording ("invalid literal for int() with base 10") helps nobody.
+    assert "literal" not in message
+    assert "could not convert" not in message
+
+
+def test_every_checked_option_has_a_malformed_example() -> None:
+    from pryv_server.config import OPTIONS
+
+    free_text = {"host", "endpoint-url", "region", "secret-key"}
+    paths = {option.name for option in OPTIONS if option.name.endswith("-path")}
+    assert {option.name for option in OPTIONS} - free_text - paths == set(_MALFORMED)
+
+
+def test_the_size_error_lists_every_suffix_the_docs_list() -> None:
+    with pytest.raises(ValueError, match=r"K, M, G or T suffix"):
+        parse_size("5X")

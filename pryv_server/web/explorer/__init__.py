@@ -20,7 +20,9 @@ from pryv_server.web.explorer import auth
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
+from pryv_server.web.explorer import use
 from pryv_server.web.explorer import yanking
+from pryv_server.web.services import get_services
 
 # Scripts, styles and images from this server only; no inline script, no plugins, no framing.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -35,8 +37,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# With [server] external-images (the default), descriptions show https images from any host, as
+# PyPI does (badges): images cannot run script, and Referrer-Policy keeps page URLs to us.
+EXTERNAL_IMAGES_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "img-src 'self' data:", "img-src 'self' data: https:"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -45,6 +51,9 @@ SECURITY_HEADERS = {
 
 
 def _add_security_headers(response: Response) -> Response:
+    external = get_services().settings.external_images
+    policy = EXTERNAL_IMAGES_POLICY if external else CONTENT_SECURITY_POLICY
+    response.headers.setdefault("Content-Security-Policy", policy)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     # Pages show private package data: keep them out of shared caches and the back-forward cache
@@ -67,6 +76,7 @@ def build_blueprint() -> Blueprint:
     setup.register(blueprint)
     projects.register(blueprint)
     yanking.register(blueprint)
+    use.register(blueprint)
     return blueprint
 
 
