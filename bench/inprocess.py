@@ -6,10 +6,14 @@ of ``--rounds`` rounds of ``--calls`` calls each. Each WSGI layer is called in t
 first (what gunicorn calls) down to Flask's own ``wsgi_app``, with the page already rendered and
 the password already verified: a layer's figure includes the layers below it that it calls.
 
-    .venv/bin/python -m bench.inprocess [--projects 1000] [--calls 2000] [--rounds 7] [--upstream]
+    .venv/bin/python -m bench.inprocess [--projects 1000] [--calls 2000] [--rounds 7]
+        [--index] [--token] [--restrict 10] [--upstream]
 
-``--upstream`` also proxies a static PEP 691 index (``tests/upstream_index.py``) and weighs the
-page of a cached upstream project beside the local one's.
+``--index`` measures ``/simple/`` instead of a project page, ``--token`` authenticates with a read
+API token instead of the password, and ``--restrict N`` restricts reading N% of the projects to
+another user (a permissions file), so the reader's ``/simple/`` leaves them out. ``--upstream``
+also proxies a static PEP 691 index (``tests/upstream_index.py``) and weighs the page of a cached
+upstream project beside the local one's.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ USER, PASSWORD = "bench", "bench-password"
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
+CREDENTIALS = {"user": USER, "password": PASSWORD}
+
+
 def _environ(path: str, accept: str) -> dict[str, Any]:
-    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    token = base64.b64encode(f"{CREDENTIALS['user']}:{CREDENTIALS['password']}".encode()).decode()
     return {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
@@ -79,7 +86,7 @@ def best_microseconds(
     return best * 1e6
 
 
-def build(root: Path, projects: int, upstream_url: str | None = None) -> Any:
+def build(root: Path, projects: int, restrict: int = 0, upstream_url: str | None = None) -> Any:
     """Create an app over ``projects`` projects of one record each, written as pryv stores them.
 
     With ``upstream_url`` the app proxies that index (``[upstream]``).
@@ -98,6 +105,12 @@ def build(root: Path, projects: int, upstream_url: str | None = None) -> Any:
     )
     if upstream_url is not None:
         settings = settings.replace(upstream=True, upstream_url=upstream_url)
+    if restrict:
+        step = max(1, round(100 / restrict))
+        permissions = root / "permissions.json"
+        restricted = {f"project{n}": ["someone-else"] for n in range(1, projects, step)}
+        permissions.write_text(json.dumps({"read": restricted}))
+        settings = settings.replace(permissions_path=parse_location(str(permissions)))
     app = create_app(settings)
     client = app.test_client()
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -137,10 +150,13 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--index", action="store_true", help="measure /simple/")
+    parser.add_argument("--token", action="store_true", help="use a read API token")
+    parser.add_argument("--restrict", type=int, default=0, metavar="PERCENT")
     parser.add_argument("--upstream", action="store_true", help="weigh an upstream page too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = [f"/simple/project{args.projects // 2}/"]
+        paths = ["/simple/" if args.index else f"/simple/project{args.projects // 2}/"]
         upstream_url = None
         if args.upstream:
             from tests.dists import make_wheel
@@ -151,7 +167,10 @@ def main() -> None:
                 index.add(make_wheel(Path(tmp) / "up", "upstream-project", version))
             upstream_url = index.url
             paths.append("/simple/upstream-project/")
-        app = build(Path(tmp), args.projects, upstream_url)
+        app = build(Path(tmp), args.projects, args.restrict, upstream_url)
+        if args.token:
+            _, secret = app.extensions["pryv"].tokens.create(USER, "read")
+            CREDENTIALS.update(user="__token__", password=secret)
         for path, accept in [(path, accept) for path in paths for accept in ("text/html", JSON)]:
             first = _call(app.wsgi_app, path, accept)
             assert first[0] == "200 OK", first

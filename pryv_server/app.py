@@ -23,7 +23,13 @@ from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
+from pryv_server.core import layout
+from pryv_server.core.access import Access
+from pryv_server.core.audit import AuditLog
 from pryv_server.core.mirror import Mirror
+from pryv_server.core.permissions import PermissionsFile
+from pryv_server.core.project_roles import ProjectRoleStore
+from pryv_server.core.tokens import TokenStore
 from pryv_server.core.upstream import UpstreamPolicy
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
@@ -76,19 +82,60 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    authenticator = Authenticator(CachedVerifier(users), limiter)
-    return Services(settings, registry, users, authenticator, mirror=open_mirror(settings, blobs))
+    # Tokens and project roles are kept in memory and re-read when the catalog applies a
+    # journal entry naming one of theirs: no storage read of their own per request. A token is
+    # checked before the request reads its snapshot, so its check refreshes the catalog.
+    token_changes = catalog.watch(layout.TOKENS_PREFIX)
+    tokens = TokenStore(
+        records, version=lambda: (catalog.snapshot(), token_changes())[1], bump=catalog.noted
+    )
+    project_roles = ProjectRoleStore(
+        records, version=catalog.watch(layout.ROLES_PREFIX), bump=catalog.noted
+    )
+    permissions = open_permissions(settings, backends)
+    access = Access(permissions.current, project_roles.current)
+    authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
+    return Services(
+        settings,
+        registry,
+        users,
+        authenticator,
+        access,
+        tokens,
+        permissions,
+        project_roles,
+        AuditLog(blobs),
+        mirror=open_mirror(settings, blobs, access),
+    )
 
 
-def open_mirror(settings: Settings, blobs: Storage) -> Mirror | None:
-    """Build the caching proxy of ``[upstream]`` (None without that section)."""
+def open_permissions(settings: Settings, backends: Backends) -> PermissionsFile:
+    """Open the permissions file ``[user] permissions-path`` names (none: today's behaviour)."""
+    location = settings.permissions_path
+    source = None
+    if location is not None:
+        source = backends.file_source(location, check_interval=settings.index_ttl)
+    return PermissionsFile(source, uploads=settings.uploads, anonymous_read=settings.anonymous_read)
+
+
+def open_mirror(settings: Settings, blobs: Storage, access: Access) -> Mirror | None:
+    """Build the caching proxy of ``[upstream]`` (None without that section).
+
+    A name under a reserved namespace (PEP 752) is never served from upstream, like a local one.
+    """
     if not settings.upstream:
         return None
     policy = UpstreamPolicy(
         settings.upstream_allow, settings.upstream_deny, settings.upstream_min_age
     )
     index = HttpIndex.from_environment(settings.upstream_url, timeout=settings.upstream_timeout)
-    return Mirror(index, blobs, policy, ttl=settings.upstream_ttl)
+    return Mirror(
+        index,
+        blobs,
+        policy,
+        ttl=settings.upstream_ttl,
+        reserved=lambda name: access.policy().namespace_of(name) is not None,
+    )
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

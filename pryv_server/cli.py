@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -13,10 +12,13 @@ from typing import TypeVar
 import click
 
 from pryv_server import __version__
+from pryv_server import cli_access
+from pryv_server import cli_users
 from pryv_server import first_start
 from pryv_server import listener
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
+from pryv_server.core.access import ROLES
 from pryv_server.errors import ConfigError
 from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
@@ -180,7 +182,8 @@ def user() -> None:
 @config_option
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
+@click.option("--role", type=click.Choice(ROLES), help="Global role (needs permissions-path).")
+def user_add(config_path: str | None, name: str, password_stdin: bool, role: str | None) -> None:
     """Add user NAME with a bcrypt password hash to users.json or .htpasswd."""
     from pryv_server.app import open_user_store
     from pryv_server.auth import validate_username
@@ -190,12 +193,7 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
         validate_username(name)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="NAME") from None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not password:
-        raise click.ClickException("the password is empty")
+    password = cli_users.read_password(password_stdin)
     try:
         store = open_user_store(settings)
         store.add(name, password)
@@ -203,6 +201,7 @@ def user_add(config_path: str | None, name: str, password_stdin: bool) -> None:
         raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
     click.echo(f"added user {name!r} to {location.path if location.is_local else location}")
+    cli_users.after_user_add(settings, name, role)
 
 
 @main.command()
@@ -255,3 +254,12 @@ def verify(config_path: str | None) -> None:
             f"{len(problems)} problem(s); upload the identical files again to repair them"
         )
     click.echo("every stored file matches its sha256")
+
+
+def _register_access_commands() -> None:
+    cli_access.register(main, config_option, _load)
+    cli_access.register_project_roles(main, config_option, _load)
+    cli_users.register_users(main, user, config_option, _load)
+
+
+_register_access_commands()

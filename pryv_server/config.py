@@ -12,6 +12,7 @@ This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_s
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import math
 import os
 import re
@@ -182,6 +183,30 @@ def parse_positive_int(value: str) -> int:
 
 
 DOWNLOAD_MODES = ("stream", "redirect")
+UPLOAD_POLICIES = ("open", "owners")
+
+
+def parse_upload_policy(value: str) -> str:
+    """Parse ``[permissions] uploads``: ``open`` (any member) or ``owners`` (PyPI's model)."""
+    policy = value.strip().lower()
+    if policy not in UPLOAD_POLICIES:
+        raise ValueError(f"{value!r} is not an upload policy (use open or owners)")
+    return policy
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Parse ``[server] trusted-proxies``: addresses or CIDR networks, by commas or spaces."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            message = f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            raise ValueError(message) from None
+    return tuple(networks)
 
 
 # -- [upstream]: the caching proxy of another index (docs/proxy.md) --------------------------
@@ -242,6 +267,7 @@ OPTIONS: tuple[_Option, ...] = (
         "user", "users-path", "users_path", parse_location, f"file://{DEFAULT_HOME}/users.json"
     ),
     _Option("user", "htpasswd-path", "htpasswd_path", parse_location, None),
+    _Option("user", "permissions-path", "permissions_path", parse_location, None),
     _Option("server", "host", "host", _text, "127.0.0.1"),
     _Option("server", "port", "port", parse_port, "5555"),
     _Option("server", "secret-key", "secret_key", parse_secret_key, None),
@@ -249,7 +275,10 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "max-upload-size", "max_upload_size", parse_size, "5G"),
     _Option("server", "login-attempts", "login_attempts", parse_count, "10"),
     _Option("server", "login-window", "login_window", parse_seconds, "300"),
+    _Option("server", "trusted-proxies", "trusted_proxies", parse_networks, None),
     _Option("server", "external-images", "external_images", parse_bool, "true"),
+    _Option("permissions", "uploads", "uploads", parse_upload_policy, "open"),
+    _Option("permissions", "anonymous-read", "anonymous_read", parse_bool, "false"),
     _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
     _Option("aws", "region", "aws_region", _text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
@@ -273,6 +302,9 @@ class Settings:
     packages_path: Location
     users_path: Location
     htpasswd_path: Location | None = None
+    permissions_path: Location | None = None  # roles, groups, namespaces, read restrictions
+    uploads: str = "open"  # or "owners": the first uploader owns a new project
+    anonymous_read: bool = False
     index_ttl: float = 5.0
     host: str = "127.0.0.1"
     port: int = 5555
@@ -281,6 +313,7 @@ class Settings:
     max_upload_size: int = 5 * 1024**3
     login_attempts: int = 10
     login_window: float = 300.0
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client
     external_images: bool = True  # descriptions may show https images from other hosts
     config_path: str | None = None
     aws_endpoint_url: str | None = None  # else boto3's chain (AWS_ENDPOINT_URL_S3, ...)

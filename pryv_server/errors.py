@@ -24,7 +24,9 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     │   └── DigestMismatch
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
+    ├── NamespaceReserved           a new project under a reserved prefix, without a grant (409)
     ├── UserExists                  a user of that name is already configured
+    ├── UserNotFound                no user of that name is configured
     └── UpstreamError               the upstream index failed or timed out (502)
         └── UpstreamMismatch        an upstream file does not match the hash its page gave
 
@@ -129,8 +131,16 @@ class DistributionExists(PryvError):
     """Different bytes were already published under this filename; files are never overwritten."""
 
 
+class NamespaceReserved(PryvError):
+    """A new project's name falls under a prefix reserved for others (PEP 752)."""
+
+
 class UserExists(PryvError):
     """A user with this name already exists in the users file."""
+
+
+class UserNotFound(PryvError):
+    """No user with this name exists in the users file."""
 
 
 class UpstreamError(PryvError):

@@ -11,7 +11,7 @@ it, so a test asks for "the commands under *Uploading with poetry* in packages.m
 no test claims that way and that it cannot check itself.
 
 Docs use placeholders that tests substitute: the server ``https://pryv.example.com``, the user
-``alice`` with the password ``secret``, and the project ``myproject``.
+``alice`` with the password ``wonderland``, and the project ``myproject``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 SHELL_LANGUAGES = {"console", "bash", "sh", "shell", "shell-session"}
 PLACEHOLDER_URL = "https://pryv.example.com"
 PLACEHOLDER_USER = "alice"
-PLACEHOLDER_PASSWORD = "secret"
+PLACEHOLDER_PASSWORD = "wonderland"
 
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*\{?(?P<lang>[\w-]*)\}?")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -171,7 +171,7 @@ def docs_file(page: str, heading: str, language: str) -> str:
 def substitute(text: str, url: str) -> str:
     """Point a docs command at a test server: ``https://[user[:pw]@]pryv.example.com`` -> ``url``.
 
-    The test server must have the docs' user (``alice``, password ``secret``).
+    The test server must have the docs' user (``alice``, password ``wonderland``).
     """
     scheme, host = url.split("://", 1)
     text = re.sub(r"https://([^\s/@]*@)?pryv\.example\.com", rf"{scheme}://\g<1>{host}", text)

@@ -6,6 +6,8 @@ variable pryv documents for MinIO and friends) and signs with fake credentials. 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pryv_server.config import Settings
+from pryv_server.config import parse_location
+from tests.credentials import PASSWORD
+from tests.credentials import USER
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -81,3 +88,25 @@ def s3(moto_endpoint: str, moto_admin: Any, monkeypatch: pytest.MonkeyPatch, tmp
     found = S3(moto_endpoint, f"pryv-{uuid.uuid4().hex[:12]}", env, moto_admin)
     found.client().create_bucket(Bucket=found.bucket)
     return found
+
+
+def users_json(users: dict[str, str]) -> bytes:
+    """A users.json with the docs' SHA-256 entries."""
+    return json.dumps(
+        {name: {"password": hashlib.sha256(pw.encode()).hexdigest()} for name, pw in users.items()}
+    ).encode()
+
+
+def s3_settings(s3: S3, **changes: object) -> Settings:
+    """Settings with every path on ``s3`` and its users file holding the test user."""
+    s3.client().put_object(
+        Bucket=s3.bucket, Key="auth/users.json", Body=users_json({USER: PASSWORD})
+    )
+    settings = Settings(
+        projects_path=parse_location(s3.url("registry/projects")),
+        packages_path=parse_location(s3.url("registry/packages")),
+        users_path=parse_location(s3.url("auth/users.json")),
+        secret_key="test-secret",
+        index_ttl=0.0,
+    )
+    return settings.replace(**changes)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from passlib.apache import HtpasswdFile
@@ -19,11 +20,24 @@ from pryv_server.errors import ConfigError
 from pryv_server.errors import ObjectChanged
 from pryv_server.errors import StorageError
 from pryv_server.errors import UserExists
+from pryv_server.errors import UserNotFound
 
 log = logging.getLogger(__name__)
 
-# Conditional writes a user addition tries before giving up (each loser re-reads the file).
+# Conditional writes a user change tries before giving up (each loser re-reads the file).
 ADD_ATTEMPTS = 50
+# The one password policy, for `pryv user add|passwd` and the setup page.
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password(password: str) -> str:
+    """Return ``password`` if the policy accepts it.
+
+    :raises ValueError: shorter than :data:`MIN_PASSWORD_LENGTH` characters, with the reason.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    return password
 
 
 class UserStore(Protocol):
@@ -39,6 +53,14 @@ class UserStore(Protocol):
 
     def add(self, username: str, password: str) -> None:
         """Add a user with a bcrypt hash; raises UserExists."""
+        ...
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replace an existing user's password; raises UserNotFound."""
+        ...
+
+    def remove(self, username: str) -> None:
+        """Remove a user; raises UserNotFound."""
         ...
 
     def stored_hash(self, username: str) -> str | None:
@@ -125,14 +147,45 @@ class _ReloadingStore:
         """
         validate_username(username)
         stored = hashing.hash_password(password)
-        for _ in range(ADD_ATTEMPTS):
-            content, version = self.source.snapshot()
-            entries = self._parse(content or b"")
+
+        def change(entries: dict[str, str]) -> None:
             if username in entries:
                 raise UserExists(
                     f"the user {username!r} already exists in {self.source.describe()}"
                 )
             entries[username] = stored
+
+        self._update(change)
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replace a user's password hash (bcrypt), by the same conditional write as ``add``."""
+        stored = hashing.hash_password(password)
+
+        def change(entries: dict[str, str]) -> None:
+            self._known(username, entries)
+            entries[username] = stored
+
+        self._update(change)
+
+    def remove(self, username: str) -> None:
+        """Remove a user, by the same conditional write as ``add``."""
+
+        def change(entries: dict[str, str]) -> None:
+            self._known(username, entries)
+            del entries[username]
+
+        self._update(change)
+
+    def _known(self, username: str, entries: dict[str, str]) -> None:
+        if username not in entries:
+            raise UserNotFound(f"no user {username!r} in {self.source.describe()}")
+
+    def _update(self, change: Callable[[dict[str, str]], None]) -> None:
+        """Read, change, write only if unchanged meanwhile; retried when another writer won."""
+        for _ in range(ADD_ATTEMPTS):
+            content, version = self.source.snapshot()
+            entries = self._parse(content or b"")
+            change(entries)
             try:
                 self.source.write(self._render(entries), version=version)
             except ObjectChanged:
@@ -141,7 +194,7 @@ class _ReloadingStore:
                 self._loaded_version = "\0stale"
             return
         raise StorageError(
-            f"{self.source.describe()}: changed {ADD_ATTEMPTS} times while adding a user; try again"
+            f"{self.source.describe()}: changed {ADD_ATTEMPTS} times while changing a user; retry"
         )
 
 

@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -98,6 +99,7 @@ class Catalog:
         self._manifest: Manifest | None = None  # the newest checkpoint we know, with its deltas
         self._fresh: set[str] = set()  # keys changed since that checkpoint...
         self._fresh_since = 0  # ...or, with none, since this journal entry
+        self._watched: dict[str, int] = {}  # key prefix -> changes seen under it (see watch)
         self._signal_seen: str | None = None
         self._marker_seen: str | None = "\0unknown"
         self._followed_at = float("-inf")
@@ -113,6 +115,16 @@ class Catalog:
             self._refresh(now, force=signal != self._signal_seen)
             self._signal_seen = signal
         return self._snapshot
+
+    def watch(self, prefix: str) -> Callable[[], int]:
+        """Return a counter that moves whenever a journal entry names a key under ``prefix``.
+
+        Small records kept beside the catalog (API tokens, project roles) re-read themselves
+        when it moves: they ride on the check every request makes anyway (see :meth:`noted`),
+        and an upload, which names no such key, makes them read nothing.
+        """
+        self._watched.setdefault(prefix, 0)
+        return lambda: self._watched[prefix]
 
     def latest(self) -> Snapshot:
         """Return the snapshot as this process last saw it (its own writes included).
@@ -159,11 +171,14 @@ class Catalog:
         changes: dict[str, Record | None] = {}
         reread: set[str] = set()
         for entry in entries:
-            self._fresh.update(entry.keys)
+            keys = [key for key in entry.keys if is_record_key(key) or is_overlay_key(key)]
+            self._fresh.update(keys)  # not the keys of :meth:`noted` entries
+            if len(keys) < len(entry.keys):
+                self._saw_noted(entry.keys)
             if entry.seq in self._own:
                 self._own.discard(entry.seq)
                 continue
-            for key in entry.keys:
+            for key in keys:
                 if key in entry.records:
                     changes[key] = _decode(key, entry.records[key])
                     reread.discard(key)
@@ -221,6 +236,8 @@ class Catalog:
         self._fresh = set()
         self._fresh_since = applied
         self._started = True
+        for prefix in self._watched:  # entries before ``applied`` are never read: read again
+            self._watched[prefix] += 1
 
     def _load_all(self, keys: list[str]) -> list[Record | None]:
         if self.loaders <= 1 or len(keys) < 2:
@@ -294,6 +311,24 @@ class Catalog:
         """Journal records this process just wrote, replaced or removed, and re-read them."""
         keys = [key, *more]
         self._journaled(keys, {}, dict(zip(keys, self._load_all(keys), strict=True)))
+
+    def noted(self, key: str) -> None:
+        """Journal a change of a record kept outside the catalog (an API token, a project role).
+
+        The catalog itself skips such keys; the entry only moves :attr:`applied` in every
+        process that catches up, which makes their followers re-read.
+        """
+        seq = self.journal.append([key], {}, after=self._head)
+        with self._lock:
+            self._own.add(seq)
+            self._head = max(self._head, seq)
+            self._saw_noted([key])
+        self._bump()
+
+    def _saw_noted(self, keys: Iterable[str]) -> None:
+        for prefix in self._watched:
+            if any(key.startswith(prefix) for key in keys):
+                self._watched[prefix] += 1
 
     def _journaled(
         self, keys: list[str], inline: dict[str, Any], changes: dict[str, Record | None]

@@ -15,6 +15,9 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
     ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
+    ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
+    ├── _token-used/<id>                     its last use         core/tokens.py    replaced
+    ├── _roles/<project>/<g>.json            a project role       core/project_roles replaced (4)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -25,6 +28,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
     ├── _upstream/<project>.json                   cached upstream page core/mirror.py   replaced
     ├── _upstream/fetching/<d>                     first download lease core/fetch.py    once (1)
+    ├── _audit/<YYYY-MM-DD>/<time>-<rand>.json      one audit event      core/audit.py    once (1)
     └── _health                                    health probe         web/health.py    replaced
 
     Files fetched from an upstream index (core/mirror.py) are stored like uploads, under the
@@ -33,6 +37,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
 
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
+    (3) then changed only by a conditional replace (revocation): no update is ever lost.
+    (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -50,6 +56,8 @@ file's location is an option, not a layout key.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC
+from datetime import datetime
 
 from packaging.utils import NormalizedName
 
@@ -57,17 +65,21 @@ from pryv_server.core.names import release_key
 from pryv_server.storage.base import WRITE_PROBE_KEY
 
 __all__ = [
+    "AUDIT_PREFIX",
     "DESCRIPTIONS_PREFIX",
     "GENERATION_KEY",
     "HEALTH_PROBE_KEY",
     "METADATA_PREFIX",
     "METADATA_SUFFIX",
     "RESERVED_PREFIX",
+    "ROLES_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
+    "TOKENS_PREFIX",
     "UPSTREAM_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
+    "audit_key",
     "backfilled_metadata_key",
     "blob_key",
     "checkpoint_claim_key",
@@ -84,9 +96,12 @@ __all__ = [
     "journal_seq",
     "logout_key",
     "overlay_project",
+    "project_role_key",
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
+    "token_key",
+    "token_used_key",
     "upstream_lease_key",
     "upstream_page_key",
 ]
@@ -103,10 +118,15 @@ METADATA_PREFIX = "_metadata/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 SETUP_MARKER = "_setup-done"
 SESSIONS_PREFIX = "_sessions/"
+TOKENS_PREFIX = "_tokens/"
+TOKEN_USED_PREFIX = "_token-used/"
+ROLES_PREFIX = "_roles/"
+
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
 DESCRIPTIONS_PREFIX = "descriptions/"
 UPSTREAM_PREFIX = "_upstream/"
+AUDIT_PREFIX = "_audit/"
 
 
 # -- projects store: package records ---------------------------------------------------------
@@ -206,6 +226,25 @@ def logout_key(username: str) -> str:
     return f"{SESSIONS_PREFIX}{digest}.json"
 
 
+# -- projects store: API tokens (see core/tokens.py) ------------------------------------------
+
+
+def token_key(token_id: str) -> str:
+    """Return the key of an API token's record (the id is 16 hex digits, checked by the caller)."""
+    return f"{TOKENS_PREFIX}{token_id}{RECORD_SUFFIX}"
+
+
+def token_used_key(token_id: str) -> str:
+    """Return the key of the time an API token was last used."""
+    return f"{TOKEN_USED_PREFIX}{token_id}"
+
+
+def project_role_key(project: NormalizedName, grantee: str) -> str:
+    """Return the key of one grantee's role in a project (the grantee's name is hashed)."""
+    digest = hashlib.sha256(grantee.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{ROLES_PREFIX}{project}/{digest}{RECORD_SUFFIX}"
+
+
 # -- packages store: blobs --------------------------------------------------------------------
 
 
@@ -242,3 +281,9 @@ def upstream_lease_key(sha256: str) -> str:
 def description_key(digest: str) -> str:
     """Return the key of a rendered description, by the digest of what it is rendered from."""
     return f"{DESCRIPTIONS_PREFIX}{_fan_out(digest)}.json"
+
+
+def audit_key(moment: datetime, suffix: str) -> str:
+    """Return the key of an audit event: by day, then time (sorted keys are in time order)."""
+    utc = moment.astimezone(UTC)
+    return f"{AUDIT_PREFIX}{utc:%Y-%m-%d}/{utc:%H%M%S%f}-{suffix}{RECORD_SUFFIX}"

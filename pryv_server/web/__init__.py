@@ -10,6 +10,7 @@ from pryv_server.web import health
 from pryv_server.web.access_log import install_access_log
 from pryv_server.web.basic_auth import harden
 from pryv_server.web.basic_auth import relative_redirects
+from pryv_server.web.client_address import TrustedProxies
 from pryv_server.web.errors import register_error_handlers
 from pryv_server.web.page_cache import SimplePageCache
 
@@ -28,3 +29,6 @@ def register_blueprints(app: Flask) -> None:
     # Every answer outside the explorer (the API's, /health, Werkzeug's redirects and unmatched
     # 404s, which belong to no blueprint) gets the API's headers.
     app.after_request(harden)
+    proxies = app.extensions["pryv"].settings.trusted_proxies
+    if proxies:  # outermost: every layer below sees the client's address
+        app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from flask import g
 from flask import request
 from werkzeug.wrappers import Response
 
+from pryv_server.auth import ANONYMOUS
 from pryv_server.errors import PermissionDenied
 from pryv_server.web.services import get_services
 
@@ -33,7 +34,11 @@ def require_basic_user() -> None:
     :raises TooManyLoginAttempts: the user or the address used up its failed logins (429).
     """
     header = request.headers.get("Authorization")
-    g.identity = get_services().authenticator.basic(header, request.remote_addr or "")
+    services = get_services()
+    if header is None and services.access.policy().anonymous_read:
+        g.identity = ANONYMOUS  # what it may read is the access policy's business
+        return
+    g.identity = services.authenticator.basic(header, request.remote_addr or "")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
 from pryv_server.core import Package
+from pryv_server.web import authorize
 from pryv_server.web.errors import plain_response
 from pryv_server.web.services import get_services
 
@@ -33,7 +34,7 @@ def download(filename: str) -> Response:
     """Stream a file (or its core metadata), with ETag, conditional GET and Range support."""
     registry = get_services().registry
     if filename.endswith(METADATA_SUFFIX):
-        package = registry.get_package(filename.removesuffix(METADATA_SUFFIX))
+        package = authorize.readable_package(filename.removesuffix(METADATA_SUFFIX))
         # Small, so always served by pryv itself, even when packages redirect to S3.
         size = registry.metadata_size(package)
         return send_stored(
@@ -43,7 +44,7 @@ def download(filename: str) -> Response:
             filename=filename,
             mimetype="text/plain",
         )
-    package = registry.get_package(filename)
+    package = authorize.readable_package(filename)
     if (url := registry.download_url(package)) is not None:
         return presigned_redirect(url)
     return send_package(package)

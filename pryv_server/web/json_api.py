@@ -22,9 +22,11 @@ from werkzeug.wrappers import Response
 from pryv_server.core import Package
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core.access import Action
 from pryv_server.core.names import normalize
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web import authorize
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
 from pryv_server.web.services import get_services
@@ -52,6 +54,7 @@ def _answer(name: str, version: str | None) -> Response:
     services = get_services()
     snapshot = services.registry.snapshot()
     project = snapshot.project(normalize(name))
+    authorize.require(Action.READ, normalize(name), exists=project is not None)
     if project is None:
         raise ProjectNotFound(f"no project named {name!r}")
     release = project.latest if version is None else project.release(version)

@@ -21,6 +21,8 @@ from typing import Literal
 
 from packaging.utils import NormalizedName
 
+from pryv_server.auth import Identity
+from pryv_server.core.access import Action
 from pryv_server.core.names import normalize
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
@@ -81,11 +83,21 @@ class SimplePageCache:
         if project is False:
             return None
         fmt = negotiate(environ.get("HTTP_ACCEPT"))
-        if fmt is None or not self._verified(environ):
+        if fmt is None:
+            return None
+        identity = self._verified(environ)
+        if identity is None:
             return None
         services = self.services
         snapshot = services.registry.snapshot()
-        page = services.pages.cached(snapshot, page_key(project, fmt))
+        if project is None:
+            hidden = services.access.hidden(identity, snapshot.by_project, snapshot.generation)
+            key = page_key(None, fmt, hidden)
+        elif services.access.decide(identity, Action.READ, project, True).allowed:
+            key = page_key(project, fmt)
+        else:
+            return None  # Flask answers the 403
+        page = services.pages.cached(snapshot, key)
         if page is not None:
             return page, CONTENT_TYPES[fmt], False
         if services.mirror is None or project is None:
@@ -97,18 +109,17 @@ class SimplePageCache:
         )
         return None if page is None else (page, CONTENT_TYPES[fmt], True)
 
-    def _verified(self, environ: WSGIEnvironment) -> bool:
-        """Say whether the authenticator knows the credentials without a password check.
+    def _verified(self, environ: WSGIEnvironment) -> Identity | None:
+        """Return the identity when the authenticator knows it without a password check.
 
         Sets the user for the access log, as the Flask path does.
         """
         identity = self.services.authenticator.cached_basic(
             environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR") or ""
         )
-        if identity is None:
-            return False
-        environ[USER_KEY] = identity.name
-        return True
+        if identity is not None:
+            environ[USER_KEY] = identity.name
+        return identity
 
 
 def _project_of(rest: str) -> NormalizedName | Literal[False] | None:

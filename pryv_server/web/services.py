@@ -12,7 +12,12 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
+from pryv_server.core.access import Access
+from pryv_server.core.audit import AuditLog
 from pryv_server.core.mirror import Mirror
+from pryv_server.core.permissions import PermissionsFile
+from pryv_server.core.project_roles import ProjectRoleStore
+from pryv_server.core.tokens import TokenStore
 from pryv_server.web.pages import Pages
 from pryv_server.web.proxy_pages import UpstreamPages
 
@@ -27,6 +32,12 @@ class Services:
     # The one way in for every login path (API Basic auth, explorer login, setup token, the
     # simple-page fast path).
     authenticator: Authenticator
+    # Who may do what (core/access.py) and the API tokens behind ``__token__`` logins.
+    access: Access
+    tokens: TokenStore
+    permissions: PermissionsFile
+    project_roles: ProjectRoleStore
+    audit: AuditLog  # one object per write: who, from where, what, when
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
     # The caching proxy of an upstream index ([upstream]); None when it is off.

@@ -3,8 +3,8 @@
 Once a file of a name is uploaded, pryv never serves that name from upstream again (local names
 always win), so everyone who installed it from PyPI through pryv now gets the uploaded project.
 That is how a team takes over a public name on purpose, and how an insider could take it over
-by mistake or malice: the upload is answered with a warning, logged, and may be refused by
-:func:`may_shadow_upstream`.
+by mistake or malice: the upload is answered with a warning, logged, and refused unless the
+uploader is an admin or holds the name's namespace (:func:`pryv_server.core.access.may_shadow`).
 
 Only names whose upstream page pryv holds are recognized: pryv never asks upstream about a name
 being uploaded, which would reveal a new private name to PyPI.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from pryv_server.auth import Identity
+from pryv_server.core.access import may_shadow
 from pryv_server.core.names import normalize
 from pryv_server.errors import PermissionDenied
 from pryv_server.web.services import Services
@@ -22,20 +23,10 @@ from pryv_server.web.services import Services
 log = logging.getLogger(__name__)
 
 
-def may_shadow_upstream(identity: Identity, name: str) -> bool:
-    """Say whether ``identity`` may upload ``name``, a project pryv has served from upstream.
-
-    The rule the proxy calls for is "only admins or the holders of the name's namespace"; roles
-    and namespaces come with permissions (core/access.py), which are wired here once merged.
-    Until then everyone who may upload may shadow, with the warning of :func:`check_shadowing`.
-    """
-    return True
-
-
 def check_shadowing(services: Services, identity: Identity, name: str) -> str | None:
     """Return the warning for an upload that shadows an upstream project, None if it does not.
 
-    :raises PermissionDenied: the uploader may not shadow it (:func:`may_shadow_upstream`).
+    :raises PermissionDenied: the uploader may not shadow it (``access.may_shadow``).
     """
     mirror = services.mirror
     normalized = normalize(name)
@@ -43,7 +34,7 @@ def check_shadowing(services: Services, identity: Identity, name: str) -> str | 
         return None
     if not mirror.known_upstream(normalized):
         return None
-    if not may_shadow_upstream(identity, normalized):
+    if not may_shadow(services.access.policy(), identity, normalized):
         raise PermissionDenied(
             f"{normalized!r} is served from {mirror.upstream.url}; only an admin or the holder "
             "of its namespace may upload it"

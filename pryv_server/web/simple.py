@@ -36,10 +36,14 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Package
 from pryv_server.core import Project
+from pryv_server.core.access import NOTHING
+from pryv_server.core.access import Action
 from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web import authorize
+from pryv_server.web.pages import EVERYONE
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
 from pryv_server.web.pages import Pages
@@ -121,13 +125,15 @@ def negotiate(accept: str | None) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def page_key(project: NormalizedName | None, fmt: str) -> PageKey:
+def page_key(project: NormalizedName | None, fmt: str, hidden: frozenset[str] = NOTHING) -> PageKey:
     """Name a rendered simple page in the page cache (None: the ``/simple/`` index).
 
     Both HTML media types get the same bytes (only the Content-Type differs), so they share one
-    rendering. Kept per name and form: building the key costs more than looking it up.
+    rendering. Kept per name and form: building the key costs more than looking it up. The
+    index's reader class is the set of projects it leaves out (none for most readers).
     """
-    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"))
+    reader = hidden or EVERYONE
+    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"), reader)
 
 
 @blueprint.get("/simple/")
@@ -135,7 +141,8 @@ def index() -> Response:
     """List every project (PEP 503 root page, PEP 691 ``projects``)."""
     fmt = choose_format()
     services = get_services()
-    return respond(_index_page(services.pages, services.registry.snapshot(), fmt), fmt)
+    snapshot = services.registry.snapshot()
+    return respond(_index_page(services.pages, snapshot, fmt, authorize.hidden(snapshot)), fmt)
 
 
 def warm_up(app: Flask) -> None:
@@ -152,20 +159,27 @@ def warm_up(app: Flask) -> None:
             _index_page(services.pages, snapshot, fmt)
 
 
-def _index_page(pages: Pages, snapshot: Snapshot, fmt: str) -> Page:
+def _index_page(
+    pages: Pages, snapshot: Snapshot, fmt: str, hidden: frozenset[str] = NOTHING
+) -> Page:
     mirror = get_services().mirror
     if mirror is not None:
-        return upstream_index_page(pages, snapshot, fmt, mirror.listing())
+        return upstream_index_page(pages, snapshot, fmt, mirror.listing(), hidden)
 
     def render() -> Page:
         serial = snapshot.last_serial()
-        return Page(_render_index(snapshot.projects(), serial, fmt), serial)
+        shown = [p for p in snapshot.projects() if p.normalized not in hidden]
+        return Page(_render_index(shown, serial, fmt), serial)
 
-    return pages.page(snapshot, page_key(None, fmt), render)
+    return pages.page(snapshot, page_key(None, fmt, hidden), render)
 
 
 def upstream_index_page(
-    pages: Pages, snapshot: Snapshot, fmt: str, listing: tuple[int, frozenset[NormalizedName]]
+    pages: Pages,
+    snapshot: Snapshot,
+    fmt: str,
+    listing: tuple[int, frozenset[NormalizedName]],
+    hidden: frozenset[str] = NOTHING,
 ) -> Page:
     """Render ``/simple/`` with the upstream projects pryv holds pages of beside local ones.
 
@@ -176,13 +190,14 @@ def upstream_index_page(
 
     def render() -> Page:
         serial = snapshot.last_serial()
-        local = snapshot.projects()
+        local = [p for p in snapshot.projects() if p.normalized not in hidden]
         upstream = [Listed(name) for name in names if name not in snapshot.by_project]
         merged: list[Project | Listed] = [*local, *upstream]
         merged.sort(key=lambda project: project.normalized)
         return Page(_render_index(merged, serial, fmt), serial)
 
-    key = PageKey(None, ("simple", "json" if fmt == JSON_V1 else "html"), source=version)
+    form = ("simple", "json" if fmt == JSON_V1 else "html")
+    key = PageKey(None, form, hidden or EVERYONE, source=version)
     return pages.page(snapshot, key, render)
 
 
@@ -209,6 +224,7 @@ def project(project: str) -> Response:
     services = get_services()
     snapshot = services.registry.snapshot()
     found = snapshot.project(normalized)
+    authorize.require(Action.READ, normalized, exists=found is not None)
     if found is None:
         return _upstream_project(snapshot, normalized, fmt)
     page = services.pages.page(

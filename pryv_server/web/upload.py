@@ -20,6 +20,8 @@ from pryv_server.errors import InvalidUpload
 from pryv_server.errors import StorageError
 from pryv_server.errors import StorageFull
 from pryv_server.errors import UploadTooLarge
+from pryv_server.web import authorize
+from pryv_server.web.audit import audit
 from pryv_server.web.errors import format_size
 from pryv_server.web.services import get_services
 from pryv_server.web.shadowing import check_shadowing
@@ -61,6 +63,7 @@ def upload() -> Response:
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
     stream = content.stream
     _check_size(stream)
+    new_project = authorize.require_upload(content.filename or "")
     shadowing = check_shadowing(get_services(), g.identity, form.get("name", ""))
     published = get_services().registry.publish(
         Upload(
@@ -73,8 +76,12 @@ def upload() -> Response:
             digests=digests,
         )
     )
+    if published.created and new_project is not None:
+        authorize.claim(new_project)
     if published.created:
-        answer = f"stored {published.package.filename}\n" + (f"{shadowing}\n" if shadowing else "")
+        package = published.package
+        audit("upload", package.filename, project=package.project, sha256=package.sha256)
+        answer = f"stored {package.filename}\n" + (f"{shadowing}\n" if shadowing else "")
         return Response(answer, status=200, mimetype="text/plain")
     return Response(
         f"{published.package.filename} is already stored\n", status=200, mimetype="text/plain"

@@ -16,7 +16,11 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from pryv_server.core import Release
+from pryv_server.core.access import Action
+from pryv_server.core.names import normalize
 from pryv_server.errors import InvalidRequest
+from pryv_server.web import authorize
+from pryv_server.web.audit import audit
 from pryv_server.web.services import get_services
 
 blueprint = Blueprint("yank", __name__)
@@ -32,15 +36,14 @@ def yank() -> Response:
     version = str(fields.get("version") or "").strip()
     if not project or not version:
         raise InvalidRequest("send 'project' and 'version' (and optionally 'filename', 'reason')")
-    undo = fields.get("undo")
+    undo = fields.get("undo") is True or str(fields.get("undo")).lower() in TRUE
+    authorize.require(Action.YANK, normalize(project))
+    filename = str(fields["filename"]) if fields.get("filename") else None
+    reason = str(fields.get("reason") or "")
     release = get_services().registry.yank(
-        project,
-        version,
-        filename=str(fields["filename"]) if fields.get("filename") else None,
-        reason=str(fields.get("reason") or ""),
-        user=g.identity.name,
-        undo=undo is True or str(undo).lower() in TRUE,
+        project, version, filename=filename, reason=reason, user=g.identity.name, undo=undo
     )
+    audit("unyank" if undo else "yank", f"{project} {version}", file=filename, reason=reason)
     return jsonify(release_state(release))
 
 

@@ -61,11 +61,11 @@ def test_user_add_writes_bcrypt_into_htpasswd_when_configured(tmp_path: Path) ->
         "--password-stdin",
         "-c",
         str(config),
-        input="pw-hank\n",
+        input="pw-hank-42\n",
     )
     assert not (tmp_path / "users.json").exists()
     entries = HtpasswdFile(str(htpasswd))
-    assert entries.check_password("hank", "pw-hank")
+    assert entries.check_password("hank", "pw-hank-42")
     assert entries.get_hash("hank").startswith(b"$2")
     again = run(
         tool("pryv"),
@@ -75,7 +75,7 @@ def test_user_add_writes_bcrypt_into_htpasswd_when_configured(tmp_path: Path) ->
         "--password-stdin",
         "-c",
         str(config),
-        input="x\n",
+        input="another-password\n",
         check=False,
     )
     assert again.returncode != 0

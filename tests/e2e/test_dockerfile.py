@@ -164,11 +164,11 @@ def test_dockerfile_install_steps_replayed_in_fresh_venvs_serve_health(
         commands = docker_commands()
         name = commands["run"][commands["run"].index("--name") + 1]
         program, *arguments = commands["exec"][commands["exec"].index(name) + 1 :]
-        run(str(bin_dir / program), *arguments, input="secret\nsecret\n", env=env)
+        run(str(bin_dir / program), *arguments, input="wonderland\nwonderland\n", env=env)
         assert "alice" in (fs / "data" / "users.json").read_text()
         server = Server(f"http://127.0.0.1:{port}", fs, fs / "data" / "pryv.ini", process, log)
         twine_upload(server, make_wheel(tmp_path / "dist", "in-docker", "1.0"),
-                     user="alice", password="secret")  # fmt: skip
+                     user="alice", password="wonderland")  # fmt: skip
         assert list((fs / "data" / "packages").rglob("in_docker-1.0-py3-none-any.whl"))
     finally:
         process.send_signal(signal.SIGTERM)  # docker stop

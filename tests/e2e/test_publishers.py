@@ -160,7 +160,7 @@ def test_docs_pip_install_with_a_wrong_password_fails(server: Server, tmp_path: 
     base = docs_env(tmp_path / "home", PIP_CONFIG_FILE="/dev/null")
     bin_dir = install_venv(tmp_path / "venv", base)
     (command,) = docs_block(PAGE, "Installing with pip")
-    command = substitute(command, server.url).replace(":secret@", ":wrong@")
+    command = substitute(command, server.url).replace(":wonderland@", ":wrong@")
     result = subprocess.run(
         ["bash", "-c", command], env=venv_env(bin_dir, base), capture_output=True, text=True,
         timeout=300, cwd=tmp_path,

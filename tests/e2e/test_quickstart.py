@@ -74,7 +74,9 @@ def test_quickstart_from_install_to_pip_install(
         health = health.replace("http://127.0.0.1:5555", url)
         assert json.loads(run_block([health], server, home, env).stdout)["status"] == "ok"
 
-        run_block(docs_block(PAGE, "Add a user"), server, home, env, stdin="secret\nsecret\n")
+        run_block(
+            docs_block(PAGE, "Add a user"), server, home, env, stdin="wonderland\nwonderland\n"
+        )
         assert "alice" in (home / ".pryv" / "users.json").read_text()
 
         # Publish and install: build with the docs' tools (from this test run's venv), upload,

@@ -29,7 +29,7 @@ from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
 
 DOCS_USER = "alice"
-DOCS_PASSWORD = "secret"
+DOCS_PASSWORD = "wonderland"
 
 # What `pip install` gets for each tool (pdm[locked] pins pdm's own tested dependencies: a plain
 # `pip install pdm` may pick a newer hishel that pdm 2.29 cannot use).
@@ -202,7 +202,7 @@ def run_block(
 
 
 def add_docs_user(server: Server) -> None:
-    """Add the docs' user (alice / secret) to a running server; users files reload live."""
+    """Add the docs' user (alice / wonderland) to a running server; users files reload live."""
     add_user(server.config, DOCS_USER, DOCS_PASSWORD)
 
 

@@ -23,32 +23,12 @@ from pryv_server.errors import ConfigError
 from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
 from tests.concurrency import all_at_once
-from tests.credentials import PASSWORD
-from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
+from tests.s3server import s3_settings
+from tests.s3server import users_json
 from tests.uploads import post_upload
-
-
-def users_json(users: dict[str, str]) -> bytes:
-    return json.dumps(
-        {name: {"password": hashlib.sha256(pw.encode()).hexdigest()} for name, pw in users.items()}
-    ).encode()
-
-
-def s3_settings(s3: S3, **changes: object) -> Settings:
-    s3.client().put_object(
-        Bucket=s3.bucket, Key="auth/users.json", Body=users_json({USER: PASSWORD})
-    )
-    settings = Settings(
-        projects_path=parse_location(s3.url("registry/projects")),
-        packages_path=parse_location(s3.url("registry/packages")),
-        users_path=parse_location(s3.url("auth/users.json")),
-        secret_key="test-secret",
-        index_ttl=0.0,
-    )
-    return settings.replace(**changes)
 
 
 def client_for(settings: Settings) -> FlaskClient:
@@ -163,7 +143,9 @@ def test_s3_user_add_writes_the_users_file_on_s3(s3: S3) -> None:
         Body=f"[user]\nusers-path = {s3.url('auth/users.json')}\n".encode(),
     )
     result = CliRunner().invoke(
-        main, ["user", "add", "erin", "--password-stdin", "-c", s3.url("pryv.ini")], input="pw\n"
+        main,
+        ["user", "add", "erin", "--password-stdin", "-c", s3.url("pryv.ini")],
+        input="pw-erin-42\n",
     )
     assert result.exit_code == 0, result.output
     assert f"added user 'erin' to {s3.url('auth/users.json')}" in result.output

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import from_address
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -66,12 +67,6 @@ def limited(settings: Settings) -> Flask:
     app = create_app(settings.replace(login_attempts=3, login_window=120))
     app.config["TESTING"] = True
     return app
-
-
-def from_address(app: Flask, address: str) -> FlaskClient:
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client
 
 
 def test_failed_logins_are_rate_limited_per_user(limited: Flask) -> None:

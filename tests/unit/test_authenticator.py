@@ -106,13 +106,36 @@ def test_cached_mode_never_checks_a_password(
     assert store.checks == 1
 
 
-def test_cached_mode_defers_to_the_limiter(authenticator: Authenticator) -> None:
+def test_cached_mode_defers_to_the_user_lock_not_the_address(
+    authenticator: Authenticator,
+) -> None:
     right = header("alice", "right")
     authenticator.basic(right, ADDRESS)
     for _ in range(3):
         authenticator.limiter.failed("someone", ADDRESS)
+    assert authenticator.cached_basic(right, ADDRESS) == Identity("alice")
+    for _ in range(3):
+        authenticator.limiter.failed("alice", "198.51.100.1")
     assert authenticator.cached_basic(right, ADDRESS) is None
-    assert authenticator.cached_basic(right, "198.51.100.1") == Identity("alice")
+
+
+def test_a_locked_address_stops_failing_guesses_only(
+    authenticator: Authenticator, store: CountingStore
+) -> None:
+    for user in ("bob", "carol", "dave"):
+        with pytest.raises(AuthenticationRequired):
+            authenticator.password(user, "wrong", ADDRESS)
+    with pytest.raises(TooManyLoginAttempts) as caught:
+        authenticator.password("erin", "wrong", ADDRESS)
+    assert caught.value.retry_after == 60
+    assert authenticator.password("alice", "right", ADDRESS) == Identity("alice")
+    # Failures from the locked address still count against the user names tried.
+    assert authenticator.limiter.locked_for("erin", "") == 0
+    for _ in range(2):
+        with pytest.raises(TooManyLoginAttempts):
+            authenticator.password("erin", "wrong", ADDRESS)
+    with pytest.raises(TooManyLoginAttempts):
+        authenticator.password("erin", "wrong", "198.51.100.1")
 
 
 def test_guesses_share_the_limiter(authenticator: Authenticator) -> None:
@@ -121,8 +144,9 @@ def test_guesses_share_the_limiter(authenticator: Authenticator) -> None:
         assert authenticator.guess(":setup", ADDRESS, lambda: False) is False
     with pytest.raises(TooManyLoginAttempts):
         authenticator.guess(":setup", ADDRESS, lambda: True)
-    with pytest.raises(TooManyLoginAttempts):  # the address is spent for logins too
-        authenticator.password("alice", "right", ADDRESS)
+    with pytest.raises(TooManyLoginAttempts):  # the address is spent for failing logins too
+        authenticator.password("alice", "wrong", ADDRESS)
+    assert authenticator.password("alice", "right", ADDRESS) == Identity("alice")
 
 
 def test_identities_are_reused_within_a_bounded_table(authenticator: Authenticator) -> None:

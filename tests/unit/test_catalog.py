@@ -318,3 +318,18 @@ def test_records_read_again_in_one_catch_up_keep_their_own_keys() -> None:
     found = index.snapshot().by_filename
     assert found[wheel.filename].yanked_reason == "wheel only"
     assert not found[sdist.filename].yanked
+
+
+def test_a_watched_prefix_moves_only_when_an_entry_names_one_of_its_keys() -> None:
+    """API tokens re-read themselves on a token change, not after every upload."""
+    storage = MemoryStorage()
+    follower = Catalog(storage, ttl=0)
+    tokens = follower.watch("_tokens/")
+    follower.snapshot()
+    seen = tokens()
+    put(storage, "1.0")  # an upload elsewhere
+    follower.snapshot()
+    assert tokens() == seen
+    Catalog(storage).noted("_tokens/abc.json")  # a token created elsewhere
+    follower.snapshot()
+    assert tokens() > seen

@@ -92,3 +92,19 @@ def test_limiter_counts_exactly_under_threads() -> None:
     for thread in threads:
         thread.join()
     assert limiter._windows[("user", "alice")].failures == 4000
+
+
+def test_user_and_address_locks_are_asked_apart(clock: Clock) -> None:
+    limiter = LoginLimiter(2, 60, clock=clock)
+    fail(limiter, "u1", "10.0.0.9", 1)
+    fail(limiter, "u2", "10.0.0.9", 1)
+    assert limiter.address_locked_for("10.0.0.9") == 60
+    assert limiter.address_locked_for("") == 0
+    limiter.check_user("alice")  # the address's lock never reaches another user
+    with pytest.raises(TooManyLoginAttempts):
+        limiter.check_address("10.0.0.9")
+    limiter.failed("alice", "10.0.0.1")
+    limiter.failed("alice", "10.0.0.2")
+    with pytest.raises(TooManyLoginAttempts):
+        limiter.check_user("alice")
+    limiter.check_address("10.0.0.1")

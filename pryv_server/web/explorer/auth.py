@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint
 from flask import Flask
 from flask import Request
+from flask import g
 from flask import has_request_context
 from flask import redirect
 from flask import render_template
@@ -24,6 +25,7 @@ from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from pryv_server.auth import Identity
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import TooManyLoginAttempts
 from pryv_server.web.explorer import sessions
@@ -123,9 +125,11 @@ def require_user() -> Response | None:
         return redirect(url_for("explorer.setup"))
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if current_user() is None:
+    username = current_user()
+    if username is None:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("explorer.login", next=target))
+    g.identity = Identity(username)  # what the pages show is decided from it (web/authorize)
     return None
 
 
@@ -174,8 +178,9 @@ def login() -> Response | str:
 def check_credentials(username: str, password: str) -> bool:
     """Check a login through the authenticator, which counts failures against user and address.
 
-    :raises TooManyLoginAttempts: the user or the address used up its failed logins; checked
-        before the password, so a locked account answers the same whatever is guessed.
+    :raises TooManyLoginAttempts: the user used up its failed logins (checked before the
+        password, so a locked account answers the same whatever is guessed), or a wrong password
+        came from an address that used up its own.
     """
     authenticator = get_services().authenticator
     try:

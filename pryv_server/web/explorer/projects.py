@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core.access import Action
+from pryv_server.core.names import normalize
 from pryv_server.core.search import SORT_ORDERS
 from pryv_server.core.search import SortOrder
 from pryv_server.core.search import paginate
@@ -22,6 +24,7 @@ from pryv_server.core.search import search_projects
 from pryv_server.core.search import sort_projects
 from pryv_server.errors import NotFound
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web import authorize
 from pryv_server.web.download import send_package
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import upstream
@@ -49,7 +52,9 @@ def projects() -> str:
     """List every project (or the ones matching ``?q=``), 50 to a page."""
     query = request.args.get("q", "").strip()
     order: SortOrder = "recent" if request.args.get("sort") == "recent" else "name"
-    everything = get_services().registry.list_projects()
+    services = get_services()
+    hidden = authorize.hidden(services.registry.snapshot())
+    everything = [p for p in services.registry.list_projects() if p.normalized not in hidden]
     found = search_projects(everything, query) if query else sort_projects(everything, order)
     number = _page_number()
     page = paginate(found, number, PAGE_SIZE)
@@ -80,6 +85,7 @@ def find_release(project: Project, release_name: str) -> Release:
 def project_page(name: str, release: str = LATEST, tab: str = "description") -> Response | str:
     """Show one release of a project with one tab open; other spellings redirect."""
     registry = get_services().registry
+    authorize.require(Action.READ, normalize(name), exists=True)
     try:
         found = registry.get_project(name)
     except ProjectNotFound:
@@ -151,7 +157,7 @@ def _links(
 def download_file(filename: str) -> Response:
     """Send a file to a logged-in browser (the API's ``/packages/`` wants HTTP Basic)."""
     # Revalidated every time: a browser session may end (logout) while the file stays cached.
-    return send_package(get_services().registry.get_package(filename), immutable=False)
+    return send_package(authorize.readable_package(filename), immutable=False)
 
 
 def register(blueprint: Blueprint) -> None:

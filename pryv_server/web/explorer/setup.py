@@ -36,7 +36,10 @@ from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from pryv_server.auth import validate_username
+from pryv_server.auth.stores import MIN_PASSWORD_LENGTH
+from pryv_server.auth.stores import check_password
 from pryv_server.core.layout import SETUP_MARKER
+from pryv_server.core.permissions import set_role
 from pryv_server.errors import NotFound
 from pryv_server.web.explorer.auth import log_in
 from pryv_server.web.explorer.first_run import claim
@@ -45,7 +48,6 @@ from pryv_server.web.services import get_services
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 8
 _TOKEN_CONTEXT = b"pryv first-run setup token"
 # The login limiter counts wrong setup tokens under this name (":" is in no user name).
 SETUP_LIMIT_KEY = ":setup"
@@ -118,10 +120,13 @@ def _problems(username: str, password: str, confirmation: str, token: str) -> li
         validate_username(username)
     except ValueError as error:
         problems.append(f"Username: {error}.")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    try:
+        check_password(password)
+    except ValueError:
         problems.append(f"Password: use at least {MIN_PASSWORD_LENGTH} characters.")
-    elif password != confirmation:
-        problems.append("Password confirmation: the two passwords differ.")
+    else:
+        if password != confirmation:
+            problems.append("Password confirmation: the two passwords differ.")
     if token_required() and not _token_matches(token):
         problems.append("Setup token: it does not match the one in pryv's log.")
     return problems
@@ -165,6 +170,13 @@ def setup_view() -> Response | str:
                 services.registry.records.delete(SETUP_MARKER)  # let the operator try again
                 raise
             log.info("first user %r created through the setup page", username)
+            if services.permissions.source is not None:
+                # The first user administers the server (with no permissions file, every user
+                # may do everything anyway).
+                services.permissions.edit(set_role(username, "admin"))
+            services.audit.record(
+                username, request.remote_addr or "", "user.add", username, via="setup"
+            )
             log_in(username)
             return redirect(url_for("explorer.projects"))
         return render_template(

@@ -21,9 +21,13 @@ from werkzeug.wrappers import Response
 from pryv_server.core import Package
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core.access import Action
+from pryv_server.core.names import normalize
 from pryv_server.core.overlays import reason_problem
 from pryv_server.errors import InvalidRequest
 from pryv_server.errors import PackageNotFound
+from pryv_server.web import authorize
+from pryv_server.web.audit import audit
 from pryv_server.web.explorer.auth import current_user
 from pryv_server.web.explorer.auth import safe_next
 from pryv_server.web.explorer.projects import find_release
@@ -34,6 +38,7 @@ ACTIONS = ("yank", "unyank")
 
 def _target(name: str, version: str, filename: str) -> tuple[Project, Release, Package | None]:
     """Find the release (and file) a yank is about; unknown ones raise NotFound (HTML 404)."""
+    authorize.require(Action.YANK, normalize(name))
     project = get_services().registry.get_project(name)
     release = find_release(project, version)
     if not filename:
@@ -99,6 +104,7 @@ def yank_page(name: str, release: str) -> Response | str | tuple[str, int]:
         undo=action == "unyank",
     )
     what = package.filename if package is not None else f"{project.name} {chosen.version}"
+    audit(action, f"{project.normalized} {chosen.version}", file=package and package.filename)
     if action == "unyank":
         flash(f"Un-yanked {what}: installers use it again.", "ok")
     else:

@@ -1,0 +1,92 @@
+"""API token records: hashing, expiry, revocation across instances within the check interval."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+
+from pryv_server.core.tokens import TokenStore
+from pryv_server.errors import AuthenticationRequired
+from pryv_server.errors import InvalidRequest
+from pryv_server.errors import NotFound
+from pryv_server.storage import MemoryStorage
+
+
+class Marker:
+    """A generation marker as the catalog sees it: moved by writers, seen when checked."""
+
+    def __init__(self) -> None:
+        self.moved = 0
+        self.seen = 0
+
+    def bump(self, key: str) -> None:
+        self.moved += 1
+
+    def check(self) -> None:  # the catalog's next check (each request locally, per ttl on S3)
+        self.seen = self.moved
+
+
+def stores(storage: MemoryStorage, marker: Marker, **options: object) -> TokenStore:
+    return TokenStore(storage, version=lambda: marker.seen, bump=marker.bump, **options)
+
+
+def test_a_revocation_reaches_another_instance_with_its_next_marker_check() -> None:
+    storage, marker = MemoryStorage(), Marker()
+    here, there = stores(storage, marker), stores(storage, marker)
+    record, secret = here.create("alice", "upload", projects=("demo",))
+    marker.check()
+    grant = there.verify(secret)
+    assert (grant.user, grant.role, grant.projects) == ("alice", "upload", ("demo",))
+    here.revoke(record.id)
+    with pytest.raises(AuthenticationRequired, match="was revoked"):
+        here.verify(secret)  # at once where it was revoked
+    assert there.verify(secret).id == record.id  # until its catalog checks the marker
+    marker.check()
+    with pytest.raises(AuthenticationRequired, match="was revoked"):
+        there.verify(secret)
+
+
+@pytest.mark.parametrize(
+    "presented", ["", "pryv-", "pryv-zz-zz", "x" * 100, "pryv-0123456789abcdef-" + "0" * 64]
+)
+def test_malformed_or_unknown_tokens_are_invalid(presented: str) -> None:
+    with pytest.raises(AuthenticationRequired, match=r"^invalid API token$"):
+        stores(MemoryStorage(), Marker()).verify(presented)
+
+
+def test_expiry_and_validation() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    tokens = stores(MemoryStorage(), Marker(), now=lambda: now)
+    _, secret = tokens.create("alice", "read", expires=now + timedelta(days=1))
+    assert tokens.verify(secret).role == "read"
+    tokens._now = lambda: now + timedelta(days=1)
+    with pytest.raises(AuthenticationRequired, match="expired on 2026-12-02T00:00:00Z"):
+        tokens.verify(secret)
+    for bad in [
+        {"role": "admin"},
+        {"role": "read", "projects": ("../x",)},
+        {"role": "read", "expires": now - timedelta(seconds=1)},
+        {"role": "read", "description": "two\nlines"},
+    ]:
+        with pytest.raises(InvalidRequest):
+            tokens.create("alice", **bad)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        tokens.revoke("../../etc")
+    with pytest.raises(NotFound):
+        tokens.revoke("0123456789abcdef")
+
+
+def test_checking_a_token_costs_microseconds() -> None:
+    tokens = stores(MemoryStorage(), Marker())
+    secrets = [tokens.create(f"user{n}", "read")[1] for n in range(200)]
+    tokens.verify(secrets[0])
+    started = time.perf_counter()
+    for _ in range(20):
+        for secret in secrets:
+            tokens.verify(secret)
+    per_check = (time.perf_counter() - started) / (20 * len(secrets))
+    assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
