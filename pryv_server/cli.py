@@ -1,4 +1,4 @@
-"""The ``pryv`` command: start, version, user add, yank, backfill-metadata and verify."""
+"""The ``pryv`` command: start, version, user add, yank, status, delete, gc, prune, verify..."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from pryv_server.core import Registry
 
 T = TypeVar("T")
+# PEP 792's statuses, as core.models.STATUSES (a test keeps them equal): the CLI imports core
+# only when a command runs.
+STATUSES = ("active", "archived", "deprecated", "quarantined")
 CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 config_option = click.option(
@@ -236,3 +239,50 @@ def verify(config_path: str | None) -> None:
             f"{len(problems)} problem(s); upload the identical files again to repair them"
         )
     click.echo("every stored file matches its sha256")
+
+
+@main.command("status")
+@config_option
+@click.argument("project")
+@click.argument("status", type=click.Choice(STATUSES))
+@click.option("--reason", default="", help="Why, shown to installers (PEP 792).")
+def status(config_path: str | None, project: str, status: str, reason: str) -> None:
+    """Set the PEP 792 status of PROJECT: active, archived, deprecated or quarantined."""
+    record = _on_registry(
+        config_path,
+        lambda registry: registry.set_status(project, status, reason=reason, user="cli"),
+    )
+    note = f" ({record.reason})" if record.reason else ""
+    click.echo(f"{project}: {record.status}{note}")
+
+
+@main.command("delete")
+@config_option
+@click.argument("project")
+@click.argument("version", required=False)
+@click.option("--file", "filename", metavar="FILENAME", help="Delete only this file of VERSION.")
+@click.option("--reason", required=True, help="Why (kept in the file's tombstone).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(
+    config_path: str | None,
+    project: str,
+    version: str | None,
+    filename: str | None,
+    reason: str,
+    yes: bool,
+) -> None:
+    """Delete PROJECT, release VERSION of it, or one file, for good.
+
+    A deleted filename can never be uploaded again.
+    """
+    what = filename or (f"{project} {version}" if version else f"every file of {project}")
+    if not yes:
+        click.confirm(f"Delete {what} for good?", abort=True)
+    deleted = _on_registry(
+        config_path,
+        lambda registry: registry.delete(
+            project, version, filename=filename, reason=reason, user="cli"
+        ),
+    )
+    for package in deleted:
+        click.echo(f"deleted {package.filename}")

@@ -10,6 +10,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _yank/<project>/<release>.json       release yank         core/registry.py  replaced
     ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
+    ├── _status/<project>.json               PEP 792 status       core/lifecycle.py replaced
+    ├── _tombstone/<project>/<identity>.json a deleted file       core/lifecycle.py once (1)
     ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
@@ -26,8 +28,11 @@ a key gets its meaning. "Where does an upload go?" is answered here::
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
-so the catalog's listing never mistakes one for a package. The listing reads records and the two
-overlay kinds (:func:`is_overlay_key`) and nothing else.
+so the catalog's listing never mistakes one for a package. The listing reads records and the
+overlay kinds (:func:`is_overlay_key`: yanks, backfilled metadata, statuses and tombstones) and
+nothing else. A tombstone outlives its file's record, blob and metadata (deleted after it is
+written): it hides the record from every reader even before the record is gone, and its filename
+can never be published again.
 
 Layering: ``web`` may import this module (it sits above ``core``), so the explorer's setup marker
 and session records and the health probe take their keys from here. ``storage`` sits below
@@ -55,6 +60,8 @@ __all__ = [
     "RESERVED_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
+    "STATUS_PREFIX",
+    "TOMBSTONE_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
     "backfilled_metadata_key",
@@ -65,9 +72,11 @@ __all__ = [
     "is_overlay_key",
     "is_record_key",
     "logout_key",
+    "project_status_key",
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
+    "tombstone_key",
 ]
 
 RESERVED_PREFIX = "_"  # in the projects store: never a package record
@@ -75,6 +84,8 @@ RECORD_SUFFIX = ".json"
 GENERATION_KEY = "_generation"
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
+STATUS_PREFIX = "_status/"
+TOMBSTONE_PREFIX = "_tombstone/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 SETUP_MARKER = "_setup-done"
 SESSIONS_PREFIX = "_sessions/"
@@ -121,9 +132,21 @@ def sdist_claim_key(project: NormalizedName, version: str) -> str:
     return f"{SDIST_CLAIM_PREFIX}{project}/{release_key(version)}"
 
 
+def project_status_key(project: NormalizedName) -> str:
+    """Return the key of a project's PEP 792 status record (absent: ``active``)."""
+    return f"{STATUS_PREFIX}{project}.json"
+
+
+def tombstone_key(project: NormalizedName, identity: str) -> str:
+    """Return the key of a deleted file's tombstone: its filename is never published again."""
+    return f"{TOMBSTONE_PREFIX}{project}/{identity}.json"
+
+
 def is_overlay_key(key: str) -> bool:
-    """Say whether ``key`` holds a yank or metadata record."""
-    return key.endswith(".json") and key.startswith((YANK_PREFIX, METADATA_PREFIX))
+    """Say whether ``key`` holds a yank, metadata, status or tombstone record."""
+    return key.endswith(".json") and key.startswith(
+        (YANK_PREFIX, METADATA_PREFIX, STATUS_PREFIX, TOMBSTONE_PREFIX)
+    )
 
 
 # -- projects store: the explorer's records ---------------------------------------------------

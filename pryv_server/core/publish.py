@@ -3,7 +3,8 @@
 Publishing follows one protocol so that nothing is ever visible half-written and no bytes are
 ever overwritten:
 
-1. validate the filename and the form, hash the bytes, check every digest sent;
+1. validate the filename and the form, refuse a closed project (archived or quarantined) or a
+   deleted filename (:mod:`pryv_server.core.lifecycle`), hash the bytes, check every digest sent;
 2. read the core metadata inside the archive (leniently, see
    :mod:`pryv_server.core.core_metadata`), check it names the file's project and version;
 3. store the bytes and the metadata under content-addressed keys (``<sha256>/<filename>``);
@@ -35,6 +36,7 @@ from pryv_server.core import distributions
 from pryv_server.core import layout
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.core_metadata import read_core_metadata
+from pryv_server.core.lifecycle import check_publishable
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serves_core_metadata
@@ -91,11 +93,13 @@ class Publisher:
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
 
-        :raises InvalidUpload: a subclass naming the problem; nothing was stored.
+        :raises InvalidUpload: a subclass naming the problem (``ProjectClosed``,
+            ``FilenameDeleted``...); nothing was stored.
         :raises DistributionExists: other bytes are already published under this filename.
         """
         parsed = parse_filename(upload.filename)
         _check_form(upload, parsed)
+        check_publishable(self.records, parsed)
         upload.content.seek(0)
         digests = distributions.compute_digests(upload.content)
         distributions.check_digests(digests, upload.digests or {})

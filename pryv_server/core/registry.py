@@ -19,8 +19,10 @@ from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.lifecycle import Lifecycle
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
+from pryv_server.core.models import ProjectStatus
 from pryv_server.core.models import Release
 from pryv_server.core.models import YankState
 from pryv_server.core.models import serves_core_metadata
@@ -58,6 +60,7 @@ class Registry:
         self._now = clock
         self.links = links
         self.publisher = Publisher(records, blobs, catalog, clock=clock)
+        self.lifecycle = Lifecycle(records, blobs, catalog, clock)
 
     # Reading -----------------------------------------------------------------------------
 
@@ -82,11 +85,16 @@ class Registry:
     def get_package(self, filename: str) -> Package:
         """Return the file published under this exact filename.
 
-        :raises PackageNotFound: no such file.
+        :raises PackageNotFound: no such file, or its project is quarantined (PEP 792).
         """
-        package = self.catalog.snapshot().by_filename.get(filename)
+        snapshot = self.catalog.snapshot()
+        package = snapshot.by_filename.get(filename)
         if package is None:
             raise PackageNotFound(f"no file named {filename!r}")
+        status = snapshot.statuses.get(package.project)
+        if status is not None and not status.offers_files:
+            # PEP 792: a quarantined project offers no file for download, by any path.
+            raise PackageNotFound(f"project {package.project!r} is quarantined: no file is offered")
         return package
 
     def open_package(self, package: Package) -> BinaryIO:
@@ -129,6 +137,26 @@ class Registry:
         :raises DistributionExists: other bytes are already published under this filename.
         """
         return self.publisher.publish(upload)
+
+    # Status (PEP 792) and deletion: see core/lifecycle.py -------------------------------
+
+    def set_status(
+        self, project: str, status: str, *, reason: str = "", user: str = ""
+    ) -> ProjectStatus:
+        """Give a project a PEP 792 status (see :meth:`Lifecycle.set_status`)."""
+        return self.lifecycle.set_status(project, status, reason=reason, user=user)
+
+    def delete(
+        self,
+        project: str,
+        version: str | None = None,
+        *,
+        filename: str | None = None,
+        reason: str,
+        user: str = "",
+    ) -> list[Package]:
+        """Delete a file, a release or a project for good (see :meth:`Lifecycle.delete`)."""
+        return self.lifecycle.delete(project, version, filename=filename, reason=reason, user=user)
 
     # Yanking (PEP 592) and metadata backfill -------------------------------------------
 

@@ -36,6 +36,7 @@ from tests.e2e.tools import DOCS_PASSWORD
 from tests.e2e.tools import DOCS_USER
 from tests.e2e.tools import add_docs_user
 from tests.e2e.tools import docs_env
+from tests.e2e.tools import home_with_config
 from tests.e2e.tools import run_block
 
 pytestmark = pytest.mark.e2e
@@ -54,14 +55,6 @@ def get(server: Server, path: str, accept: str = "text/html") -> tuple[int, str]
     except urllib.error.HTTPError as error:
         with error:
             return error.code, error.read().decode()
-
-
-def home_with_config(server: Server, tmp_path: Path) -> dict[str, str]:
-    """An environment whose default ``~/.pryv/pryv.ini`` is the running server's configuration."""
-    home = tmp_path / "home"
-    (home / ".pryv").mkdir(parents=True)
-    shutil.copy(server.config, home / ".pryv" / "pryv.ini")
-    return docs_env(home)
 
 
 def yanked_files(server: Server) -> dict[str, object]:

@@ -145,6 +145,14 @@ def docs_env(home: Path, *paths: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def home_with_config(server: Server, tmp_path: Path) -> dict[str, str]:
+    """An environment whose default ``~/.pryv/pryv.ini`` is the running server's configuration."""
+    home = tmp_path / "home"
+    (home / ".pryv").mkdir(parents=True)
+    shutil.copy(server.config, home / ".pryv" / "pryv.ini")
+    return docs_env(home)
+
+
 def run_block(
     commands: list[str],
     server: Server | str,

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from pryv_server.web.explorer import auth
+from pryv_server.web.explorer import managing
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
@@ -67,6 +68,7 @@ def build_blueprint() -> Blueprint:
     setup.register(blueprint)
     projects.register(blueprint)
     yanking.register(blueprint)
+    managing.register(blueprint)
     return blueprint
 
 
