@@ -286,3 +286,42 @@ def delete(
     )
     for package in deleted:
         click.echo(f"deleted {package.filename}")
+
+
+@main.command("gc")
+@config_option
+@click.option("--dry-run", is_flag=True, help="List what would be freed; change nothing.")
+def collect_garbage(config_path: str | None, dry_run: bool) -> None:
+    """Remove stored files that no record references, older than [lifecycle] gc-margin."""
+    settings = _load(config_path)
+    report = _on_registry(
+        config_path,
+        lambda registry: registry.collect_garbage(margin=settings.gc_margin, dry_run=dry_run),
+    )
+    verb = "would free" if dry_run else "freed"
+    for store, key, size in report.freed:
+        click.echo(f"{verb} {store}:{key} ({size} bytes)")
+    click.echo(
+        f"{verb} {len(report.freed)} object(s), {report.freed_bytes} bytes; "
+        f"spared {report.spared_young} younger than gc-margin ({settings.gc_margin:g} s)"
+    )
+
+
+@main.command("prune")
+@config_option
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; change nothing.")
+def prune(config_path: str | None, dry_run: bool) -> None:
+    """Delete the releases that the [lifecycle] retention rules do not keep."""
+    settings = _load(config_path)
+    if not settings.retention:
+        raise click.ClickException("no [lifecycle] retention rules are configured")
+    doomed = _on_registry(
+        config_path, lambda registry: registry.prune(settings.retention, dry_run=dry_run)
+    )
+    verb = "would delete" if dry_run else "deleted"
+    for item in doomed:
+        files = len(item.release.packages)
+        click.echo(
+            f"{verb} {item.project.normalized} {item.release.version} ({files} file(s): {item.why})"
+        )
+    click.echo(f"{verb} {len(doomed)} release(s)")

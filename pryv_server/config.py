@@ -162,6 +162,56 @@ def parse_positive_int(value: str) -> int:
 
 
 DOWNLOAD_MODES = ("stream", "redirect")
+# What a retention rule may say: keep the newest N dev releases, the newest N other
+# pre-releases, or drop releases older than N days (never the newest, never the latest final).
+RETENTION_KEYS = ("keep-dev", "keep-pre", "max-age")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRule:
+    """One ``[lifecycle] retention`` line: which projects, and what to keep of them.
+
+    ``pattern`` is a shell-style pattern matched against the normalized project name
+    (``nightly-*``); None means the rule says nothing about that kind of release.
+    """
+
+    pattern: str
+    keep_dev: int | None = None
+    keep_pre: int | None = None
+    max_age_days: float | None = None
+
+
+def parse_retention(value: str) -> tuple[RetentionRule, ...]:
+    """Parse ``[lifecycle] retention``: one rule per line, ``PATTERN key=N [key=N...]``.
+
+    Keys are ``keep-dev``, ``keep-pre`` (whole numbers) and ``max-age`` (days, ``30`` or
+    ``30d``). The first rule whose pattern matches a project applies to it.
+    """
+    rules = []
+    for line in value.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        pattern, settings = words[0], words[1:]
+        if not settings:
+            raise ValueError(f"the rule {line.strip()!r} says nothing to keep (use keep-dev=N...)")
+        found: dict[str, float] = {}
+        for setting in settings:
+            key, _, number = setting.partition("=")
+            if key not in RETENTION_KEYS:
+                raise ValueError(f"{setting!r}: use {', '.join(RETENTION_KEYS)} (key=number)")
+            found[key] = _not_negative(
+                float(number.removesuffix("d")) if key == "max-age" else int(number), number
+            )
+        rules.append(
+            RetentionRule(
+                pattern,
+                int(found["keep-dev"]) if "keep-dev" in found else None,
+                int(found["keep-pre"]) if "keep-pre" in found else None,
+                found.get("max-age"),
+            )
+        )
+    return tuple(rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +248,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
     _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
     _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),
+    _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
+    _Option("lifecycle", "retention", "retention", parse_retention, None),
 )
 
 
@@ -223,6 +275,8 @@ class Settings:
     aws_conditional_writes: bool = True
     aws_download: str = "stream"
     aws_presign_expiry: int = 300
+    gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
+    retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules
 
     @classmethod
     def from_mapping(

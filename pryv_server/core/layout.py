@@ -45,6 +45,7 @@ file's location is an option, not a layout key.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from packaging.utils import NormalizedName
 
@@ -69,6 +70,7 @@ __all__ = [
     "core_metadata_key",
     "description_key",
     "file_yank_key",
+    "is_blob_key",
     "is_overlay_key",
     "is_record_key",
     "logout_key",
@@ -164,6 +166,21 @@ def logout_key(username: str) -> str:
 def _fan_out(digest: str) -> str:
     """Spread keys over 65536 prefixes (few entries per directory, S3 partitions by prefix)."""
     return f"{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+# A blob, its core metadata, or a rendered description: what ``pryv gc`` may collect.
+_BLOB = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}/[^/]+")
+_DESCRIPTION = re.compile(
+    re.escape(DESCRIPTIONS_PREFIX) + r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.json"
+)
+
+
+def is_blob_key(key: str) -> bool:
+    """Say whether ``key`` of the packages store holds a file, its metadata or a description.
+
+    The two stores may be one: everything else there (records, markers) is never a blob.
+    """
+    return bool(_BLOB.fullmatch(key) or _DESCRIPTION.fullmatch(key))
 
 
 def blob_key(sha256: str, filename: str) -> str:

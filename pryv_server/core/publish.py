@@ -12,7 +12,10 @@ ever overwritten:
    same bytes are an idempotent success (which also restores a missing or damaged stored copy)
    and other bytes are :class:`DistributionExists`.
 
-A crash before step 4 leaves only an unreferenced blob, which no reader ever sees.
+A crash before step 4 leaves only an unreferenced blob, which no reader ever sees and
+``pryv gc`` collects once it is older than its margin (:mod:`pryv_server.core.gc`); after step 4
+the blob's presence is checked once more, in case that collection hit an old orphan of this very
+file at the wrong instant.
 """
 
 from __future__ import annotations
@@ -153,10 +156,26 @@ class Publisher:
             if existing is None:  # pragma: no cover - the record vanished again
                 raise
             return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
+        self._still_stored(blob_key, upload.content)
+        if metadata_key is not None:
+            self._still_stored(metadata_key, io.BytesIO(metadata_bytes))
         self.catalog.add(key, info.version, package)
         self.catalog.bump_generation()
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
+
+    def _still_stored(self, key: str, content: IO[bytes]) -> None:
+        """Store ``content`` again if ``pryv gc`` removed it as an orphan before the commit.
+
+        :meth:`store_blob` writes nothing when the key exists; an old orphan of the same file
+        (same name, same bytes) may be collected in the instant before the record names it.
+        """
+        try:
+            self.blobs.stat(key)
+        except ObjectNotFound:
+            content.seek(0)
+            self.blobs.write(key, content, overwrite=True)
+            log.warning("stored %s again: it was collected while this upload committed", key)
 
     def _existing(self, key: str) -> Package | None:
         try:

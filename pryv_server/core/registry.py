@@ -12,11 +12,16 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from typing import BinaryIO
 
+from pryv_server.config import RetentionRule
 from pryv_server.core import distributions
+from pryv_server.core import gc
 from pryv_server.core import layout
 from pryv_server.core import overlays
+from pryv_server.core import retention
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
 from pryv_server.core.lifecycle import Lifecycle
@@ -157,6 +162,19 @@ class Registry:
     ) -> list[Package]:
         """Delete a file, a release or a project for good (see :meth:`Lifecycle.delete`)."""
         return self.lifecycle.delete(project, version, filename=filename, reason=reason, user=user)
+
+    def collect_garbage(self, *, margin: float, dry_run: bool = False) -> gc.Collected:
+        """Remove what no visible record references (see :mod:`pryv_server.core.gc`)."""
+        return gc.collect(self.records, self.blobs, self.catalog, margin=margin, dry_run=dry_run)
+
+    def prune(
+        self, rules: tuple[RetentionRule, ...], *, dry_run: bool = False
+    ) -> list[retention.Doomed]:
+        """Delete the releases the retention rules remove (:mod:`pryv_server.core.retention`)."""
+        doomed = retention.plan(self.list_projects(), rules, datetime.now(UTC))
+        if not dry_run:
+            retention.prune(self.lifecycle, doomed)
+        return doomed
 
     # Yanking (PEP 592) and metadata backfill -------------------------------------------
 

@@ -129,7 +129,12 @@ class S3Storage:
         """HEAD the object; its ETag is the version token."""
         with self._translated(key, "stat"):
             response = self.clients().head_object(Bucket=self.bucket, Key=self._key(key))
-        return ObjectInfo(key, response["ContentLength"], etag(response["ETag"]))
+        return ObjectInfo(
+            key,
+            response["ContentLength"],
+            etag(response["ETag"]),
+            response["LastModified"].timestamp(),
+        )
 
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Page through ``list_objects_v2`` (1,000 keys a page); sizes and ETags come with it."""
@@ -138,7 +143,12 @@ class S3Storage:
         with self._translated(prefix, "list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][len(root) :], item["Size"], etag(item["ETag"]))
+                    yield ObjectInfo(
+                        item["Key"][len(root) :],
+                        item["Size"],
+                        etag(item["ETag"]),
+                        item["LastModified"].timestamp(),
+                    )
 
     def presigned_url(self, key: str) -> str:
         """Return a GET URL for the object, valid ``url_expiry`` seconds, that needs no credentials.
