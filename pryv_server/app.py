@@ -27,6 +27,7 @@ from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
 from pryv_server.web import register_blueprints
+from pryv_server.web.metrics import Metrics
 from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,12 @@ def build_services(settings: Settings) -> Services:
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
     registry = Registry(records, blobs, catalog, links=links)
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    return Services(settings, registry, users, Authenticator(CachedVerifier(users), limiter))
+    metrics = Metrics(registry.snapshot)
+    catalog.on_relist = metrics.index_reloaded
+    authenticator = Authenticator(CachedVerifier(users), limiter)
+    services = Services(settings, registry, users, authenticator, metrics)
+    services.pages.on_lookup = metrics.page
+    return services
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

@@ -102,6 +102,9 @@ def start(
     graceful_timeout: int,
 ) -> None:
     """Start the server (API and explorer) under gunicorn."""
+    from pryv_server.server import share_metrics_between_workers
+
+    share_metrics_between_workers()  # before the app (and prometheus-client) is imported
     from pryv_server.app import create_app
     from pryv_server.server import GunicornServer
     from pryv_server.web.simple import warm_up

@@ -248,6 +248,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
     _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
     _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),
+    _Option("metrics", "token", "metrics_token", parse_secret_key, None),
     _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
     _Option("lifecycle", "retention", "retention", parse_retention, None),
 )
@@ -275,6 +276,7 @@ class Settings:
     aws_conditional_writes: bool = True
     aws_download: str = "stream"
     aws_presign_expiry: int = 300
+    metrics_token: str | None = None  # a bearer token that may read /metrics, and only that
     gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
     retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules
 

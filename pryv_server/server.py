@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -15,6 +19,26 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestTimeout
 
 from pryv_server.worker import RequestTooSlow
+
+
+def share_metrics_between_workers() -> None:
+    """Make prometheus-client keep every worker's metrics in files one scrape adds up.
+
+    Must run before prometheus-client is imported (it reads the variable then): ``pryv start``
+    calls it before building the app. An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept.
+    The folder is removed when the process that made it exits (not when a worker does).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="pryv-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

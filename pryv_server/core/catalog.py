@@ -232,6 +232,8 @@ class Catalog:
         self._marker: str | None = "\0unknown"
         self._listed_at = float("-inf")
         self._checked_at = float("-inf")
+        # Told how long each relist took, in seconds (the web layer's metrics).
+        self.on_relist: Callable[[float], None] | None = None
 
     def snapshot(self) -> Snapshot:
         """Return a current snapshot, relisting first if other writers may have changed storage."""
@@ -279,6 +281,14 @@ class Catalog:
         return _marker_of(self.records)
 
     def _relist(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._read_records()
+        finally:
+            if self.on_relist is not None:
+                self.on_relist(time.perf_counter() - started)
+
+    def _read_records(self) -> None:
         previous: dict[str, Package | Overlay] = {
             **self._snapshot.packages,
             **self._snapshot.overlays,

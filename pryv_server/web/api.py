@@ -52,7 +52,7 @@ def sessionless_prefixes(app: Flask) -> tuple[str, ...]:
     ``/simple/``). The root is left out: ``POST /`` is an upload, but ``GET /`` is the explorer's
     home page, and a session the upload never reads costs it nothing.
     """
-    owners = {blueprint.name, health.blueprint.name}
+    owners = {blueprint.name, health.blueprint.name, "metrics"}
     prefixes = {
         rule.rule.split("<", 1)[0]
         for rule in app.url_map.iter_rules()

@@ -22,6 +22,7 @@ from typing import Literal
 from packaging.utils import NormalizedName
 
 from pryv_server.core.names import normalize
+from pryv_server.web.access_log import ROUTE_KEY
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
 from pryv_server.web.pages import Page
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 PREFIX = "/simple/"
+# The route patterns Flask would have matched (the metrics count by pattern).
+ROUTE_INDEX = "/simple/"
+ROUTE_PROJECT = "/simple/<project>/"
 
 
 class SimplePageCache:
@@ -78,7 +82,11 @@ class SimplePageCache:
             return None
         services = self.services
         page = services.pages.cached(services.registry.snapshot(), page_key(project, fmt))
-        return None if page is None else (page, CONTENT_TYPES[fmt])
+        if page is None:
+            return None
+        environ[ROUTE_KEY] = ROUTE_INDEX if project is None else ROUTE_PROJECT
+        services.metrics.page(hit=True)
+        return page, CONTENT_TYPES[fmt]
 
     def _verified(self, environ: WSGIEnvironment) -> bool:
         """Say whether the authenticator knows the credentials without a password check.

@@ -96,6 +96,8 @@ class Pages:
     def __init__(self) -> None:
         self._shelves: dict[NormalizedName | None, _Shelf] = {}
         self._lock = threading.Lock()
+        # Told of each lookup through page(): True for a page answered from the cache (metrics).
+        self.on_lookup: Callable[[bool], None] | None = None
 
     def cached(self, snapshot: Snapshot, key: PageKey) -> Page | None:
         """Return the page rendered for ``key`` from ``snapshot``'s state, or None; no lock.
@@ -121,6 +123,8 @@ class Pages:
     def page(self, snapshot: Snapshot, key: PageKey, render: Callable[[], Page]) -> Page:
         """Return the page for ``key``, rendering it (outside the lock) when none is current."""
         found = self.cached(snapshot, key)
+        if self.on_lookup is not None:
+            self.on_lookup(found is not None)
         if found is not None:
             return found
         page = render()

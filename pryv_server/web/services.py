@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -13,6 +14,9 @@ from pryv_server.auth import UserStore
 from pryv_server.config import Settings
 from pryv_server.core import Registry
 from pryv_server.web.pages import Pages
+
+if TYPE_CHECKING:
+    from pryv_server.web.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,8 @@ class Services:
     # The one way in for every login path (API Basic auth, explorer login, setup token, the
     # simple-page fast path).
     authenticator: Authenticator
+    # What /metrics reports (web/metrics.py).
+    metrics: Metrics
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
 

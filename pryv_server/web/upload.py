@@ -71,6 +71,7 @@ def upload() -> Response:
             digests=digests,
         )
     )
+    get_services().metrics.uploaded(published.package.size, published.created)
     if published.created:
         return Response(f"stored {published.package.filename}\n", status=200, mimetype="text/plain")
     return Response(
