@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
-from tests.docs_commands import docs_outputs
 from tests.e2e.servers import Server
 from tests.e2e.servers import clean_env
 from tests.e2e.servers import pip
 from tests.e2e.servers import run
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
-from tests.e2e.tools import DOCS_PASSWORD
-from tests.e2e.tools import DOCS_USER
 from tests.e2e.tools import add_docs_user
 from tests.e2e.tools import docs_env
+from tests.e2e.tools import docs_get
 from tests.e2e.tools import home_with_config
 from tests.e2e.tools import run_block
+from tests.e2e.tools import run_shown
 
 pytestmark = pytest.mark.e2e
 
@@ -45,16 +42,7 @@ JSON_V1 = "application/vnd.pypi.simple.v1+json"
 
 
 def simple_page(server: Server, accept: str = JSON_V1) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"{server.url}/simple/myproject/",
-        headers={"Accept": accept, "Authorization": basic_header(DOCS_USER, DOCS_PASSWORD)},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read().decode()
+    return docs_get(server, "/simple/myproject/", accept)
 
 
 def project_status(server: Server) -> dict[str, str]:
@@ -71,16 +59,6 @@ def listed(server: Server) -> list[str]:
 def said(result: subprocess.CompletedProcess[str]) -> str:
     """What a client printed, unwrapped (twine folds long lines to the terminal's width)."""
     return " ".join((result.stdout + result.stderr).split())
-
-
-def run_shown(heading: str, server: Server, cwd: Path, env: dict[str, str]) -> None:
-    shown = docs_outputs(PAGE, heading)
-    assert [command for command, _ in shown] == docs_block(PAGE, heading)
-    for command, output in shown:
-        result = run_block([command], server, cwd, env)
-        assert result.stdout == output, (
-            f"{command}: printed {result.stdout!r}, docs show {output!r}"
-        )
 
 
 def curl_shown(heading: str, server: Server, tmp_path: Path) -> None:
@@ -128,7 +106,7 @@ def test_status_as_shown_and_as_pip_and_uv_see_it(
     _status, html = simple_page(server, "text/html")
     assert '<meta name="pypi:project-status" content="archived">' in html
 
-    run_shown(STATUS_CLI, server, tmp_path, env)  # archived, then active again
+    run_shown(PAGE, STATUS_CLI, server, tmp_path, env)  # archived, then active again
     assert project_status(server) == {"status": "active"}
 
     curl_shown(STATUS_HTTP, server, tmp_path)  # quarantined
@@ -146,7 +124,7 @@ def test_status_as_shown_and_as_pip_and_uv_see_it(
 
 def test_deletion_as_shown(server: Server, published: dict[str, Path], tmp_path: Path) -> None:
     env = home_with_config(server, tmp_path)
-    run_shown(DELETE_CLI, server, tmp_path, env)
+    run_shown(PAGE, DELETE_CLI, server, tmp_path, env)
     assert listed(server) == [published["wheel2"].name]
     assert not list((server.root / "packages").rglob("myproject-1.0*"))
     for name in ("wheel1", "sdist1"):

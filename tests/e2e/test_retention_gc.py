@@ -15,9 +15,7 @@ import pytest
 from pryv_server.core import layout
 from tests.credentials import basic_header
 from tests.dists import make_wheel
-from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
-from tests.docs_commands import docs_outputs
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
@@ -30,7 +28,7 @@ from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
 from tests.e2e.tools import home_with_config
-from tests.e2e.tools import run_block
+from tests.e2e.tools import run_shown
 from tests.s3server import S3
 
 pytestmark = pytest.mark.e2e
@@ -130,16 +128,6 @@ def eventually(check: object, timeout: float = 10) -> bool:
     return False
 
 
-def run_shown(heading: str, server: Server, cwd: Path, env: dict[str, str]) -> None:
-    shown = docs_outputs(PAGE, heading)
-    assert [command for command, _ in shown] == docs_block(PAGE, heading)
-    for command, output in shown:
-        result = run_block([command], server, cwd, env)
-        assert result.stdout == output, (
-            f"{command}: printed {result.stdout!r}, docs show {output!r}"
-        )
-
-
 def test_prune_and_gc_as_shown_with_two_instances_serving(
     storage: Storage, instances: list[Server], tmp_path: Path, venv: Path
 ) -> None:
@@ -150,13 +138,13 @@ def test_prune_and_gc_as_shown_with_two_instances_serving(
     assert eventually(lambda: listed(second) == everything)
 
     env = {**home_with_config(first, tmp_path), **storage.env}
-    run_shown(PRUNE, first, tmp_path, env)
+    run_shown(PAGE, PRUNE, first, tmp_path, env)
     kept = everything - {wheels["1.1.dev1"].name}
     for server in instances:
         assert eventually(lambda server=server: listed(server) == kept), server.url
     assert not twine_upload(second, wheels["1.1.dev1"], check=False).returncode == 0
 
-    run_shown(GC, first, tmp_path, env)  # nothing is left over after prune
+    run_shown(PAGE, GC, first, tmp_path, env)  # nothing is left over after prune
 
     storage.plant(ORPHAN, b"an upload that crashed before its record")
     eager = write_config(storage, tmp_path / "home", "gc-margin = 0\n")

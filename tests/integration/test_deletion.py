@@ -158,15 +158,9 @@ def test_deleting_the_sdist_frees_the_release_claim_not_the_name(
 
 
 def test_cli_deletes_with_a_reason(
-    app: Flask, client: FlaskClient, dists: dict[str, Path], tmp_path: Path
+    client: FlaskClient, dists: dict[str, Path], cli_config: Path
 ) -> None:
-    settings = app.extensions["pryv"].settings
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\n"
-    )
+    config = cli_config
     no_reason = CliRunner().invoke(main, ["delete", "-c", str(config), "demo", "2.0", "--yes"])
     assert no_reason.exit_code != 0
     assert "--reason" in no_reason.output

@@ -146,14 +146,8 @@ def test_another_instance_sees_the_status(app: Flask, client: FlaskClient, wheel
     assert response.status_code == 400
 
 
-def test_cli_sets_the_status(app: Flask, client: FlaskClient, wheel: Path, tmp_path: Path) -> None:
-    settings = app.extensions["pryv"].settings
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\n"
-    )
+def test_cli_sets_the_status(client: FlaskClient, wheel: Path, cli_config: Path) -> None:
+    config = cli_config
     result = CliRunner().invoke(
         main, ["status", "-c", str(config), "demo", "archived", "--reason", "done"]
     )
