@@ -19,10 +19,14 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.backends import Backends
 from pryv_server.backends import read_remote_config
+from pryv_server.backends.webhooks import WebhookSender
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
+from pryv_server.core.events import Events
+from pryv_server.core.events import no_events
+from pryv_server.errors import ConfigError
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
@@ -44,6 +48,8 @@ FORM_ALLOWANCE = 16 * 1024 * 1024
 # real clients send a few dozen parts; more is junk refused before it costs memory.
 MAX_FORM_FIELD = 1024 * 1024
 MAX_FORM_PARTS = 1_000
+# Seconds a process waits at exit for its queued webhook events.
+WEBHOOK_DRAIN_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -75,7 +81,7 @@ def build_services(settings: Settings) -> Services:
     catalog = open_catalog(records, settings)
     users = open_user_store(settings, backends)
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
-    registry = Registry(records, blobs, catalog, links=links)
+    registry = Registry(records, blobs, catalog, links=links, events=open_webhooks(settings))
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     metrics = Metrics(registry.snapshot)
     catalog.on_relist = metrics.index_reloaded
@@ -83,6 +89,29 @@ def build_services(settings: Settings) -> Services:
     services = Services(settings, registry, users, authenticator, metrics)
     services.pages.on_lookup = metrics.page
     return services
+
+
+def open_webhooks(settings: Settings) -> Events:
+    """Build the webhook sender ``[webhooks]`` asks for, or listen to nothing.
+
+    :raises ConfigError: URLs without a secret (events would go out unsigned).
+    """
+    if not settings.webhook_urls:
+        return no_events
+    if settings.webhook_secret is None:
+        raise ConfigError(
+            f"{settings.config_path}: [webhooks] secret: set it (at least 16 characters): "
+            "receivers check each event's signature with it"
+        )
+    sender = WebhookSender(
+        settings.webhook_urls,
+        settings.webhook_secret,
+        queue_size=settings.webhook_queue_size,
+        retries=settings.webhook_retries,
+    )
+    # A command (pryv delete, prune) exits right after its change: give its events a moment.
+    atexit.register(sender.drain, WEBHOOK_DRAIN_SECONDS)
+    return sender
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

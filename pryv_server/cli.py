@@ -253,7 +253,7 @@ def status(config_path: str | None, project: str, status: str, reason: str) -> N
     """Set the PEP 792 status of PROJECT: active, archived, deprecated or quarantined."""
     record = _on_registry(
         config_path,
-        lambda registry: registry.set_status(project, status, reason=reason, user="cli"),
+        lambda registry: registry.lifecycle.set_status(project, status, reason=reason, user="cli"),
     )
     note = f" ({record.reason})" if record.reason else ""
     click.echo(f"{project}: {record.status}{note}")
@@ -283,7 +283,7 @@ def delete(
         click.confirm(f"Delete {what} for good?", abort=True)
     deleted = _on_registry(
         config_path,
-        lambda registry: registry.delete(
+        lambda registry: registry.lifecycle.delete(
             project, version, filename=filename, reason=reason, user="cli"
         ),
     )

@@ -162,6 +162,17 @@ def parse_positive_int(value: str) -> int:
 
 
 DOWNLOAD_MODES = ("stream", "redirect")
+
+
+def parse_urls(value: str) -> tuple[str, ...]:
+    """Parse a list of http(s) URLs, one per line or separated by spaces."""
+    urls = tuple(value.split())
+    for url in urls:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return urls
+
+
 # What a retention rule may say: keep the newest N dev releases, the newest N other
 # pre-releases, or drop releases older than N days (never the newest, never the latest final).
 RETENTION_KEYS = ("keep-dev", "keep-pre", "max-age")
@@ -248,6 +259,10 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
     _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
     _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),
+    _Option("webhooks", "urls", "webhook_urls", parse_urls, None),
+    _Option("webhooks", "secret", "webhook_secret", parse_secret_key, None),
+    _Option("webhooks", "queue-size", "webhook_queue_size", parse_positive_int, "1000"),
+    _Option("webhooks", "retries", "webhook_retries", parse_count, "5"),
     _Option("metrics", "token", "metrics_token", parse_secret_key, None),
     _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
     _Option("lifecycle", "retention", "retention", parse_retention, None),
@@ -276,6 +291,10 @@ class Settings:
     aws_conditional_writes: bool = True
     aws_download: str = "stream"
     aws_presign_expiry: int = 300
+    webhook_urls: tuple[str, ...] = ()  # where events are POSTed (backends/webhooks.py)
+    webhook_secret: str | None = None  # the HMAC key signing them
+    webhook_queue_size: int = 1000
+    webhook_retries: int = 5
     metrics_token: str | None = None  # a bearer token that may read /metrics, and only that
     gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
     retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules

@@ -134,7 +134,9 @@ class WebhookSender:
                 return
             if not outcome.startswith("retry"):
                 break
-        log.warning("webhook %s %s to %s not delivered: %s", delivery.event, delivery.id, url, outcome)
+        log.warning(
+            "webhook %s %s to %s not delivered: %s", delivery.event, delivery.id, url, outcome
+        )
 
     def _attempt(self, url: str, delivery: Delivery) -> str | None:
         """POST once; return None when delivered, else why (``retry: ...`` when worth retrying)."""

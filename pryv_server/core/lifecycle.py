@@ -41,6 +41,8 @@ from packaging.utils import NormalizedName
 from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Catalog
+from pryv_server.core.events import Events
+from pryv_server.core.events import no_events
 from pryv_server.core.models import ACTIVE
 from pryv_server.core.models import STATUSES
 from pryv_server.core.models import Package
@@ -106,6 +108,7 @@ class Lifecycle:
     blobs: Storage
     catalog: Catalog
     clock: Callable[[], str]
+    events: Events = no_events
 
     def set_status(
         self, project: str, status: str, *, reason: str = "", user: str = ""
@@ -127,6 +130,9 @@ class Lifecycle:
         )
         self._changed()
         log.info("status of %s set to %s by %s (%s)", normalized, status, user or "?", reason)
+        self.events(
+            "status", {"project": normalized, "status": status, "reason": reason, "user": user}
+        )
         return record
 
     def delete(
@@ -199,6 +205,18 @@ class Lifecycle:
             self._unlist(package)
             log.info("deleted %s by %s (%s)", package.filename, user or "?", reason)
         self._changed()
+        for package in packages:
+            self.events(
+                "delete",
+                {
+                    "project": package.project,
+                    "version": package.version,
+                    "filename": package.filename,
+                    "sha256": package.sha256,
+                    "reason": reason,
+                    "user": user,
+                },
+            )
         referenced = {p.blob_key for p in self.catalog.snapshot().by_filename.values()}
         for package in packages:
             if package.blob_key not in referenced:

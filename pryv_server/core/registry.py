@@ -24,10 +24,11 @@ from pryv_server.core import overlays
 from pryv_server.core import retention
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.events import Events
+from pryv_server.core.events import no_events
 from pryv_server.core.lifecycle import Lifecycle
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
-from pryv_server.core.models import ProjectStatus
 from pryv_server.core.models import Release
 from pryv_server.core.models import YankState
 from pryv_server.core.models import serves_core_metadata
@@ -58,6 +59,7 @@ class Registry:
         *,
         clock: Callable[[], str] = utc_now,
         links: Presigner | None = None,
+        events: Events = no_events,
     ) -> None:
         self.records = records
         self.blobs = blobs
@@ -65,7 +67,8 @@ class Registry:
         self._now = clock
         self.links = links
         self.publisher = Publisher(records, blobs, catalog, clock=clock)
-        self.lifecycle = Lifecycle(records, blobs, catalog, clock)
+        self.events = events
+        self.lifecycle = Lifecycle(records, blobs, catalog, clock, events)
 
     # Reading -----------------------------------------------------------------------------
 
@@ -141,27 +144,23 @@ class Registry:
         :raises InvalidUpload: a subclass naming the problem; nothing was stored.
         :raises DistributionExists: other bytes are already published under this filename.
         """
-        return self.publisher.publish(upload)
+        published = self.publisher.publish(upload)
+        if published.created:
+            package = published.package
+            self.events(
+                "upload",
+                {
+                    "project": package.project,
+                    "version": package.version,
+                    "filename": package.filename,
+                    "sha256": package.sha256,
+                    "size": package.size,
+                    "user": package.uploader,
+                },
+            )
+        return published
 
-    # Status (PEP 792) and deletion: see core/lifecycle.py -------------------------------
-
-    def set_status(
-        self, project: str, status: str, *, reason: str = "", user: str = ""
-    ) -> ProjectStatus:
-        """Give a project a PEP 792 status (see :meth:`Lifecycle.set_status`)."""
-        return self.lifecycle.set_status(project, status, reason=reason, user=user)
-
-    def delete(
-        self,
-        project: str,
-        version: str | None = None,
-        *,
-        filename: str | None = None,
-        reason: str,
-        user: str = "",
-    ) -> list[Package]:
-        """Delete a file, a release or a project for good (see :meth:`Lifecycle.delete`)."""
-        return self.lifecycle.delete(project, version, filename=filename, reason=reason, user=user)
+    # Status (PEP 792) and deletion are registry.lifecycle's (core/lifecycle.py); gc, prune:
 
     def collect_garbage(self, *, margin: float, dry_run: bool = False) -> gc.Collected:
         """Remove what no visible record references (see :mod:`pryv_server.core.gc`)."""
@@ -216,6 +215,11 @@ class Registry:
             key = layout.file_yank_key(file.project, file.version, file.identity)
         self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
         self._changed()
+        self.events(
+            "unyank" if undo else "yank",
+            {"project": normalize(project), "version": version, "filename": filename,
+             "reason": reason, "user": user},
+        )  # fmt: skip
         log.info(
             "%s %s %s %s by %s",
             "un-yanked" if undo else "yanked",

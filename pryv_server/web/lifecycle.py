@@ -55,7 +55,7 @@ def set_status() -> Response:
     project = _required(fields, "project", "'project' and 'status' (and optionally 'reason')")
     status = _required(fields, "status", "'project' and 'status' (and optionally 'reason')")
     require_manage(g.identity, project)
-    record = get_services().registry.set_status(
+    record = get_services().registry.lifecycle.set_status(
         project, status, reason=str(fields.get("reason") or ""), user=g.identity.name
     )
     return jsonify(
@@ -73,7 +73,7 @@ def delete() -> Response:
     require_manage(g.identity, project)
     version = str(fields.get("version") or "").strip() or None
     filename = str(fields.get("filename") or "").strip() or None
-    deleted = get_services().registry.delete(
+    deleted = get_services().registry.lifecycle.delete(
         project, version, filename=filename, reason=reason, user=g.identity.name
     )
     return jsonify(

@@ -38,7 +38,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         expected = "sha256=" + hmac.new(SECRET.encode(), body, "sha256").hexdigest()
         good = hmac.compare_digest(self.headers["X-Pryv-Signature-256"], expected)

@@ -84,7 +84,7 @@ def test_gc_collects_what_a_half_done_deletion_left(clock: Clock, tmp_path: Path
     publish(registry, wheel)
     (record_key,) = [k for k in stored(registry.records) if layout.is_record_key(k)]
     record = registry.records.read(record_key)
-    registry.delete("demo", "1.0", reason="leak")
+    registry.lifecycle.delete("demo", "1.0", reason="leak")
     registry.records.write(record_key, io.BytesIO(record))  # as if the deletion had crashed
     package = json.loads(record)
     registry.blobs.write(package["blob_key"], io.BytesIO(wheel.read_bytes()))

@@ -35,7 +35,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((dict(self.headers), body))
         status = self.server.statuses.pop(0) if self.server.statuses else 204
@@ -102,3 +102,15 @@ def test_a_full_queue_drops_events_instead_of_blocking(caplog: pytest.LogCapture
     assert "webhook queue full" in caplog.text
     release.set()
     assert sender.drain(5)
+
+
+def test_urls_without_a_secret_stop_the_start(tmp_path: object) -> None:
+    from pryv_server.app import open_webhooks
+    from pryv_server.config import Settings
+    from pryv_server.errors import ConfigError
+
+    settings = Settings.from_mapping({"webhooks": {"urls": "http://127.0.0.1:9/hook"}})
+    with pytest.raises(ConfigError, match=r"\[webhooks\] secret: set it"):
+        open_webhooks(settings)
+    with pytest.raises(ConfigError, match="not an http"):
+        Settings.from_mapping({"webhooks": {"urls": "ftp://x/hook", "secret": SECRET}})

@@ -49,7 +49,7 @@ def manage_page(name: str) -> Response | tuple[str, int]:
         raise InvalidRequest(f"unknown action {action!r}: use status or delete")
     try:
         if action == "status":
-            record = registry.set_status(
+            record = registry.lifecycle.set_status(
                 project.normalized,
                 request.form.get("status", ""),
                 reason=request.form.get("reason", ""),
@@ -68,7 +68,7 @@ def _delete(project: Project, identity: Identity) -> Response:
     filename = request.form.get("filename", "").strip() or None
     if version is None and filename is None and request.form.get("confirm") != project.normalized:
         raise InvalidRequest(f"type {project.normalized!r} to confirm deleting the whole project")
-    deleted = get_services().registry.delete(
+    deleted = get_services().registry.lifecycle.delete(
         project.normalized,
         version,
         filename=filename,
