@@ -36,10 +36,7 @@ from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
 
-# On a remote store the generation marker is checked every index-ttl; a full relist without a
-# marker change (records added by hand) happens this often at most.
-REMOTE_RELIST_SECONDS = 300.0
-# Records read at once when an index (re)loads from a remote store (S3's pool has 32 connections).
+# Records read at once when the catalog loads from a remote store (S3's pool has 32 connections).
 REMOTE_RECORD_LOADERS = 16
 
 # Room in the body for the form fields beside the file (twine sends the README, classifiers...).
@@ -115,15 +112,14 @@ def open_webhooks(settings: Settings) -> Events:
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:
-    """Build the catalog: a local marker costs a stat a request, a remote one a HEAD per ttl."""
+    """Build the catalog: locally a stat a request, remotely a journal listing per index-ttl."""
     if not settings.projects_path.is_local:
-        ttl = max(REMOTE_RELIST_SECONDS, settings.index_ttl)
         return Catalog(
             records,
-            ttl=ttl,
             check_interval=settings.index_ttl,
             loaders=REMOTE_RECORD_LOADERS,
             signal=worker_signal(),
+            marker=False,
         )
     return Catalog(records, ttl=settings.index_ttl, check_interval=0.0)
 

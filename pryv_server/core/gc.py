@@ -86,15 +86,21 @@ def collect(
     clock: Callable[[], float] = time.time,
 ) -> Collected:
     """Remove (or with ``dry_run`` only list) what nothing references; see the module docstring."""
-    catalog.reload()
     snapshot = catalog.snapshot()
     report = Collected()
-    for key in sorted(snapshot.packages):
-        package = snapshot.packages[key]
-        if layout.tombstone_key(package.project, package.identity) in snapshot.overlays:
-            report.freed.append(("projects", key, 0))
-            if not dry_run:
-                records.delete(key)
+    # Listed, not read from the snapshot: a record restored behind the journal's back counts too.
+    leftovers = sorted(
+        info.key
+        for info in records.list_objects()
+        if layout.is_record_key(info.key)
+        and layout.TOMBSTONE_PREFIX + info.key in snapshot.overlays
+    )
+    for key in leftovers:
+        report.freed.append(("projects", key, 0))
+        if not dry_run:
+            records.delete(key)
+    if leftovers and not dry_run:
+        catalog.changed(*leftovers)
     referenced = referenced_blobs(snapshot)
     now = clock()
     for info in sorted(blobs.list_objects(), key=lambda item: item.key):
@@ -106,7 +112,6 @@ def collect(
         if dry_run or _delete_if_unchanged(blobs, info):
             report.freed.append(("packages", info.key, info.size))
     if report.freed and not dry_run:
-        catalog.bump_generation()
         log.info("gc freed %d object(s), %d bytes", len(report.freed), report.freed_bytes)
     return report
 

@@ -7,6 +7,10 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     projects store: small records, read by core/catalog.py      written by        how
     ├── <project>/<identity>.json            package record       core/publish.py   once (1)
     ├── _generation                          generation marker    core/catalog.py   replaced
+    ├── _journal/<seq:016d>.json             one catalog change   core/journal.py   once (1)
+    ├── _checkpoint/<seq:016d>.json          catalog checkpoint   core/checkpoints  once (1)
+    ├── _checkpoint/<seq:016d>.claim         who writes it        core/checkpoints  once (1)
+    ├── _checkpoint-parts/<sha256>.json      its records          core/checkpoints  once (1)
     ├── _yank/<project>/<release>.json       release yank         core/registry.py  replaced
     ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
@@ -67,13 +71,20 @@ __all__ = [
     "YANK_PREFIX",
     "backfilled_metadata_key",
     "blob_key",
+    "checkpoint_claim_key",
+    "checkpoint_key",
+    "checkpoint_part_key",
+    "checkpoint_seq",
     "core_metadata_key",
     "description_key",
     "file_yank_key",
     "is_blob_key",
     "is_overlay_key",
     "is_record_key",
+    "journal_key",
+    "journal_seq",
     "logout_key",
+    "overlay_project",
     "project_status_key",
     "record_key",
     "release_yank_key",
@@ -84,6 +95,10 @@ __all__ = [
 RESERVED_PREFIX = "_"  # in the projects store: never a package record
 RECORD_SUFFIX = ".json"
 GENERATION_KEY = "_generation"
+JOURNAL_PREFIX = "_journal/"
+CHECKPOINT_PREFIX = "_checkpoint/"
+CHECKPOINT_PARTS_PREFIX = "_checkpoint-parts/"
+SEQ_DIGITS = 16  # zero-padded, so keys sort as numbers do (S3 lists in key order)
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
 STATUS_PREFIX = "_status/"
@@ -149,6 +164,54 @@ def is_overlay_key(key: str) -> bool:
     return key.endswith(".json") and key.startswith(
         (YANK_PREFIX, METADATA_PREFIX, STATUS_PREFIX, TOMBSTONE_PREFIX)
     )
+
+
+def overlay_project(key: str) -> NormalizedName:
+    """Return the project an overlay key belongs to (its first segment after the prefix)."""
+    segment = key.partition("/")[2].partition("/")[0]
+    if key.startswith(STATUS_PREFIX):
+        segment = segment.removesuffix(RECORD_SUFFIX)  # _status/<project>.json
+    return NormalizedName(segment)
+
+
+# -- projects store: the catalog's change journal and checkpoints (core/journal.py) -----------
+
+
+def journal_key(seq: int) -> str:
+    """Return the key of the journal entry number ``seq`` (keys sort in seq order)."""
+    return f"{JOURNAL_PREFIX}{seq:0{SEQ_DIGITS}d}.json"
+
+
+def journal_seq(key: str) -> int | None:
+    """Return the seq of a journal entry key, or None for any other key."""
+    return _seq_of(key, JOURNAL_PREFIX, ".json")
+
+
+def checkpoint_key(seq: int) -> str:
+    """Return the key of the manifest of the checkpoint taken at journal entry ``seq``."""
+    return f"{CHECKPOINT_PREFIX}{seq:0{SEQ_DIGITS}d}.json"
+
+
+def checkpoint_claim_key(seq: int) -> str:
+    """Return the key that one instance creates before writing the checkpoint at ``seq``."""
+    return f"{CHECKPOINT_PREFIX}{seq:0{SEQ_DIGITS}d}.claim"
+
+
+def checkpoint_seq(key: str) -> int | None:
+    """Return the seq of a checkpoint manifest key, or None for any other key."""
+    return _seq_of(key, CHECKPOINT_PREFIX, ".json")
+
+
+def checkpoint_part_key(content: bytes) -> str:
+    """Return the content-addressed key of one part of a checkpoint."""
+    return f"{CHECKPOINT_PARTS_PREFIX}{hashlib.sha256(content).hexdigest()}.json"
+
+
+def _seq_of(key: str, prefix: str, suffix: str) -> int | None:
+    digits = key.removeprefix(prefix).removesuffix(suffix)
+    if len(key) != len(prefix) + SEQ_DIGITS + len(suffix) or not digits.isdigit():
+        return None
+    return int(digits) if key.startswith(prefix) and key.endswith(suffix) else None
 
 
 # -- projects store: the explorer's records ---------------------------------------------------

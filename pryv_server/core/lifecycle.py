@@ -14,9 +14,9 @@ of it and no deleted filename ever comes back:
    deleted). From here on the catalog hides the record, on every instance that reads the
    tombstone, and publishing refuses the filename (and every spelling of it: the key is the
    file's identity), as PyPI does;
-2. delete the record, its file yank and its backfilled-metadata record, then tell every reader
-   (generation marker, then relist): gone from every page of this instance at once, of the
-   others within ``index-ttl``;
+2. journal the tombstones (:meth:`Catalog.changed`), then delete the record, its file yank and
+   its backfilled-metadata record and journal that too: gone from every page of this instance
+   at once, of the others when they next follow the journal (within ``index-ttl``);
 3. delete the blob and its core metadata when no record still visible names them (keys are
    content-addressed by digest *and* filename, so only another spelling of the same file could
    share them, and that one is tombstoned too).
@@ -123,12 +123,9 @@ class Lifecycle:
         reason = overlays.check_reason(reason, "status")
         normalized = self._existing_project(project)
         record = ProjectStatus(status, reason, user, self.clock())
-        self.records.write(
-            layout.project_status_key(normalized),
-            io.BytesIO(overlays.encode(record)),
-            overwrite=True,
-        )
-        self._changed()
+        key = layout.project_status_key(normalized)
+        self.records.write(key, io.BytesIO(overlays.encode(record)), overwrite=True)
+        self.catalog.changed(key)
         log.info("status of %s set to %s by %s (%s)", normalized, status, user or "?", reason)
         self.events(
             "status", {"project": normalized, "status": status, "reason": reason, "user": user}
@@ -158,8 +155,9 @@ class Lifecycle:
         self.delete_packages(targets, reason=reason, user=user)
         if version is None and filename is None:
             # The name is free again (its filenames are not): a new project starts active.
-            self.records.delete(layout.project_status_key(targets[0].project))
-            self._changed()
+            key = layout.project_status_key(targets[0].project)
+            self.records.delete(key)
+            self.catalog.changed(key)
         return targets
 
     def targets(self, project: str, version: str | None, filename: str | None) -> list[Package]:
@@ -183,7 +181,10 @@ class Lifecycle:
     def delete_packages(self, packages: Iterable[Package], *, reason: str, user: str) -> None:
         """Tombstone, unlist and free each file (steps 1-3 of the module docstring)."""
         packages = list(packages)
+        if not packages:
+            return
         now = self.clock()
+        stones = []
         for package in packages:
             tombstone = Tombstone(
                 package.filename,
@@ -194,17 +195,18 @@ class Lifecycle:
                 user,
                 now,
             )
+            stone = layout.tombstone_key(package.project, package.identity)
             try:
-                self.records.write(
-                    layout.tombstone_key(package.project, package.identity),
-                    io.BytesIO(overlays.encode(tombstone)),
-                    overwrite=False,
-                )
+                self.records.write(stone, io.BytesIO(overlays.encode(tombstone)), overwrite=False)
             except ObjectExists:
                 pass  # deleted by someone else meanwhile: finish the job all the same
-            self._unlist(package)
+            stones.append(stone)
+        # Journaled at once: from here on every instance hides these files.
+        self.catalog.changed(*stones)
+        removed = [key for package in packages for key in self._unlist(package)]
+        self.catalog.changed(*removed)
+        for package in packages:
             log.info("deleted %s by %s (%s)", package.filename, user or "?", reason)
-        self._changed()
         for package in packages:
             self.events(
                 "delete",
@@ -223,28 +225,30 @@ class Lifecycle:
                 self.blobs.delete(package.blob_key)
                 self.blobs.delete(layout.core_metadata_key(package.blob_key))
 
-    def _unlist(self, package: Package) -> None:
-        """Remove the record of a tombstoned file and the overlays that only it used."""
-        self.records.delete(layout.record_key(package.project, package.identity))
-        self.records.delete(
-            layout.file_yank_key(package.project, package.version, package.identity)
-        )
-        self.records.delete(layout.backfilled_metadata_key(package.project, package.identity))
+    def _unlist(self, package: Package) -> list[str]:
+        """Remove the record of a tombstoned file and the overlays only it used; return their keys.
+
+        (The sdist claim is not the catalog's, so it is not returned for the journal.)
+        """
+        keys = [
+            layout.record_key(package.project, package.identity),
+            layout.file_yank_key(package.project, package.version, package.identity),
+            layout.backfilled_metadata_key(package.project, package.identity),
+        ]
+        for key in keys:
+            self.records.delete(key)
         if package.kind == "sdist":
             claim = layout.sdist_claim_key(package.project, package.version)
             try:
                 claimed = self.records.read(claim).decode("utf-8", "replace")
             except ObjectNotFound:
-                return
+                return keys
             if claimed == package.filename:
                 self.records.delete(claim)
+        return keys
 
     def _existing_project(self, project: str) -> NormalizedName:
         normalized = normalize(project)
         if self.catalog.snapshot().project(normalized) is None:
             raise ProjectNotFound(f"no project named {project!r}")
         return normalized
-
-    def _changed(self) -> None:
-        self.catalog.bump_generation()
-        self.catalog.reload()

@@ -109,7 +109,11 @@ def encode(overlay: Overlay) -> bytes:
 
 def decode(key: str, content: bytes) -> Overlay:
     """Parse a record read from ``key``; raises ValueError/KeyError/TypeError on a bad one."""
-    record = json.loads(content)
+    return decode_record(key, json.loads(content))
+
+
+def decode_record(key: str, record: Any) -> Overlay:
+    """Build the overlay from the JSON object stored under ``key`` (errors as :func:`decode`)."""
     if record.get("schema") != OVERLAY_SCHEMA:
         raise ValueError(f"unsupported record schema {record.get('schema')!r}")
     if key.startswith(layout.YANK_PREFIX):

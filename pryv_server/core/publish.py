@@ -119,7 +119,14 @@ class Publisher:
         key = layout.record_key(parsed.project, parsed.identity)
         existing = self._existing(key)
         if existing is not None:
-            return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
+            published = self._resolve_duplicate(
+                existing, digests.sha256, upload.content, metadata_bytes
+            )
+            if key not in self.catalog.latest().packages:
+                # The first attempt died between its record and its journal entry (so it was
+                # never acknowledged): the identical retry journals it.
+                self.catalog.published(key, existing)
+            return published
         if parsed.kind == "sdist":
             self._claim_sdist(parsed)
 
@@ -149,7 +156,7 @@ class Publisher:
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
         try:
-            info = self.records.write(key, io.BytesIO(record), overwrite=False)
+            self.records.write(key, io.BytesIO(record), overwrite=False)
         except ObjectExists:
             # Another upload of the same file won the race between our check and our write.
             existing = self._existing(key)
@@ -159,8 +166,7 @@ class Publisher:
         self._still_stored(blob_key, upload.content)
         if metadata_key is not None:
             self._still_stored(metadata_key, io.BytesIO(metadata_bytes))
-        self.catalog.add(key, info.version, package)
-        self.catalog.bump_generation()
+        self.catalog.published(key, package)
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
 

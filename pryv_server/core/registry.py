@@ -201,11 +201,12 @@ class Registry:
         reason = "" if undo else overlays.check_reason(reason)
         release = self._release(project, version)
         state = YankState(yanked=not undo, reason=reason, user=user, time=self._now())
+        removed: list[str] = []
         if filename is None:
             for package in release.packages:
-                self.records.delete(
-                    layout.file_yank_key(package.project, package.version, package.identity)
-                )
+                file_key = layout.file_yank_key(package.project, package.version, package.identity)
+                self.records.delete(file_key)
+                removed.append(file_key)
             key = layout.release_yank_key(release.packages[0].project, str(release.version))
         else:
             matches = [p for p in release.packages if p.filename == filename]
@@ -214,7 +215,7 @@ class Registry:
             file = matches[0]
             key = layout.file_yank_key(file.project, file.version, file.identity)
         self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
-        self._changed()
+        self.catalog.changed(key, *removed)
         self.events(
             "unyank" if undo else "yank",
             {"project": normalize(project), "version": version, "filename": filename,
@@ -240,6 +241,7 @@ class Registry:
         :returns: the files that gained metadata.
         """
         done: list[Package] = []
+        written: list[str] = []
         for package in self.snapshot().by_filename.values():
             if package.metadata_key is not None or not serves_core_metadata(
                 package.kind, package.metadata
@@ -255,16 +257,15 @@ class Registry:
                 content = distributions.read_metadata_file(spooled, parsed)
             key, sha256 = self.publisher.store_metadata(package.blob_key, content)
             record = overlays.encode(overlays.MetadataRecord(key, sha256, self._now()))
+            overlay_key = layout.backfilled_metadata_key(package.project, package.identity)
             try:
-                self.records.write(
-                    layout.backfilled_metadata_key(package.project, package.identity),
-                    io.BytesIO(record),
-                )
+                self.records.write(overlay_key, io.BytesIO(record))
             except ObjectExists:
                 pass  # another process backfilled the same bytes first
             done.append(package)
-        if done:
-            self._changed()
+            written.append(overlay_key)
+        if written:
+            self.catalog.changed(*written)
         return done
 
     def verify(self) -> list[tuple[Package, str]]:
@@ -290,7 +291,3 @@ class Registry:
         if release is None:
             raise PackageNotFound(f"{project!r} has no release {version!r}")
         return release
-
-    def _changed(self) -> None:
-        self.catalog.bump_generation()
-        self.catalog.reload()

@@ -96,8 +96,12 @@ class Storage(Protocol):
         """Remove the object if it exists (idempotent)."""
         ...
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every object whose key starts with ``prefix`` (recursive, in no given order)."""
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object whose key starts with ``prefix`` (recursive, in no given order).
+
+        :param start_after: only keys that sort after this one (S3 skips the others on its side,
+            so following an append-only series of ordered keys costs one request).
+        """
         ...
 
 

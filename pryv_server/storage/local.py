@@ -172,7 +172,7 @@ class LocalStorage:
             log.info("removed %d stale temporary files from %s", removed, self.root)
         return removed
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Walk the tree below the prefix's folder, skipping temp files.
 
         A folder whose mtime has not moved since it was last read is not read again: every way
@@ -184,7 +184,7 @@ class LocalStorage:
         folder, _, _ = prefix.rpartition("/")
         start = self._path(folder) if folder else self.root
         for info in self._walk(start, folder):
-            if info.key.startswith(prefix):
+            if info.key.startswith(prefix) and info.key > start_after:
                 yield info
 
     def _walk(self, folder: Path, key_prefix: str) -> Iterator[ObjectInfo]:

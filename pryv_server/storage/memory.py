@@ -83,8 +83,12 @@ class MemoryStorage:
             self._objects.pop(validate_key(key), None)
             self._written.pop(key, None)
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Yield a snapshot of the matching objects."""
         with self._lock:
-            snapshot = [self._info(key) for key in self._objects if key.startswith(prefix)]
+            snapshot = [
+                self._info(key)
+                for key in self._objects
+                if key.startswith(prefix) and key > start_after
+            ]
         yield from snapshot

@@ -136,12 +136,19 @@ class S3Storage:
             response["LastModified"].timestamp(),
         )
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Page through ``list_objects_v2`` (1,000 keys a page); sizes and ETags come with it."""
         root = f"{self.prefix}/" if self.prefix else ""
         paginator = self.clients().get_paginator("list_objects_v2")
         with self._translated(prefix, "list"):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
+            pages = (
+                paginator.paginate(
+                    Bucket=self.bucket, Prefix=root + prefix, StartAfter=root + start_after
+                )
+                if start_after
+                else paginator.paginate(Bucket=self.bucket, Prefix=root + prefix)
+            )
+            for page in pages:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
                         item["Key"][len(root) :],

@@ -1,4 +1,4 @@
-"""Correctness of the in-memory index: other writers, stale entries, bad records."""
+"""Correctness of the catalog: other writers seen through the journal, stale entries, bad records."""
 
 from __future__ import annotations
 
@@ -21,21 +21,22 @@ class CountingStorage(MemoryStorage):
         self.calls.append(f"stat {key}")
         return super().stat(key)
 
-    def list_objects(self, prefix=""):
+    def list_objects(self, prefix="", *, start_after=""):
         self.calls.append("list")
-        return super().list_objects(prefix)
+        return super().list_objects(prefix, start_after=start_after)
 
     def read(self, key):
         self.calls.append(f"read {key}")
         return super().read(key)
 
 
-def put(storage: MemoryStorage, version: str, *, bump: bool = True) -> str:
+def put(storage: MemoryStorage, version: str, *, journal: bool = True) -> str:
+    """Write a record as another process's publish does (record, then journal entry, marker)."""
     item = package(version)
     key = record_key(item.project, item.identity)
     storage.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
-    if bump:
-        storage.write(GENERATION_KEY, io.BytesIO(version.encode()), overwrite=True)
+    if journal:
+        Catalog(storage).published(key, item)
     return key
 
 
@@ -67,34 +68,46 @@ def test_another_writer_is_seen_through_the_generation_marker() -> None:
     assert filenames(index) == ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
 
 
-def test_unchanged_marker_means_no_relist_until_ttl() -> None:
+def test_an_entry_without_a_marker_change_is_read_within_ttl() -> None:
     storage = CountingStorage()
     put(storage, "1.0")
     now = [0.0]
     index = Catalog(storage, ttl=10, check_interval=0, clock=lambda: now[0])
     index.snapshot()
-    put(storage, "2.0", bump=False)  # a hand edit: no marker change
+    item = package("2.0")
+    key = record_key(item.project, item.identity)
+    storage.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
+    Catalog(storage, marker=False).published(key, item)  # journaled, but the marker stays
     now[0] = 5
     assert len(filenames(index)) == 1
-    storage.calls.clear()
     now[0] = 11
     assert len(filenames(index)) == 2
-    assert "list" in storage.calls
 
 
-def test_relist_reads_only_new_records_and_drops_deleted_ones() -> None:
+def test_a_record_written_without_a_journal_entry_is_not_served() -> None:
+    """Only journaled changes count: an upload that died before its entry was never acknowledged."""
+    storage = CountingStorage()
+    put(storage, "1.0")
+    index = Catalog(storage, ttl=0, check_interval=0)
+    index.snapshot()
+    put(storage, "2.0", journal=False)
+    assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
+
+
+def test_catching_up_reads_only_the_journal_and_drops_deleted_records() -> None:
     storage = CountingStorage()
     first = put(storage, "1.0")
     now = [0.0]
     index = Catalog(storage, ttl=60, check_interval=0, clock=lambda: now[0])
     index.snapshot()
-    second = put(storage, "2.0")
+    put(storage, "2.0")
     storage.calls.clear()
     now[0] = 1
-    index.snapshot()
-    assert [call for call in storage.calls if call.startswith("read")] == [f"read {second}"]
+    assert len(filenames(index)) == 2
+    reads = [call for call in storage.calls if call.startswith("read")]
+    assert reads == ["read _journal/0000000000000002.json"]  # the record came inline
     storage.delete(first)
-    storage.write(GENERATION_KEY, io.BytesIO(b"x"), overwrite=True)
+    Catalog(storage).changed(first)
     now[0] = 2
     assert filenames(index) == ["demo-2.0-py3-none-any.whl"]
 
@@ -108,12 +121,12 @@ def test_unreadable_records_are_skipped_not_fatal() -> None:
     assert filenames(index) == ["demo-1.0-py3-none-any.whl"]
 
 
-def test_add_makes_own_publish_visible_at_once() -> None:
+def test_published_makes_own_publish_visible_at_once() -> None:
     storage = MemoryStorage()
     index = Catalog(storage, ttl=60, check_interval=60)
     assert filenames(index) == []
     item = package("3.0")
-    index.add("demo/x.json", "v1", item)
+    index.published("demo/x.json", item)
     assert filenames(index) == ["demo-3.0-py3-none-any.whl"]
     assert index.snapshot().project("demo").latest.version.public == "3.0"
 
@@ -125,14 +138,13 @@ def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
     from pryv_server.core.overlays import YankState
 
     first, second, third = package("1.0"), package("2.0"), package("3.0")
+    a, b, c = (record_key(item.project, item.identity) for item in (first, second, third))
     overlays = {
         release_yank_key("demo", "2.0"): YankState(yanked=True, reason="bad", user="u", time="t")
     }
-    base = Snapshot.build(1, {"demo/a.json": first, "demo/b.json": second}, overlays)
-    grown = base.with_package("demo/c.json", third)
-    rebuilt = Snapshot.build(
-        2, {"demo/a.json": first, "demo/b.json": second, "demo/c.json": third}, overlays
-    )
+    base = Snapshot.build(1, {a: first, b: second}, overlays)
+    grown = base.with_changes({c: third})
+    rebuilt = Snapshot.build(2, {a: first, b: second, c: third}, overlays)
     assert grown.generation == 2
     assert dict(grown.packages) == dict(rebuilt.packages)
     assert {k: sorted(v, key=lambda p: p.filename) for k, v in grown.by_project.items()} == {
@@ -151,9 +163,10 @@ def test_workers_sharing_a_signal_see_each_others_uploads_at_once() -> None:
     worker_a = Catalog(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
     worker_b = Catalog(records, ttl=300, check_interval=5, clock=lambda: now[0], signal=signal)
     assert filenames(worker_a) == filenames(worker_b) == []
-    key = put(records, "1.0", bump=False)
-    worker_a.add(key, records.stat(key).version, package("1.0"))
-    worker_a.bump_generation()
+    item = package("1.0")
+    key = record_key(item.project, item.identity)
+    records.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
+    worker_a.published(key, item)
     now[0] = 0.1  # far less than check_interval
     assert filenames(worker_b) == ["demo-1.0-py3-none-any.whl"]
     records.calls.clear()
@@ -185,10 +198,10 @@ class GatedStorage(MemoryStorage):
         self.gate = threading.Event()
         self.gate.set()
 
-    def list_objects(self, prefix=""):
+    def list_objects(self, prefix="", *, start_after=""):
         self.entered.set()
         self.gate.wait(timeout=10)
-        return super().list_objects(prefix)
+        return super().list_objects(prefix, start_after=start_after)
 
 
 def test_a_request_during_another_threads_relist_waits_for_it() -> None:
@@ -255,14 +268,53 @@ def test_an_upload_keeps_the_projects_of_every_other_project() -> None:
     first = index.snapshot()
     assembled, demo = first.project("other"), first.project("demo")
 
-    key = put(records, "2.0", bump=False)  # this process publishes
-    index.add(key, records.stat(key).version, package("2.0"))
+    item = package("2.0")  # this process publishes
+    key = record_key(item.project, item.identity)
+    records.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
+    index.published(key, item)
     second = index.snapshot()
     assert second.project("other") is assembled
     assert second.project("demo") is not demo  # its own project changed
     assert second.by_project["other"] is first.by_project["other"]
 
-    put(records, "3.0")  # another worker publishes: this one relists
+    put(records, "3.0")  # another worker publishes: this one reads its journal entry
     third = index.snapshot()
     assert len(third.by_project["demo"]) == 3
     assert third.project("other") is assembled
+
+
+def test_records_read_again_in_one_catch_up_keep_their_own_keys() -> None:
+    """Several overlays changed in one batch: each value must land on its own key."""
+    from pryv_server.core.layout import file_yank_key
+    from pryv_server.core.layout import release_yank_key
+    from pryv_server.core.overlays import YankState
+    from pryv_server.core.overlays import encode
+
+    storage = MemoryStorage()
+    from dataclasses import replace
+
+    wheel = package("1.0")
+    sdist = replace(wheel, filename="demo-1.0.tar.gz", identity="demo-1.0.tar.gz", kind="sdist")
+    for item in (wheel, sdist):
+        storage.write(
+            record_key(item.project, item.identity), io.BytesIO(json.dumps(item.to_json()).encode())
+        )
+    index = Catalog(storage, ttl=0)
+    index.snapshot()
+    writer = Catalog(storage)
+    keys = [
+        release_yank_key("demo", "1.0"),
+        file_yank_key("demo", "1.0", wheel.identity),
+        file_yank_key("demo", "1.0", sdist.identity),
+    ]
+    states = [
+        YankState(yanked=True, reason="release"),
+        YankState(yanked=True, reason="wheel only"),
+        YankState(yanked=False),
+    ]
+    for key, state in zip(keys, states, strict=True):
+        storage.write(key, io.BytesIO(encode(state)))
+    writer.changed(*keys)
+    found = index.snapshot().by_filename
+    assert found[wheel.filename].yanked_reason == "wheel only"
+    assert not found[sdist.filename].yanked

@@ -65,7 +65,12 @@ def test_snapshot_hides_tombstoned_records_and_carries_statuses() -> None:
     assert project.status == ProjectStatus("archived", "done")
     # A publish of a tombstoned file never enters a snapshot.
     gone_key = layout.record_key(gone.project, gone.identity)
-    assert gone.filename not in snapshot.with_package(gone_key, gone).by_filename
+    assert gone.filename not in snapshot.with_changes({gone_key: gone}).by_filename
+    # A status written later reaches the project; removing it makes it active again.
+    status_key = layout.project_status_key(kept.project)
+    later = snapshot.with_changes({status_key: ProjectStatus("quarantined")})
+    assert later.project(kept.project).status.status == "quarantined"  # type: ignore[union-attr]
+    assert later.with_changes({status_key: None}).project(kept.project).status.status == "active"  # type: ignore[union-attr]
 
 
 def test_a_status_change_invalidates_the_project_pages() -> None:

@@ -79,12 +79,21 @@ def test_index_notices_yank_records_and_skips_broken_ones(caplog: pytest.LogCapt
     index = Catalog(store, ttl=0)
     assert not index.snapshot().by_filename[wheel.filename].yanked
     key = layout.release_yank_key(wheel.project, "1.0")
+    writer = Catalog(store)  # another process: writes, then journals the key
     store.write(key, io.BytesIO(overlays.encode(YankState(yanked=True, reason="r"))))
+    writer.changed(key)
     assert index.snapshot().by_filename[wheel.filename].yanked_reason == "r"
     store.write(key, io.BytesIO(b"{not json"), overwrite=True)
+    writer.changed(key)
     assert not index.snapshot().by_filename[wheel.filename].yanked
     assert "unreadable record _yank/demo/1.json" in caplog.text
+    store.write(
+        key, io.BytesIO(overlays.encode(YankState(yanked=True, reason="r"))), overwrite=True
+    )
+    writer.changed(key)
+    assert index.snapshot().by_filename[wheel.filename].yanked
     store.delete(key)
+    writer.changed(key)
     assert not index.snapshot().by_filename[wheel.filename].yanked
 
 

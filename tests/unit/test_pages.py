@@ -11,7 +11,6 @@ import pytest
 
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
-from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.core.layout import record_key
 from pryv_server.core.layout import release_yank_key
 from pryv_server.core.models import Package
@@ -30,11 +29,11 @@ def release(project: str, version: str) -> Package:
     return replace(package(version), project=project, filename=filename, identity=filename)  # type: ignore[arg-type]
 
 
-def publish(records: MemoryStorage, item: Package, *, bump: bool = True) -> str:
+def publish(records: MemoryStorage, item: Package, catalog: Catalog | None = None) -> str:
+    """Write a record and journal it, through ``catalog`` or as another process would."""
     key = record_key(item.project, item.identity)
     records.write(key, io.BytesIO(json.dumps(item.to_json()).encode()))
-    if bump:
-        records.write(GENERATION_KEY, io.BytesIO(item.filename.encode()), overwrite=True)
+    (catalog or Catalog(records)).published(key, item)
     return key
 
 
@@ -57,7 +56,8 @@ def test_a_page_is_rendered_once_per_state_and_the_index_per_snapshot() -> None:
     assert calls == ["first", "first"]
     assert pages.cached(snapshot, PageKey("demo", "another form")) is None
 
-    later = snapshot.with_package("k2", release("other", "1.0"))
+    other = release("other", "1.0")
+    later = snapshot.with_changes({record_key(other.project, other.identity): other})
     assert pages.cached(later, PageKey("demo", "form")) == rendered("first")  # demo unchanged
     assert pages.cached(later, PageKey(None, "form")) is None  # the index lists every project
 
@@ -120,14 +120,13 @@ def test_an_upload_keeps_the_pages_of_every_other_project() -> None:
         pages.page(first, PageKey(name, "page"), lambda name=name: rendered(f"{name} v1"))  # type: ignore[misc]
 
     item = release("demo", "2.0")
-    key = publish(records, item, bump=False)  # this process publishes
-    catalog.add(key, records.stat(key).version, item)
+    publish(records, item, catalog)  # this process publishes
     second = catalog.snapshot()
     assert pages.cached(second, PageKey("other", "page")) == rendered("other v1")
     assert pages.cached(second, PageKey("demo", "page")) is None  # its own project changed
 
     pages.page(second, PageKey("demo", "page"), lambda: rendered("demo v2"))
-    publish(records, release("demo", "3.0"))  # another worker publishes: this one relists
+    publish(records, release("demo", "3.0"))  # another worker publishes: this one follows
     third = catalog.snapshot()
     assert len(third.by_project["demo"]) == 3
     assert pages.cached(third, PageKey("other", "page")) == rendered("other v1")
@@ -142,7 +141,7 @@ def test_a_yank_renders_its_project_again() -> None:
     pages.page(catalog.snapshot(), PageKey("demo", "page"), lambda: rendered("before the yank"))
     yank = YankState(yanked=True, reason="bad", user="u", time="t")
     records.write(release_yank_key("demo", "1.0"), io.BytesIO(encode(yank)))
-    catalog.reload()
+    catalog.changed(release_yank_key("demo", "1.0"))
     after = catalog.snapshot()
     assert after.by_filename["demo-1.0-py3-none-any.whl"].yanked
     assert pages.cached(after, PageKey("demo", "page")) is None

@@ -1,0 +1,245 @@
+"""Checkpoints of the catalog, so a new instance starts from a few objects, not one per file.
+
+A checkpoint taken at journal entry ``seq`` is a manifest (``_checkpoint/<seq>.json``) naming
+its parts: **base** parts of up to :data:`PART_RECORDS` records each, then a few **deltas**, each
+holding the keys changed over a stretch of the journal (with their current record, or as
+deleted). Parts are content-addressed and written once. A start reads the newest manifest, its
+parts, then follows the journal after ``seq``.
+
+Writing stays cheap as the registry grows, the way a log-structured merge tree does it: a
+checkpoint adds one small delta with the keys changed since the previous checkpoint, then merges
+the newest deltas while the one before is less than :data:`MERGE_FACTOR` times larger, so their
+sizes fall geometrically and there are at most about ``log4(REBASE_AFTER / 5)`` of them (7). A
+key is rewritten a handful of times on its way into larger deltas, and the base (``files /
+10,000`` writes) only once the deltas hold :data:`REBASE_AFTER` keys. So a start costs about
+``12 + files / 10,000`` requests, and a checkpoint one or two small writes.
+
+An instance claims the checkpoint's number with a create-if-absent write first, so two instances
+never both write one; one that dies after its claim only leaves the next number to someone else.
+A damaged or missing checkpoint only costs a slower start: the catalog then lists every record,
+as it did before checkpoints existed. Old manifests, claims and parts are removed once
+:data:`KEEP` newer manifests exist: a start reading one of them when it goes retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from pryv_server.core.layout import CHECKPOINT_PREFIX
+from pryv_server.core.layout import checkpoint_claim_key
+from pryv_server.core.layout import checkpoint_key
+from pryv_server.core.layout import checkpoint_part_key
+from pryv_server.core.layout import checkpoint_seq
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.storage.base import Storage
+
+SCHEMA = 2
+PART_RECORDS = 10_000
+REBASE_AFTER = 10_000
+MERGE_FACTOR = 4
+KEEP = 2  # manifests kept (with their parts); older ones are removed
+
+# key -> the record's JSON object (as stored), or None for a key that no longer exists
+ObjectOf = Callable[[str], Any | None]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One delta part: its key in the store and the record keys it holds."""
+
+    part: str
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What one checkpoint is made of."""
+
+    seq: int
+    base: tuple[str, ...]
+    deltas: tuple[Delta, ...]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A checkpoint read back: its manifest (deltas with their keys) and every record."""
+
+    manifest: Manifest
+    objects: dict[str, Any]
+
+
+class Checkpoints:
+    """Read and write the catalog's checkpoints in one store."""
+
+    def __init__(self, store: Storage, *, readers: int = 1) -> None:
+        self.store = store
+        self.readers = readers
+
+    def newest(self) -> int | None:
+        """Return the seq of the newest manifest (one listing), or None when there is none."""
+        return max(self._manifests(), default=None)
+
+    def load(self, seq: int, *, base: bool = True) -> Loaded:
+        """Read the manifest at ``seq`` and its parts (only the deltas unless ``base``).
+
+        :raises ObjectNotFound: a part or the manifest was removed meanwhile.
+        :raises ValueError: a damaged manifest or part (also KeyError, TypeError).
+        """
+        body = json.loads(self.store.read(checkpoint_key(seq)))
+        if body.get("schema") != SCHEMA or body["seq"] != seq:
+            raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
+        base_parts = tuple(str(part) for part in body["base"])
+        delta_parts = [str(part) for part in body["deltas"]]
+        read = self._map(self._read_part, (*(base_parts if base else ()), *delta_parts))
+        split = len(read) - len(delta_parts)
+        objects: dict[str, Any] = {}
+        for records, _ in read[:split]:
+            objects.update(records)
+        deltas = []
+        for part, (records, deleted) in zip(delta_parts, read[split:], strict=True):
+            objects.update(records)
+            for key in deleted:
+                objects.pop(key, None)
+            deltas.append(Delta(part, frozenset(records) | frozenset(deleted)))
+        return Loaded(Manifest(seq, base_parts, tuple(deltas)), objects)
+
+    def write(
+        self,
+        seq: int,
+        *,
+        previous: Manifest | None,
+        fresh: set[str],
+        keys: Callable[[], Iterable[str]],
+        object_of: ObjectOf,
+    ) -> Manifest | None:
+        """Take the checkpoint at ``seq``, or return None when another instance claimed it.
+
+        :param previous: the newest checkpoint this instance knows (None: write a new base).
+        :param fresh: every key changed since ``previous``.
+        :param keys: every key of the catalog (read only when the base is rewritten).
+        :param object_of: a key's current record as a JSON object, None if it is gone.
+        """
+        try:
+            self.store.write(checkpoint_claim_key(seq), io.BytesIO(b""), overwrite=False)
+        except ObjectExists:
+            return None
+        deltas = list(previous.deltas) if previous else []
+        pending = set(fresh)
+        while deltas and len(deltas[-1].keys) < MERGE_FACTOR * max(len(pending), 1):
+            pending |= deltas.pop().keys  # the newest deltas fold into the new one
+        if previous is None or len(pending) + sum(len(d.keys) for d in deltas) > REBASE_AFTER:
+            manifest = Manifest(seq, self._write_base(keys(), object_of), ())
+        else:
+            manifest = Manifest(
+                seq, previous.base, (*deltas, self._write_delta(pending, object_of))
+            )
+        body = {
+            "schema": SCHEMA,
+            "seq": seq,
+            "base": list(manifest.base),
+            "deltas": [delta.part for delta in manifest.deltas],
+        }
+        self._put(checkpoint_key(seq), _dump(body))
+        return manifest
+
+    def collect(self) -> int | None:
+        """Remove what only manifests older than the newest :data:`KEEP` need.
+
+        Returns the oldest kept checkpoint's seq: journal entries up to it are no longer needed
+        by anyone (None while fewer than :data:`KEEP` checkpoints exist).
+
+        Only parts that an old manifest names and no kept one does are removed: a part with no
+        manifest yet may belong to a checkpoint being written right now.
+        """
+        manifests = sorted(self._manifests(), reverse=True)
+        if len(manifests) < KEEP:
+            return None
+        kept, old = manifests[:KEEP], manifests[KEEP:]
+        needed: set[str] = set()
+        for seq in kept:
+            needed.update(self._parts_of(seq))
+        parts: set[str] = set()
+        for seq in old:
+            with contextlib.suppress(ObjectNotFound, ValueError, KeyError, TypeError):
+                parts.update(self._parts_of(seq))
+        doomed = sorted(parts - needed)
+        for info in list(self.store.list_objects(CHECKPOINT_PREFIX)):
+            number = info.key[len(CHECKPOINT_PREFIX) :].partition(".")[0]
+            if number.isdigit() and int(number) < kept[-1]:
+                doomed.append(info.key)
+        for key in doomed:
+            self.store.delete(key)
+        return kept[-1]
+
+    def _parts_of(self, seq: int) -> list[str]:
+        body = json.loads(self.store.read(checkpoint_key(seq)))
+        return [str(part) for part in (*body["base"], *body["deltas"])]
+
+    def _write_base(self, keys: Iterable[str], object_of: ObjectOf) -> tuple[str, ...]:
+        parts: list[str] = []
+        chunk: dict[str, Any] = {}
+        for key in sorted(keys):
+            record = object_of(key)
+            if record is None:
+                continue
+            chunk[key] = record
+            if len(chunk) >= PART_RECORDS:
+                parts.append(self._write_part(chunk, []))
+                chunk = {}
+        if chunk or not parts:
+            parts.append(self._write_part(chunk, []))
+        return tuple(parts)
+
+    def _write_delta(self, keys: set[str], object_of: ObjectOf) -> Delta:
+        records: dict[str, Any] = {}
+        deleted: list[str] = []
+        for key in sorted(keys):
+            record = object_of(key)
+            if record is None:
+                deleted.append(key)
+            else:
+                records[key] = record
+        return Delta(self._write_part(records, deleted), frozenset(keys))
+
+    def _write_part(self, records: Mapping[str, Any], deleted: list[str]) -> str:
+        content = _dump({"schema": SCHEMA, "records": dict(records), "deleted": deleted})
+        key = checkpoint_part_key(content)
+        self._put(key, content)
+        return key
+
+    def _put(self, key: str, content: bytes) -> None:
+        try:
+            self.store.write(key, io.BytesIO(content), overwrite=False)
+        except ObjectExists:
+            pass  # parts are content-addressed: the same bytes are already there
+
+    def _manifests(self) -> list[int]:
+        numbers = (checkpoint_seq(info.key) for info in self.store.list_objects(CHECKPOINT_PREFIX))
+        return [number for number in numbers if number is not None]
+
+    def _read_part(self, key: str) -> tuple[dict[str, Any], list[str]]:
+        body = json.loads(self.store.read(key))
+        if body.get("schema") != SCHEMA:
+            raise ValueError(f"the checkpoint part {key} is not of schema {SCHEMA}")
+        return dict(body["records"]), [str(key) for key in body.get("deleted") or ()]
+
+    def _map(
+        self, read: Callable[[str], tuple[dict[str, Any], list[str]]], keys: tuple[str, ...]
+    ) -> list[tuple[dict[str, Any], list[str]]]:
+        if self.readers <= 1 or len(keys) < 2:
+            return [read(key) for key in keys]
+        with ThreadPoolExecutor(max_workers=min(self.readers, len(keys))) as pool:
+            return list(pool.map(read, keys))
+
+
+def _dump(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")

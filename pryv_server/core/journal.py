@@ -1,0 +1,137 @@
+"""The catalog's change journal: one object per change, under keys that sort in the order made.
+
+Every write the catalog must see (a package record, a yank, a backfilled metadata record) is
+followed by one journal entry naming the keys it changed. An instance that knows the catalog as of
+entry ``n`` catches up with one listing of the keys after ``n`` (``start_after``: one request on
+S3 however large the registry) and one read per new entry, instead of relisting every record.
+
+Entry numbers are allocated by create-if-absent: a writer tries the entry after the newest it
+knows, and on a conflict the next one, so of several instances racing for one number exactly one
+wins and no entry is lost or overwritten. Entry ``n + 1`` is only ever created after entry ``n``
+exists, so a follower that sees a hole knows the entries below it were removed (they are once a
+checkpoint covers them, see :mod:`pryv_server.core.checkpoints`) and reloads from a checkpoint.
+
+An entry names keys; a follower reads their current content again (an overlay can be replaced
+between its write and its entry, and two writers' entries may land in either order). A package
+record is written once and never changes, so its entry carries it inline and costs no extra read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from pryv_server.core.layout import JOURNAL_PREFIX
+from pryv_server.core.layout import journal_key
+from pryv_server.core.layout import journal_seq
+from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
+from pryv_server.storage.base import Storage
+
+ENTRY_SCHEMA = 1
+
+
+class JournalGap(Exception):
+    """Entries this follower has not read were removed: reload from a checkpoint."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change: the keys it touched, and the once-written records among them, inline."""
+
+    seq: int
+    keys: tuple[str, ...]
+    records: Mapping[str, Any] = field(default_factory=dict)  # key -> record JSON object
+
+    def encode(self) -> bytes:
+        """Serialize for the store (the seq is the key, not the content)."""
+        body = {"schema": ENTRY_SCHEMA, "keys": list(self.keys), "records": dict(self.records)}
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, seq: int, content: bytes) -> Entry:
+        """Parse a stored entry; raises ValueError/KeyError/TypeError on a damaged one."""
+        body = json.loads(content)
+        if body.get("schema") != ENTRY_SCHEMA:
+            raise ValueError(f"unsupported journal entry schema {body.get('schema')!r}")
+        return cls(seq, tuple(str(key) for key in body["keys"]), dict(body.get("records") or {}))
+
+
+class Journal:
+    """Append entries to, and read them back from, the ``_journal/`` keys of one store."""
+
+    def __init__(self, store: Storage, *, readers: int = 1) -> None:
+        self.store = store
+        self.readers = readers
+
+    def append(
+        self, keys: Iterable[str], records: Mapping[str, Any] | None = None, *, after: int
+    ) -> int:
+        """Write one entry with the first free number above ``after``; return that number."""
+        entry = Entry(0, tuple(keys), dict(records or {}))
+        content = entry.encode()
+        seq = after + 1
+        while True:
+            try:
+                self.store.write(journal_key(seq), io.BytesIO(content), overwrite=False)
+                return seq
+            except ObjectExists:
+                seq += 1  # another writer took it; its entry is read when we follow
+
+    def head(self, after: int = 0) -> int:
+        """Return the highest entry number (``after`` when there is none above it)."""
+        return max(self._numbers_after(after), default=after)
+
+    def read_after(self, seq: int) -> list[Entry]:
+        """Return the entries after ``seq``, in order.
+
+        :raises JournalGap: the entry after ``seq`` is gone while later ones exist.
+        """
+        numbers = sorted(self._numbers_after(seq))
+        if numbers and numbers[0] != seq + 1:
+            raise JournalGap(f"journal entries {seq + 1} to {numbers[0] - 1} were removed")
+        if self.readers > 1 and len(numbers) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.readers, len(numbers))) as pool:
+                loaded = list(pool.map(self._read, numbers))
+        else:
+            loaded = [self._read(number) for number in numbers]
+        entries = []
+        for number, entry in zip(numbers, loaded, strict=True):
+            if entry is None:
+                if number != numbers[0]:
+                    raise JournalGap(f"journal entry {number} was removed while being read")
+                continue
+            entries.append(entry)
+        return entries
+
+    def forget_through(self, seq: int) -> int:
+        """Remove the entries up to ``seq`` (a checkpoint covers them); return how many."""
+        removed = 0
+        for info in list(self.store.list_objects(JOURNAL_PREFIX)):
+            number = journal_seq(info.key)
+            if number is not None and number <= seq:
+                self.store.delete(info.key)
+                removed += 1
+        return removed
+
+    def _numbers_after(self, seq: int) -> list[int]:
+        start = journal_key(seq) if seq > 0 else ""
+        numbers = (
+            journal_seq(info.key)
+            for info in self.store.list_objects(JOURNAL_PREFIX, start_after=start)
+        )
+        return [number for number in numbers if number is not None and number > seq]
+
+    def _read(self, seq: int) -> Entry | None:
+        try:
+            return Entry.decode(seq, self.store.read(journal_key(seq)))
+        except ObjectNotFound:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            raise JournalGap(f"journal entry {seq} is unreadable: {error}") from None

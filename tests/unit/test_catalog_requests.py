@@ -1,0 +1,332 @@
+"""What the catalog costs an object store, counted in requests (issue: many instances, one bucket).
+
+A request-counting store stands in for S3: every call below is one billed request there. The
+figures asserted are the design's (docs/storage-s3.md): an idle instance makes one request per
+index-ttl, catching up after K changes costs O(K), and a start costs a few requests plus one per
+10,000 files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pryv_server.app import open_catalog
+from pryv_server.config import Settings
+from pryv_server.config import parse_location
+from pryv_server.core import Catalog
+from pryv_server.core import Registry
+from pryv_server.core import Upload
+from pryv_server.core import checkpoints
+from pryv_server.core.layout import CHECKPOINT_PREFIX
+from pryv_server.core.layout import JOURNAL_PREFIX
+from pryv_server.core.layout import record_key
+from pryv_server.core.models import Package
+from pryv_server.errors import StorageError
+from pryv_server.storage import MemoryStorage
+from pryv_server.storage import ObjectInfo
+from tests.concurrency import all_at_once
+from tests.dists import make_wheel
+from tests.records import package
+
+
+class CountingStorage(MemoryStorage):
+    """MemoryStorage that counts the calls an S3 store would pay a request for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+        self._count = threading.Lock()
+
+    def _paid(self) -> None:
+        with self._count:
+            self.requests += 1
+
+    def stat(self, key: str) -> ObjectInfo:
+        self._paid()
+        return super().stat(key)
+
+    def read(self, key: str) -> bytes:
+        self._paid()
+        return super().read(key)
+
+    def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
+        self._paid()
+        return super().write(key, data, overwrite=overwrite)
+
+    def delete(self, key: str) -> None:
+        self._paid()
+        super().delete(key)
+
+    def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+        listed = list(super().list_objects(prefix, start_after=start_after))
+        for _ in range(max(1, -(-len(listed) // 1000))):  # S3 pages 1,000 keys
+            self._paid()
+        return iter(listed)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def s3_catalog(records: CountingStorage, clock: Clock, ttl: float = 5.0) -> Catalog:
+    settings = Settings(
+        projects_path=parse_location("s3://bucket/projects"),
+        packages_path=parse_location("s3://bucket/packages"),
+        users_path=parse_location("s3://bucket/users.json"),
+        index_ttl=ttl,
+    )
+    catalog = open_catalog(records, settings)
+    catalog._clock = clock  # the test drives time
+    catalog.signal = None  # one worker
+    return catalog
+
+
+def item(project: str, version: str) -> Package:
+    base = package(version)
+    filename = f"{project}-{version}-py3-none-any.whl"
+    return replace(base, project=project, filename=filename, identity=filename)
+
+
+def publish(records: MemoryStorage, writer: Catalog, project: str, version: str) -> str:
+    """Do what the publisher does: write the record, then journal it."""
+    new = item(project, version)
+    key = record_key(new.project, new.identity)
+    MemoryStorage.write(records, key, io.BytesIO(json.dumps(new.to_json()).encode()))
+    writer.published(key, new)
+    return key
+
+
+def seed(records: MemoryStorage, files: int) -> None:
+    """Write ``files`` records straight into the store, as a store from before the journal."""
+    for n in range(files):
+        new = item(f"p{n % 1000}", f"1.{n}")
+        key = record_key(new.project, new.identity)
+        MemoryStorage.write(records, key, io.BytesIO(json.dumps(new.to_json()).encode()))
+
+
+def test_an_idle_instance_makes_one_request_per_index_ttl() -> None:
+    records, clock = CountingStorage(), Clock()
+    catalog = s3_catalog(records, clock)
+    catalog.snapshot()
+    records.requests = 0
+    for _ in range(200):
+        clock.now += 0.25  # fifty seconds of requests: ten index-ttls
+        catalog.snapshot()
+    assert records.requests == 10
+
+
+def test_catching_up_after_k_uploads_costs_about_k_requests() -> None:
+    records, clock = CountingStorage(), Clock()
+    reader = s3_catalog(records, clock)
+    writer = Catalog(records, marker=False, checkpoint_every=10_000)
+    reader.snapshot()
+    for k in range(25):
+        publish(records, writer, "demo", f"1.{k}")
+    records.requests = 0
+    clock.now += 5.0
+    assert len(reader.snapshot().by_filename) == 25
+    assert records.requests <= 25 + 10  # a listing, a read per entry, maybe a checkpoint
+
+
+def test_a_cold_start_reads_a_checkpoint_not_every_record() -> None:
+    records = CountingStorage()
+    seed(records, 25_000)
+    first = Catalog(records, marker=False, loaders=1)
+    first.snapshot()  # no checkpoint yet: lists and reads every record, once
+    for n in range(checkpoints.REBASE_AFTER // 1000):
+        publish(records, first, "late", f"2.{n}")
+    first.snapshot()  # catching up may take the first checkpoint
+    assert any(info.key.startswith(CHECKPOINT_PREFIX) for info in records.list_objects())
+    records.requests = 0
+    second = Catalog(records, marker=False)
+    snapshot = second.snapshot()
+    assert len(snapshot.by_filename) == 25_000 + checkpoints.REBASE_AFTER // 1000
+    assert records.requests <= 20 + 25_000 // 10_000
+
+
+def test_uploads_through_four_instances_at_once_lose_nothing_and_converge() -> None:
+    records, clock = CountingStorage(), Clock()
+    instances = [s3_catalog(records, clock) for _ in range(4)]
+    for instance in instances:
+        instance.checkpoint_every = 7  # take checkpoints while racing
+        instance.snapshot()
+
+    def upload(n: int) -> str:
+        return publish(records, instances[n % 4], f"race{n % 5}", f"1.{n}")
+
+    keys = all_at_once(40, upload)
+    clock.now += 5.0
+    seen = [set(instance.snapshot().packages) for instance in instances]
+    assert all(found == set(keys) for found in seen)
+    late = Catalog(records, marker=False)
+    assert set(late.snapshot().packages) == set(keys)
+
+
+def test_a_damaged_checkpoint_only_costs_a_full_listing() -> None:
+    records = MemoryStorage()
+    writer = Catalog(records, checkpoint_every=2)
+    for n in range(6):
+        publish(records, writer, "demo", f"1.{n}")
+        writer.snapshot()
+    manifests = [i.key for i in records.list_objects(CHECKPOINT_PREFIX) if i.key.endswith(".json")]
+    assert manifests
+    for key in manifests:
+        records.write(key, io.BytesIO(b"{damaged"), overwrite=True)
+    assert len(Catalog(records).snapshot().by_filename) == 6
+
+
+def test_a_follower_behind_removed_journal_entries_reloads_from_a_checkpoint() -> None:
+    records = MemoryStorage()
+    writer = Catalog(records, checkpoint_every=2)
+    follower = Catalog(records, ttl=0)
+    follower.snapshot()
+    for n in range(12):
+        publish(records, writer, "demo", f"1.{n}")
+        writer.snapshot()
+    assert not any(
+        info.key.endswith("0000000000000001.json") for info in records.list_objects(JOURNAL_PREFIX)
+    )  # covered by checkpoints, removed
+    assert len(follower.snapshot().by_filename) == 12
+
+
+def test_a_yank_replaced_by_another_instance_converges_whatever_the_entry_order(
+    tmp_path: Path,
+) -> None:
+    records, blobs = MemoryStorage(), MemoryStorage()
+    one = Registry(records, blobs, Catalog(records, ttl=0))
+    two = Registry(records, blobs, Catalog(records, ttl=0))
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    with wheel.open("rb") as content:
+        one.publish(Upload(wheel.name, content, "alice"))
+    one.yank("demo", "1.0", reason="broken build")
+    two.yank("demo", "1.0", undo=True)
+    one.yank("demo", "1.0", reason="really broken")
+    for registry in (one, two, Registry(records, blobs, Catalog(records))):
+        release = registry.get_project("demo").release("1.0")
+        assert release is not None
+        assert release.yanked
+        assert release.packages[0].yank.reason == "really broken"
+
+
+@pytest.mark.parametrize("files", [1, 9_999, 10_001])
+def test_checkpoint_parts_hold_at_most_ten_thousand_records(files: int) -> None:
+    records = MemoryStorage()
+    seed(records, files)
+    writer = Catalog(records, checkpoint_every=1)
+    writer.snapshot()
+    publish(records, writer, "tail", "9.9")
+    writer.snapshot()
+    loaded = checkpoints.Checkpoints(records).load(checkpoints.Checkpoints(records).newest() or 0)
+    assert len(loaded.manifest.base) == max(1, -(-(files + 1) // checkpoints.PART_RECORDS))
+    assert len(loaded.objects) == files + 1
+
+
+def test_records_load_in_parallel_with_the_same_result() -> None:
+    class SlowReads(MemoryStorage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.active = self.most = 0
+            self._count = threading.Lock()
+
+        def read(self, key: str) -> bytes:
+            with self._count:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            try:
+                time.sleep(0.005)
+                return super().read(key)
+            finally:
+                with self._count:
+                    self.active -= 1
+
+    records = SlowReads()
+    seed(records, 24)
+    serial = Catalog(records, loaders=1).snapshot()
+    assert records.most == 1
+    parallel = Catalog(records, loaders=8).snapshot()
+    assert records.most > 1
+    assert dict(parallel.packages) == dict(serial.packages)
+    assert len(parallel.packages) == 24
+
+
+def test_local_catalog_keeps_its_marker_and_ttl() -> None:
+    settings = Settings(
+        projects_path=parse_location("/tmp/p"),
+        packages_path=parse_location("/tmp/b"),
+        users_path=parse_location("/tmp/u.json"),
+        index_ttl=7.0,
+    )
+    catalog = open_catalog(MemoryStorage(), settings)
+    assert (catalog.check_interval, catalog.ttl, catalog.marker, catalog.loaders) == (
+        0.0,
+        7.0,
+        True,
+        1,
+    )
+
+
+def test_an_upload_that_died_before_its_journal_entry_is_journaled_by_its_retry(
+    tmp_path: Path,
+) -> None:
+    class NoJournal(MemoryStorage):
+        broken = True
+
+        def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
+            if self.broken and key.startswith(JOURNAL_PREFIX):
+                raise StorageError("the instance died here")
+            return super().write(key, data, overwrite=overwrite)
+
+    records, blobs = NoJournal(), MemoryStorage()
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    registry = Registry(records, blobs, Catalog(records))
+    other = Catalog(records, ttl=0)  # another instance, already running
+    other.snapshot()
+    with wheel.open("rb") as content, pytest.raises(StorageError):
+        registry.publish(Upload(wheel.name, content, "alice"))  # never acknowledged
+    assert other.snapshot().packages == {}
+    records.broken = False
+    retry = Registry(records, blobs, Catalog(records))  # the client retries, maybe elsewhere
+    with wheel.open("rb") as content:
+        assert not retry.publish(Upload(wheel.name, content, "alice")).created
+    assert [p.filename for p in other.snapshot().packages.values()] == [wheel.name]
+
+
+def test_checkpoints_stay_few_and_cheap_while_the_registry_grows() -> None:
+    """Deltas merge as they age: 2,000 uploads leave a few deltas (without merging, 399), and
+    each record is written about nine times on its way into larger ones (one delta for
+    everything since the base rewrote about 200 records per upload)."""
+
+    class PartBytes(MemoryStorage):
+        written = 0
+
+        def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
+            info = super().write(key, data, overwrite=overwrite)
+            if key.startswith("_checkpoint-parts/"):
+                PartBytes.written += info.size
+            return info
+
+    records = PartBytes()
+    writer = Catalog(records, checkpoint_every=5)
+    writer.snapshot()
+    for n in range(2000):
+        publish(records, writer, f"p{n % 40}", f"1.{n}")
+        writer.snapshot()
+    newest = checkpoints.Checkpoints(records).newest()
+    assert newest is not None
+    loaded = checkpoints.Checkpoints(records).load(newest)
+    assert len(loaded.manifest.deltas) <= 8
+    assert len(loaded.objects) >= 1995
+    one_record = len(json.dumps(item("p1", "1.1").to_json()))
+    assert PartBytes.written < 2000 * one_record * 12
