@@ -19,6 +19,7 @@ from pryv_server.auth import LoginLimiter
 from pryv_server.auth import UserStore
 from pryv_server.backends import Backends
 from pryv_server.backends import read_remote_config
+from pryv_server.backends.webhooks import WebhookSender
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
@@ -26,16 +27,20 @@ from pryv_server.core import Registry
 from pryv_server.core import layout
 from pryv_server.core.access import Access
 from pryv_server.core.audit import AuditLog
+from pryv_server.core.events import Events
+from pryv_server.core.events import no_events
 from pryv_server.core.mirror import Mirror
 from pryv_server.core.permissions import PermissionsFile
 from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
 from pryv_server.core.upstream import UpstreamPolicy
+from pryv_server.errors import ConfigError
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
 from pryv_server.storage import Storage
 from pryv_server.upstream import HttpIndex
 from pryv_server.web import register_blueprints
+from pryv_server.web.metrics import Metrics
 from pryv_server.web.services import Services
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,8 @@ FORM_ALLOWANCE = 16 * 1024 * 1024
 # real clients send a few dozen parts; more is junk refused before it costs memory.
 MAX_FORM_FIELD = 1024 * 1024
 MAX_FORM_PARTS = 1_000
+# Seconds a process waits at exit for its queued webhook events.
+WEBHOOK_DRAIN_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -80,7 +87,7 @@ def build_services(settings: Settings) -> Services:
     catalog = open_catalog(records, settings)
     users = open_user_store(settings, backends)
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
-    registry = Registry(records, blobs, catalog, links=links)
+    registry = Registry(records, blobs, catalog, links=links, events=open_webhooks(settings))
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     # Tokens and project roles are kept in memory and re-read when the catalog applies a
     # journal entry naming one of theirs: no storage read of their own per request. A token is
@@ -95,7 +102,9 @@ def build_services(settings: Settings) -> Services:
     permissions = open_permissions(settings, backends)
     access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
-    return Services(
+    metrics = Metrics(registry.snapshot)
+    catalog.on_relist = metrics.index_reloaded
+    services = Services(
         settings,
         registry,
         users,
@@ -105,8 +114,11 @@ def build_services(settings: Settings) -> Services:
         permissions,
         project_roles,
         AuditLog(blobs),
+        metrics,
         mirror=open_mirror(settings, blobs, access),
     )
+    services.pages.on_lookup = metrics.page
+    return services
 
 
 def open_permissions(settings: Settings, backends: Backends) -> PermissionsFile:
@@ -136,6 +148,29 @@ def open_mirror(settings: Settings, blobs: Storage, access: Access) -> Mirror | 
         ttl=settings.upstream_ttl,
         reserved=lambda name: access.policy().namespace_of(name) is not None,
     )
+
+
+def open_webhooks(settings: Settings) -> Events:
+    """Build the webhook sender ``[webhooks]`` asks for, or listen to nothing.
+
+    :raises ConfigError: URLs without a secret (events would go out unsigned).
+    """
+    if not settings.webhook_urls:
+        return no_events
+    if settings.webhook_secret is None:
+        raise ConfigError(
+            f"{settings.config_path}: [webhooks] secret: set it (at least 16 characters): "
+            "receivers check each event's signature with it"
+        )
+    sender = WebhookSender(
+        settings.webhook_urls,
+        settings.webhook_secret,
+        queue_size=settings.webhook_queue_size,
+        retries=settings.webhook_retries,
+    )
+    # A command (pryv delete, prune) exits right after its change: give its events a moment.
+    atexit.register(sender.drain, WEBHOOK_DRAIN_SECONDS)
+    return sender
 
 
 def open_catalog(records: Storage, settings: Settings) -> Catalog:

@@ -245,6 +245,67 @@ def parse_patterns(value: str) -> tuple[str, ...]:
     return tuple(re.sub(r"[-_.]+", "-", part).lower() for part in parts if part)
 
 
+def parse_urls(value: str) -> tuple[str, ...]:
+    """Parse a list of http(s) URLs, one per line or separated by spaces."""
+    urls = tuple(value.split())
+    for url in urls:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return urls
+
+
+# What a retention rule may say: keep the newest N dev releases, the newest N other
+# pre-releases, or drop releases older than N days (never the newest, never the latest final).
+RETENTION_KEYS = ("keep-dev", "keep-pre", "max-age")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRule:
+    """One ``[lifecycle] retention`` line: which projects, and what to keep of them.
+
+    ``pattern`` is a shell-style pattern matched against the normalized project name
+    (``nightly-*``); None means the rule says nothing about that kind of release.
+    """
+
+    pattern: str
+    keep_dev: int | None = None
+    keep_pre: int | None = None
+    max_age_days: float | None = None
+
+
+def parse_retention(value: str) -> tuple[RetentionRule, ...]:
+    """Parse ``[lifecycle] retention``: one rule per line, ``PATTERN key=N [key=N...]``.
+
+    Keys are ``keep-dev``, ``keep-pre`` (whole numbers) and ``max-age`` (days, ``30`` or
+    ``30d``). The first rule whose pattern matches a project applies to it.
+    """
+    rules = []
+    for line in value.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        pattern, settings = words[0], words[1:]
+        if not settings:
+            raise ValueError(f"the rule {line.strip()!r} says nothing to keep (use keep-dev=N...)")
+        found: dict[str, float] = {}
+        for setting in settings:
+            key, _, number = setting.partition("=")
+            if key not in RETENTION_KEYS:
+                raise ValueError(f"{setting!r}: use {', '.join(RETENTION_KEYS)} (key=number)")
+            found[key] = _not_negative(
+                float(number.removesuffix("d")) if key == "max-age" else int(number), number
+            )
+        rules.append(
+            RetentionRule(
+                pattern,
+                int(found["keep-dev"]) if "keep-dev" in found else None,
+                int(found["keep-pre"]) if "keep-pre" in found else None,
+                found.get("max-age"),
+            )
+        )
+    return tuple(rules)
+
+
 @dataclass(frozen=True, slots=True)
 class _Option:
     section: str
@@ -291,6 +352,13 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("upstream", "allow", "upstream_allow", parse_patterns, None),
     _Option("upstream", "deny", "upstream_deny", parse_patterns, None),
     _Option("upstream", "min-age", "upstream_min_age", parse_duration, "0"),
+    _Option("webhooks", "urls", "webhook_urls", parse_urls, None),
+    _Option("webhooks", "secret", "webhook_secret", parse_secret_key, None),
+    _Option("webhooks", "queue-size", "webhook_queue_size", parse_positive_int, "1000"),
+    _Option("webhooks", "retries", "webhook_retries", parse_count, "5"),
+    _Option("metrics", "token", "metrics_token", parse_secret_key, None),
+    _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
+    _Option("lifecycle", "retention", "retention", parse_retention, None),
 )
 
 
@@ -328,6 +396,13 @@ class Settings:
     upstream_allow: tuple[str, ...] = ()
     upstream_deny: tuple[str, ...] = ()
     upstream_min_age: float = 0.0  # seconds
+    webhook_urls: tuple[str, ...] = ()  # where events are POSTed (backends/webhooks.py)
+    webhook_secret: str | None = None  # the HMAC key signing them
+    webhook_queue_size: int = 1000
+    webhook_retries: int = 5
+    metrics_token: str | None = None  # a bearer token that may read /metrics, and only that
+    gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
+    retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules
 
     @classmethod
     def from_mapping(

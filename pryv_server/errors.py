@@ -21,7 +21,9 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     │   ├── InvalidFilename
     │   ├── InvalidDistribution     not a readable wheel/sdist, or no METADATA/PKG-INFO
     │   ├── InvalidMetadata         every metadata problem gathered in one message
-    │   └── DigestMismatch
+    │   ├── DigestMismatch
+    │   ├── ProjectClosed           the project is archived or quarantined (PEP 792)
+    │   └── FilenameDeleted         a deleted file's name, never usable again
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
     ├── NamespaceReserved           a new project under a reserved prefix, without a grant (409)
@@ -121,6 +123,14 @@ class InvalidMetadata(InvalidUpload):
 
 class DigestMismatch(InvalidUpload):
     """A digest sent with the upload does not match the bytes received."""
+
+
+class ProjectClosed(InvalidUpload):
+    """The project is archived or quarantined (PEP 792): it takes no new files."""
+
+
+class FilenameDeleted(InvalidUpload):
+    """A file of this name was deleted: the name can never be used again (PyPI's rule)."""
 
 
 class UploadTooLarge(PryvError):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,6 +20,44 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestTimeout
 
 from pryv_server.worker import RequestTooSlow
+
+METRICS_PREFIX = "pryv-metrics-"
+
+
+def share_metrics_between_workers() -> None:
+    """Make prometheus-client keep every worker's metrics in files one scrape adds up.
+
+    Must run before prometheus-client is imported (it reads the variable then): ``pryv start``
+    calls it before building the app. An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept.
+    The folder is removed when the process that made it exits (not when a worker does), and,
+    should that process be killed, by the next ``pryv start`` on the machine (its name holds the
+    pid of the process that made it).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    for stale in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid = stale.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):  # left by a server killed with -9
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -48,6 +48,18 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def cli_config(settings: Settings, tmp_path: Path) -> Path:
+    """A pryv.ini naming the ``settings``' stores, for ``pryv`` commands run with CliRunner."""
+    config = tmp_path / "pryv.ini"
+    config.write_text(
+        f"[core]\nprojects-path = {settings.projects_path.path}\n"
+        f"packages-path = {settings.packages_path.path}\n"
+        f"[user]\nusers-path = {settings.users_path.path}\n"
+    )
+    return config
+
+
+@pytest.fixture
 def auth() -> dict[str, str]:
     return basic()
 

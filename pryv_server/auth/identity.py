@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-# The user name twine, uv, poetry and pip send with an API token as the password (PyPI's).
-TOKEN_USERNAME = "__token__"
+# The user name twine, uv, poetry and pip send with an API token as the password (PyPI's):
+# a user name, not a secret.
+TOKEN_USERNAME = "__token__"  # nosec B105
 # What a token may do at most, whatever its user may: read; read and upload; and yank too.
 TOKEN_ROLES = ("read", "upload", "maintain")
 

@@ -104,6 +104,8 @@ class Catalog:
         self._marker_seen: str | None = "\0unknown"
         self._followed_at = float("-inf")
         self._checked_at = float("-inf")
+        # Told how long each catch-up with the journal took, in seconds (the web layer's metrics).
+        self.on_relist: Callable[[float], None] | None = None
 
     # Reading ------------------------------------------------------------------------------
 
@@ -160,6 +162,14 @@ class Catalog:
         )
 
     def _catch_up(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._follow()
+        finally:
+            if self.on_relist is not None:
+                self.on_relist(time.perf_counter() - started)
+
+    def _follow(self) -> None:
         if not self._started:
             self._start()
         try:

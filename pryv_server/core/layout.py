@@ -14,6 +14,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _yank/<project>/<release>.json       release yank         core/registry.py  replaced
     ├── _yank/<project>/<release>/<id>.json  file yank            core/registry.py  replaced
     ├── _metadata/<project>/<identity>.json  backfilled metadata  core/registry.py  once (1)
+    ├── _status/<project>.json               PEP 792 status       core/lifecycle.py replaced
+    ├── _tombstone/<project>/<identity>.json a deleted file       core/lifecycle.py once (1)
     ├── _sdist/<project>/<release>           a release's sdist    core/publish.py   once (1)
     ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
     ├── _token-used/<id>                     its last use         core/tokens.py    replaced
@@ -42,8 +44,11 @@ a key gets its meaning. "Where does an upload go?" is answered here::
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
-so the catalog's listing never mistakes one for a package. The listing reads records and the two
-overlay kinds (:func:`is_overlay_key`) and nothing else.
+so the catalog's listing never mistakes one for a package. The listing reads records and the
+overlay kinds (:func:`is_overlay_key`: yanks, backfilled metadata, statuses and tombstones) and
+nothing else. A tombstone outlives its file's record, blob and metadata (deleted after it is
+written): it hides the record from every reader even before the record is gone, and its filename
+can never be published again.
 
 Layering: ``web`` may import this module (it sits above ``core``), so the explorer's setup marker
 and session records and the health probe take their keys from here. ``storage`` sits below
@@ -56,6 +61,7 @@ file's location is an option, not a layout key.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC
 from datetime import datetime
 
@@ -75,7 +81,9 @@ __all__ = [
     "ROLES_PREFIX",
     "SESSIONS_PREFIX",
     "SETUP_MARKER",
+    "STATUS_PREFIX",
     "TOKENS_PREFIX",
+    "TOMBSTONE_PREFIX",
     "UPSTREAM_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
@@ -89,6 +97,7 @@ __all__ = [
     "core_metadata_key",
     "description_key",
     "file_yank_key",
+    "is_blob_key",
     "is_overlay_key",
     "is_record_key",
     "is_upstream_page_key",
@@ -97,11 +106,13 @@ __all__ = [
     "logout_key",
     "overlay_project",
     "project_role_key",
+    "project_status_key",
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
     "token_key",
     "token_used_key",
+    "tombstone_key",
     "upstream_lease_key",
     "upstream_page_key",
 ]
@@ -115,11 +126,13 @@ CHECKPOINT_PARTS_PREFIX = "_checkpoint-parts/"
 SEQ_DIGITS = 16  # zero-padded, so keys sort as numbers do (S3 lists in key order)
 YANK_PREFIX = "_yank/"
 METADATA_PREFIX = "_metadata/"
+STATUS_PREFIX = "_status/"
+TOMBSTONE_PREFIX = "_tombstone/"
 SDIST_CLAIM_PREFIX = "_sdist/"
 SETUP_MARKER = "_setup-done"
 SESSIONS_PREFIX = "_sessions/"
 TOKENS_PREFIX = "_tokens/"
-TOKEN_USED_PREFIX = "_token-used/"
+TOKEN_USED_PREFIX = "_token-used/"  # nosec B105 - a key prefix, not a secret
 ROLES_PREFIX = "_roles/"
 
 HEALTH_PROBE_KEY = "_health"
@@ -167,14 +180,29 @@ def sdist_claim_key(project: NormalizedName, version: str) -> str:
     return f"{SDIST_CLAIM_PREFIX}{project}/{release_key(version)}"
 
 
+def project_status_key(project: NormalizedName) -> str:
+    """Return the key of a project's PEP 792 status record (absent: ``active``)."""
+    return f"{STATUS_PREFIX}{project}.json"
+
+
+def tombstone_key(project: NormalizedName, identity: str) -> str:
+    """Return the key of a deleted file's tombstone: its filename is never published again."""
+    return f"{TOMBSTONE_PREFIX}{project}/{identity}.json"
+
+
 def is_overlay_key(key: str) -> bool:
-    """Say whether ``key`` holds a yank or metadata record."""
-    return key.endswith(".json") and key.startswith((YANK_PREFIX, METADATA_PREFIX))
+    """Say whether ``key`` holds a yank, metadata, status or tombstone record."""
+    return key.endswith(".json") and key.startswith(
+        (YANK_PREFIX, METADATA_PREFIX, STATUS_PREFIX, TOMBSTONE_PREFIX)
+    )
 
 
 def overlay_project(key: str) -> NormalizedName:
     """Return the project an overlay key belongs to (its first segment after the prefix)."""
-    return NormalizedName(key.partition("/")[2].partition("/")[0])
+    segment = key.partition("/")[2].partition("/")[0]
+    if key.startswith(STATUS_PREFIX):
+        segment = segment.removesuffix(RECORD_SUFFIX)  # _status/<project>.json
+    return NormalizedName(segment)
 
 
 # -- projects store: the catalog's change journal and checkpoints (core/journal.py) -----------
@@ -251,6 +279,21 @@ def project_role_key(project: NormalizedName, grantee: str) -> str:
 def _fan_out(digest: str) -> str:
     """Spread keys over 65536 prefixes (few entries per directory, S3 partitions by prefix)."""
     return f"{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+# A blob, its core metadata, or a rendered description: what ``pryv gc`` may collect.
+_BLOB = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}/[^/]+")
+_DESCRIPTION = re.compile(
+    re.escape(DESCRIPTIONS_PREFIX) + r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.json"
+)
+
+
+def is_blob_key(key: str) -> bool:
+    """Say whether ``key`` of the packages store holds a file, its metadata or a description.
+
+    The two stores may be one: everything else there (records, markers) is never a blob.
+    """
+    return bool(_BLOB.fullmatch(key) or _DESCRIPTION.fullmatch(key))
 
 
 def blob_key(sha256: str, filename: str) -> str:

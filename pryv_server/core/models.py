@@ -114,6 +114,47 @@ class YankState:
 
 NOT_YANKED = YankState(yanked=False)
 
+# PEP 792: every project has exactly one status; without a record it is ``active``.
+STATUSES = ("active", "archived", "deprecated", "quarantined")
+# The statuses under which the index refuses new files (PEP 792: archived and quarantined).
+CLOSED_STATUSES = frozenset({"archived", "quarantined"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    """A project's PEP 792 status marker, with who set it, when and why."""
+
+    status: str = "active"
+    reason: str = ""
+    user: str = ""
+    time: str = ""
+
+    @property
+    def accepts_uploads(self) -> bool:
+        """Say whether new files may be uploaded (not when archived or quarantined)."""
+        return self.status not in CLOSED_STATUSES
+
+    @property
+    def offers_files(self) -> bool:
+        """Say whether files are offered for download (never when quarantined)."""
+        return self.status != "quarantined"
+
+
+ACTIVE = ProjectStatus()
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What is left of a deleted file: its name can never be uploaded again (PyPI's rule)."""
+
+    filename: str
+    sha256: str
+    blob_key: str
+    metadata_key: str | None
+    reason: str = ""
+    user: str = ""
+    time: str = ""
+
 
 @dataclass(frozen=True, slots=True)
 class Package:
@@ -274,6 +315,7 @@ class Project:
 
     normalized: NormalizedName
     releases: tuple[Release, ...] = field(default=())
+    status: ProjectStatus = ACTIVE  # PEP 792, from its status record
 
     @cached_property
     def latest(self) -> Release:
@@ -308,13 +350,15 @@ class Project:
         PyPI numbers every change with a global counter (its ``last_serial``); mirrors such as
         bandersnatch compare those numbers to find what changed. pryv keeps no counter that
         instances sharing a bucket would contend on: the time of the latest upload, yank,
-        un-yank or metadata backfill, in microseconds since the epoch, is derived from the
-        records alone, so every process computes the same value, and it grows with each change
-        as long as the instances' clocks agree (docs/api.md, "Serials").
+        un-yank, metadata backfill or status change, in microseconds since the epoch, is
+        derived from the records alone, so every process computes the same value, and it grows
+        with each change as long as the instances' clocks agree (docs/api.md, "Serials").
         """
         events = [package.upload_time for package in self.packages]
         events += [package.yank.time for package in self.packages if package.yank.time]
         events += [package.metadata_time for package in self.packages if package.metadata_time]
+        if self.status.time:
+            events.append(self.status.time)
         latest = max(events)
         if all(len(event) == len(latest) and event[-1] == "Z" for event in events):
             # pryv's own fixed-width UTC times sort as text: parse one, not all (start-up

@@ -9,6 +9,11 @@ change later about a file lives in separate, tiny records that the index reads a
   of who did what stays.
 * **metadata records**, written once by ``pryv backfill-metadata`` for files published before
   pryv extracted core metadata (PEP 658).
+* **status records** (PEP 792), one per project, last-writer-wins like a yank: ``active``,
+  ``archived``, ``deprecated`` or ``quarantined`` with a reason (see
+  :mod:`pryv_server.core.lifecycle`).
+* **tombstones**, written once (create-if-absent) when a file is deleted: the catalog hides any
+  record they name, and their filename can never be published again.
 * **sdist claims**, written once (create-if-absent) by the first sdist of a release and holding
   its identity: a release has one sdist, as on PyPI. The
   index does not read them.
@@ -22,12 +27,17 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import asdict
 from dataclasses import dataclass
+from dataclasses import fields
 from dataclasses import replace
 from typing import Any
 
 from pryv_server.core import layout
+from pryv_server.core.models import STATUSES
 from pryv_server.core.models import Package
+from pryv_server.core.models import ProjectStatus
+from pryv_server.core.models import Tombstone
 from pryv_server.core.models import YankState
 from pryv_server.errors import InvalidRequest
 
@@ -49,7 +59,7 @@ class MetadataRecord:
     time: str = ""
 
 
-Overlay = YankState | MetadataRecord
+Overlay = YankState | MetadataRecord | ProjectStatus | Tombstone
 
 
 def reason_problem(reason: str) -> str | None:
@@ -65,12 +75,15 @@ def reason_problem(reason: str) -> str | None:
     return None
 
 
-def check_reason(reason: str) -> str:
-    """Return ``reason`` stripped, or raise :class:`InvalidRequest` naming what is wrong."""
+def check_reason(reason: str, what: str = "yank") -> str:
+    """Return ``reason`` stripped, or raise :class:`InvalidRequest` naming what is wrong.
+
+    :param what: what the reason is for, named in the message ("yank", "status", "deletion").
+    """
     reason = reason.strip()
     problem = reason_problem(reason)
     if problem is not None:
-        raise InvalidRequest(f"the yank {problem[0].lower()}{problem[1:]}")
+        raise InvalidRequest(f"the {what} {problem[0].lower()}{problem[1:]}")
     return reason
 
 
@@ -83,6 +96,8 @@ def encode(overlay: Overlay) -> bytes:
             "user": overlay.user,
             "time": overlay.time,
         }
+    elif isinstance(overlay, ProjectStatus | Tombstone):
+        body = asdict(overlay)
     else:
         body = {
             "metadata_key": overlay.metadata_key,
@@ -108,9 +123,21 @@ def decode_record(key: str, record: Any) -> Overlay:
             user=str(record.get("user") or ""),
             time=str(record.get("time") or ""),
         )
+    if key.startswith(layout.STATUS_PREFIX):
+        if record["status"] not in STATUSES:
+            raise ValueError(f"unknown project status {record['status']!r}")
+        return ProjectStatus(**_strings(record, ProjectStatus))
+    if key.startswith(layout.TOMBSTONE_PREFIX):
+        tombstone = Tombstone(**_strings(record, Tombstone))
+        return replace(tombstone, metadata_key=tombstone.metadata_key or None)
     return MetadataRecord(
         str(record["metadata_key"]), str(record["metadata_sha256"]), str(record.get("time") or "")
     )
+
+
+def _strings(record: Mapping[str, Any], kind: type[ProjectStatus | Tombstone]) -> dict[str, str]:
+    """Read the fields of ``kind`` from a record as strings (absent or null: empty)."""
+    return {item.name: str(record.get(item.name) or "") for item in fields(kind)}
 
 
 def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:

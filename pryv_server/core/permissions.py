@@ -139,7 +139,8 @@ class PermissionsFile:
         return self._policy
 
     def _load(self, version: str | None, *, strict: bool) -> None:
-        assert self.source is not None
+        if self.source is None:
+            return  # no permissions file: the default policy stays
         with self._lock:
             try:
                 self._policy = parse_policy(

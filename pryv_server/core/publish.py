@@ -3,7 +3,8 @@
 Publishing follows one protocol so that nothing is ever visible half-written and no bytes are
 ever overwritten:
 
-1. validate the filename and the form, hash the bytes, check every digest sent;
+1. validate the filename and the form, refuse a closed project (archived or quarantined) or a
+   deleted filename (:mod:`pryv_server.core.lifecycle`), hash the bytes, check every digest sent;
 2. read the core metadata inside the archive (leniently, see
    :mod:`pryv_server.core.core_metadata`), check it names the file's project and version;
 3. store the bytes and the metadata under content-addressed keys (``<sha256>/<filename>``);
@@ -11,7 +12,10 @@ ever overwritten:
    same bytes are an idempotent success (which also restores a missing or damaged stored copy)
    and other bytes are :class:`DistributionExists`.
 
-A crash before step 4 leaves only an unreferenced blob, which no reader ever sees.
+A crash before step 4 leaves only an unreferenced blob, which no reader ever sees and
+``pryv gc`` collects once it is older than its margin (:mod:`pryv_server.core.gc`); after step 4
+the blob's presence is checked once more, in case that collection hit an old orphan of this very
+file at the wrong instant.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pryv_server.core import distributions
 from pryv_server.core import layout
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.core_metadata import read_core_metadata
+from pryv_server.core.lifecycle import check_publishable
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serves_core_metadata
@@ -91,11 +96,13 @@ class Publisher:
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
 
-        :raises InvalidUpload: a subclass naming the problem; nothing was stored.
+        :raises InvalidUpload: a subclass naming the problem (``ProjectClosed``,
+            ``FilenameDeleted``...); nothing was stored.
         :raises DistributionExists: other bytes are already published under this filename.
         """
         parsed = parse_filename(upload.filename)
         _check_form(upload, parsed)
+        check_publishable(self.records, parsed)
         upload.content.seek(0)
         digests = distributions.compute_digests(upload.content)
         distributions.check_digests(digests, upload.digests or {})
@@ -156,9 +163,25 @@ class Publisher:
             if existing is None:  # pragma: no cover - the record vanished again
                 raise
             return self._resolve_duplicate(existing, digests.sha256, upload.content, metadata_bytes)
+        self._still_stored(blob_key, upload.content)
+        if metadata_key is not None:
+            self._still_stored(metadata_key, io.BytesIO(metadata_bytes))
         self.catalog.published(key, package)
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
+
+    def _still_stored(self, key: str, content: IO[bytes]) -> None:
+        """Store ``content`` again if ``pryv gc`` removed it as an orphan before the commit.
+
+        :meth:`store_blob` writes nothing when the key exists; an old orphan of the same file
+        (same name, same bytes) may be collected in the instant before the record names it.
+        """
+        try:
+            self.blobs.stat(key)
+        except ObjectNotFound:
+            content.seek(0)
+            self.blobs.write(key, content, overwrite=True)
+            log.warning("stored %s again: it was collected while this upload committed", key)
 
     def _existing(self, key: str) -> Package | None:
         try:

@@ -12,13 +12,21 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from typing import BinaryIO
 
+from pryv_server.config import RetentionRule
 from pryv_server.core import distributions
+from pryv_server.core import gc
 from pryv_server.core import layout
 from pryv_server.core import overlays
+from pryv_server.core import retention
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.events import Events
+from pryv_server.core.events import no_events
+from pryv_server.core.lifecycle import Lifecycle
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
@@ -51,6 +59,7 @@ class Registry:
         *,
         clock: Callable[[], str] = utc_now,
         links: Presigner | None = None,
+        events: Events = no_events,
     ) -> None:
         self.records = records
         self.blobs = blobs
@@ -58,6 +67,8 @@ class Registry:
         self._now = clock
         self.links = links
         self.publisher = Publisher(records, blobs, catalog, clock=clock)
+        self.events = events
+        self.lifecycle = Lifecycle(records, blobs, catalog, clock, events)
 
     # Reading -----------------------------------------------------------------------------
 
@@ -82,11 +93,16 @@ class Registry:
     def get_package(self, filename: str) -> Package:
         """Return the file published under this exact filename.
 
-        :raises PackageNotFound: no such file.
+        :raises PackageNotFound: no such file, or its project is quarantined (PEP 792).
         """
-        package = self.catalog.snapshot().by_filename.get(filename)
+        snapshot = self.catalog.snapshot()
+        package = snapshot.by_filename.get(filename)
         if package is None:
             raise PackageNotFound(f"no file named {filename!r}")
+        status = snapshot.statuses.get(package.project)
+        if status is not None and not status.offers_files:
+            # PEP 792: a quarantined project offers no file for download, by any path.
+            raise PackageNotFound(f"project {package.project!r} is quarantined: no file is offered")
         return package
 
     def open_package(self, package: Package) -> BinaryIO:
@@ -128,7 +144,36 @@ class Registry:
         :raises InvalidUpload: a subclass naming the problem; nothing was stored.
         :raises DistributionExists: other bytes are already published under this filename.
         """
-        return self.publisher.publish(upload)
+        published = self.publisher.publish(upload)
+        if published.created:
+            package = published.package
+            self.events(
+                "upload",
+                {
+                    "project": package.project,
+                    "version": package.version,
+                    "filename": package.filename,
+                    "sha256": package.sha256,
+                    "size": package.size,
+                    "user": package.uploader,
+                },
+            )
+        return published
+
+    # Status (PEP 792) and deletion are registry.lifecycle's (core/lifecycle.py); gc, prune:
+
+    def collect_garbage(self, *, margin: float, dry_run: bool = False) -> gc.Collected:
+        """Remove what no visible record references (see :mod:`pryv_server.core.gc`)."""
+        return gc.collect(self.records, self.blobs, self.catalog, margin=margin, dry_run=dry_run)
+
+    def prune(
+        self, rules: tuple[RetentionRule, ...], *, dry_run: bool = False
+    ) -> list[retention.Doomed]:
+        """Delete the releases the retention rules remove (:mod:`pryv_server.core.retention`)."""
+        doomed = retention.plan(self.list_projects(), rules, datetime.now(UTC))
+        if not dry_run:
+            retention.prune(self.lifecycle, doomed)
+        return doomed
 
     # Yanking (PEP 592) and metadata backfill -------------------------------------------
 
@@ -171,6 +216,11 @@ class Registry:
             key = layout.file_yank_key(file.project, file.version, file.identity)
         self.records.write(key, io.BytesIO(overlays.encode(state)), overwrite=True)
         self.catalog.changed(key, *removed)
+        self.events(
+            "unyank" if undo else "yank",
+            {"project": normalize(project), "version": version, "filename": filename,
+             "reason": reason, "user": user},
+        )  # fmt: skip
         log.info(
             "%s %s %s %s by %s",
             "un-yanked" if undo else "yanked",

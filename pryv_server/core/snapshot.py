@@ -17,11 +17,15 @@ from types import MappingProxyType
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from pryv_server.core.layout import STATUS_PREFIX
+from pryv_server.core.layout import TOMBSTONE_PREFIX
 from pryv_server.core.layout import is_overlay_key
 from pryv_server.core.layout import overlay_project
 from pryv_server.core.layout import record_key
+from pryv_server.core.models import ACTIVE
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
+from pryv_server.core.models import ProjectStatus
 from pryv_server.core.models import Release
 from pryv_server.core.names import release_key
 from pryv_server.core.overlays import Overlay
@@ -41,6 +45,8 @@ class Snapshot:
     by_project: Mapping[NormalizedName, tuple[Package, ...]]  # with yanks and backfills applied
     by_filename: Mapping[str, Package]
     overlays: Mapping[str, Overlay] = field(default_factory=dict)  # overlay key -> record
+    # PEP 792 status records (projects without one are active)
+    statuses: Mapping[NormalizedName, ProjectStatus] = field(default_factory=dict)
     _projects: dict[NormalizedName, Project] = field(default_factory=dict, repr=False)
     _last_serial: list[int] = field(default_factory=list, repr=False)  # computed once
 
@@ -51,16 +57,34 @@ class Snapshot:
         packages: Mapping[str, Package],
         overlays: Mapping[str, Overlay] | None = None,
     ) -> Snapshot:
-        """Apply the yank and metadata records, then group packages by project and filename."""
+        """Apply the overlays, then group packages by project and filename.
+
+        A record that a tombstone names is left out: a deleted file is gone from every page as
+        soon as its tombstone is read, even while its record still exists.
+        """
         overlays = MappingProxyType(dict(overlays or {}))
         grouped: dict[NormalizedName, list[Package]] = {}
         by_filename: dict[str, Package] = {}
-        for stored in packages.values():
+        for key, stored in packages.items():
+            if TOMBSTONE_PREFIX + key in overlays:
+                continue
             package = apply(stored, overlays)
             grouped.setdefault(package.project, []).append(package)
             by_filename[package.filename] = package
         by_project = {name: tuple(files) for name, files in grouped.items()}
-        return cls(generation, MappingProxyType(dict(packages)), by_project, by_filename, overlays)
+        statuses = {
+            overlay_project(key): overlay
+            for key, overlay in overlays.items()
+            if isinstance(overlay, ProjectStatus)
+        }
+        return cls(
+            generation,
+            MappingProxyType(dict(packages)),
+            by_project,
+            by_filename,
+            overlays,
+            MappingProxyType(statuses),
+        )
 
     def with_changes(self, changes: Mapping[str, Package | Overlay | None]) -> Snapshot:
         """Return the next snapshot with some records added, replaced or removed (None).
@@ -71,6 +95,7 @@ class Snapshot:
         """
         packages = dict(self.packages)
         overlays = dict(self.overlays)
+        statuses = dict(self.statuses)
         added: dict[NormalizedName, list[str]] = {}
         for key, value in changes.items():
             if is_overlay_key(key):
@@ -79,6 +104,11 @@ class Snapshot:
                     overlays.pop(key, None)
                 else:
                     overlays[key] = value
+                if key.startswith(STATUS_PREFIX):
+                    if isinstance(value, ProjectStatus):
+                        statuses[project] = value
+                    else:
+                        statuses.pop(project, None)
                 added.setdefault(project, [])
                 continue
             old = packages.pop(key, None)
@@ -96,12 +126,21 @@ class Snapshot:
             keys += [key for key in new_keys if key not in keys]
             for package in previous:
                 by_filename.pop(package.filename, None)
-            files = tuple(apply(packages[key], frozen) for key in keys if key in packages)
+            files = tuple(
+                apply(packages[key], frozen)
+                for key in keys
+                if key in packages and TOMBSTONE_PREFIX + key not in frozen
+            )
             if files:
                 by_project[name] = files
                 by_filename.update((package.filename, package) for package in files)
         return Snapshot(
-            self.generation + 1, MappingProxyType(packages), by_project, by_filename, frozen
+            self.generation + 1,
+            MappingProxyType(packages),
+            by_project,
+            by_filename,
+            frozen,
+            MappingProxyType(statuses),
         ).inherit(self)
 
     def inherit(self, previous: Snapshot) -> Snapshot:
@@ -115,6 +154,8 @@ class Snapshot:
             files = previous.by_project.get(name)
             if files is None or self.by_project.get(name) != files:
                 continue  # tuples of the same Package objects compare by identity first: cheap
+            if self.statuses.get(name) != previous.statuses.get(name):
+                continue
             self._projects.setdefault(name, assembled)
         return self
 
@@ -125,7 +166,8 @@ class Snapshot:
             files = self.by_project.get(normalized)
             if not files:
                 return None
-            cached = self._projects[normalized] = _assemble(normalized, files)
+            status = self.statuses.get(normalized, ACTIVE)
+            cached = self._projects[normalized] = _assemble(normalized, files, status)
         return cached
 
     def projects(self) -> list[Project]:
@@ -144,7 +186,9 @@ class Snapshot:
         return self._last_serial[0]
 
 
-def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:
+def _assemble(
+    normalized: NormalizedName, files: Iterable[Package], status: ProjectStatus
+) -> Project:
     releases: dict[str, list[Package]] = {}
     for package in files:
         releases.setdefault(release_key(package.version), []).append(package)
@@ -155,4 +199,4 @@ def _assemble(normalized: NormalizedName, files: Iterable[Package]) -> Project:
         )
         for group in releases.values()
     ]
-    return Project(normalized, tuple(sorted(built, key=lambda release: release.version)))
+    return Project(normalized, tuple(sorted(built, key=lambda release: release.version)), status)

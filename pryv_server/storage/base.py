@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field
 from typing import IO
 from typing import BinaryIO
 from typing import Protocol
@@ -38,12 +39,15 @@ class ObjectInfo:
     """What a listing or stat tells about one object.
 
     ``version`` is an opaque change token: two different contents of one key never share it while
-    both could be observed (S3: the ETag; local: inode, mtime and size).
+    both could be observed (S3: the ETag; local: inode, mtime and size). ``modified`` is when the
+    object was last written, in seconds since the epoch (0.0: unknown); ``pryv gc`` spares
+    objects younger than its safety margin by it.
     """
 
     key: str
     size: int
     version: str
+    modified: float = field(default=0.0, compare=False)  # what a write returns may not know it
 
 
 class Storage(Protocol):

@@ -216,7 +216,8 @@ def _write_error(key: str, error: OSError) -> StorageError:
 
 def _info(key: str, stat: os.stat_result) -> ObjectInfo:
     # The inode changes with every os.replace, so a rewrite within one mtime tick is still seen.
-    return ObjectInfo(key, stat.st_size, f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}")
+    version = f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
+    return ObjectInfo(key, stat.st_size, version, stat.st_mtime)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import IO
 from typing import BinaryIO
@@ -19,10 +21,23 @@ from pryv_server.storage.base import validate_key
 class MemoryStorage:
     """A dict of key to bytes behind a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self._written: dict[str, float] = {}  # key -> when (ObjectInfo.modified)
+        self._clock = clock
         self._lock = threading.Lock()
         self._counter = 0
+
+    def _info(self, key: str) -> ObjectInfo:
+        content, version = self._objects[key]
+        return ObjectInfo(key, len(content), version, self._written.get(key, 0.0))
+
+    def _store(self, key: str, content: bytes) -> ObjectInfo:
+        self._counter += 1
+        digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
+        self._objects[key] = (content, f"{self._counter}-{digest}")
+        self._written[key] = self._clock()
+        return self._info(key)
 
     def open(self, key: str) -> BinaryIO:
         """Return a BytesIO over the stored bytes."""
@@ -43,10 +58,7 @@ class MemoryStorage:
         with self._lock:
             if not overwrite and key in self._objects:
                 raise ObjectExists(key)
-            self._counter += 1
-            digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
-            self._objects[key] = (content, f"{self._counter}-{digest}")
-            return ObjectInfo(key, len(content), self._objects[key][1])
+            return self._store(key, content)
 
     def replace(self, key: str, content: bytes, *, version: str | None) -> ObjectInfo:
         """Compare the version and store under the lock, in one step."""
@@ -55,31 +67,28 @@ class MemoryStorage:
             current = self._objects.get(key)
             if (current[1] if current else None) != version:
                 raise ObjectChanged(key)
-            self._counter += 1
-            digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
-            self._objects[key] = (content, f"{self._counter}-{digest}")
-            return ObjectInfo(key, len(content), self._objects[key][1])
+            return self._store(key, content)
 
     def stat(self, key: str) -> ObjectInfo:
         """Describe the stored object."""
         with self._lock:
             try:
-                content, version = self._objects[validate_key(key)]
+                return self._info(validate_key(key))
             except KeyError:
                 raise ObjectNotFound(key) from None
-        return ObjectInfo(key, len(content), version)
 
     def delete(self, key: str) -> None:
         """Forget the object."""
         with self._lock:
             self._objects.pop(validate_key(key), None)
+            self._written.pop(key, None)
 
     def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Yield a snapshot of the matching objects."""
         with self._lock:
             snapshot = [
-                ObjectInfo(key, len(content), version)
-                for key, (content, version) in self._objects.items()
+                self._info(key)
+                for key in self._objects
                 if key.startswith(prefix) and key > start_after
             ]
         yield from snapshot

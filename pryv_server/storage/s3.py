@@ -129,7 +129,12 @@ class S3Storage:
         """HEAD the object; its ETag is the version token."""
         with self._translated(key, "stat"):
             response = self.clients().head_object(Bucket=self.bucket, Key=self._key(key))
-        return ObjectInfo(key, response["ContentLength"], etag(response["ETag"]))
+        return ObjectInfo(
+            key,
+            response["ContentLength"],
+            etag(response["ETag"]),
+            response["LastModified"].timestamp(),
+        )
 
     def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
         """Page through ``list_objects_v2`` (1,000 keys a page); sizes and ETags come with it."""
@@ -145,7 +150,12 @@ class S3Storage:
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][len(root) :], item["Size"], etag(item["ETag"]))
+                    yield ObjectInfo(
+                        item["Key"][len(root) :],
+                        item["Size"],
+                        etag(item["ETag"]),
+                        item["LastModified"].timestamp(),
+                    )
 
     def presigned_url(self, key: str) -> str:
         """Return a GET URL for the object, valid ``url_expiry`` seconds, that needs no credentials.

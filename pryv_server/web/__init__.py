@@ -7,6 +7,7 @@ from flask import Flask
 from pryv_server.web import api
 from pryv_server.web import explorer
 from pryv_server.web import health
+from pryv_server.web import metrics
 from pryv_server.web.access_log import install_access_log
 from pryv_server.web.basic_auth import harden
 from pryv_server.web.basic_auth import relative_redirects
@@ -19,9 +20,11 @@ def register_blueprints(app: Flask) -> None:
     """Mount the API, ``/health``, the explorer and the error handlers on ``app``."""
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics.blueprint)
     register_error_handlers(app)
-    app.wsgi_app = SimplePageCache(app.wsgi_app, app.extensions["pryv"])  # type: ignore[method-assign]
-    install_access_log(app)
+    services = app.extensions["pryv"]
+    app.wsgi_app = SimplePageCache(app.wsgi_app, services)  # type: ignore[method-assign]
+    install_access_log(app, services.metrics.observe_request)
     explorer.init_app(
         app, csrf_exempt=api.api_blueprints(app), sessionless=api.sessionless_prefixes(app)
     )

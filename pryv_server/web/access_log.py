@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 access_log = logging.getLogger("pryv.access")
 
 USER_KEY = "pryv.user"
+# The WSGI environ key of the request's route pattern (``/simple/<project>/``), for the metrics.
+ROUTE_KEY = "pryv.route"
+UNMATCHED = "unmatched"
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
 
 
@@ -70,12 +73,15 @@ def _escape_char(char: str) -> str:
 class AccessLogMiddleware:
     """Wrap a WSGI app and log each request when its response is closed."""
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(
+        self, app: WSGIApplication, observe: Callable[[str, str, int | None, float], None]
+    ) -> None:
         self.app = app
+        self.observe = observe
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve the request, then log it when the server closes the response."""
-        exchange = _Exchange(environ)
+        exchange = _Exchange(environ, self.observe)
         if access_log.isEnabledFor(logging.DEBUG):
             access_log.debug("request started %s", logfmt(exchange.start_fields()))
 
@@ -103,6 +109,7 @@ class _Exchange:
     """What the access line says about one request, filled in as the response goes out."""
 
     environ: WSGIEnvironment
+    observe: Callable[[str, str, int | None, float], None]
     started: float = field(default_factory=time.perf_counter)
     status: int | None = None
     length: int | None = None
@@ -129,11 +136,14 @@ class _Exchange:
         path = environ.get("PATH_INFO", "")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
+        seconds = time.perf_counter() - self.started
+        method = environ.get("REQUEST_METHOD") or ""
+        self.observe(environ.get(ROUTE_KEY, UNMATCHED), method, self.status, seconds)
         fields = {
-            "method": environ.get("REQUEST_METHOD"),
+            "method": method,
             "path": path,
             "status": self.status,
-            "duration_ms": f"{(time.perf_counter() - self.started) * 1000:.1f}",
+            "duration_ms": f"{seconds * 1000:.1f}",
             "user": environ.get(USER_KEY),
             "bytes": self.sent,
             "remote": environ.get("REMOTE_ADDR"),
@@ -168,7 +178,14 @@ def _remember_user(response: Response) -> Response:
     return response
 
 
-def install_access_log(app: Flask) -> None:
-    """Log every request of ``app`` on the ``pryv.access`` logger."""
+def _remember_route() -> None:
+    # The route pattern (never the path: a client cannot grow the metrics' series), for metrics.
+    if request.url_rule is not None:
+        request.environ[ROUTE_KEY] = request.url_rule.rule
+
+
+def install_access_log(app: Flask, observe: Callable[[str, str, int | None, float], None]) -> None:
+    """Log every request of ``app`` on the ``pryv.access`` logger, and ``observe`` it."""
+    app.before_request(_remember_route)
     app.after_request(_remember_user)
-    app.wsgi_app = AccessLogMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = AccessLogMiddleware(app.wsgi_app, observe)  # type: ignore[method-assign]

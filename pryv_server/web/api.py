@@ -21,6 +21,7 @@ from flask import Flask
 from pryv_server.web import download
 from pryv_server.web import health
 from pryv_server.web import json_api
+from pryv_server.web import lifecycle
 from pryv_server.web import proxy
 from pryv_server.web import simple
 from pryv_server.web import upload
@@ -31,7 +32,7 @@ from pryv_server.web.basic_auth import require_basic_user
 blueprint = Blueprint("api", __name__)
 blueprint.before_request(refuse_cross_site)  # before the password check, as a 403
 blueprint.before_request(require_basic_user)
-for child in (simple, upload, download, json_api, yank, proxy):
+for child in (simple, upload, download, json_api, yank, proxy, lifecycle):
     blueprint.register_blueprint(child.blueprint)
 
 
@@ -52,7 +53,7 @@ def sessionless_prefixes(app: Flask) -> tuple[str, ...]:
     ``/simple/``). The root is left out: ``POST /`` is an upload, but ``GET /`` is the explorer's
     home page, and a session the upload never reads costs it nothing.
     """
-    owners = {blueprint.name, health.blueprint.name}
+    owners = {blueprint.name, health.blueprint.name, "metrics"}
     prefixes = {
         rule.rule.split("<", 1)[0]
         for rule in app.url_map.iter_rules()

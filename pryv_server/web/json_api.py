@@ -78,15 +78,19 @@ def _answer(name: str, version: str | None) -> Response:
 
 
 def build_document(project: Project, release: Release, with_releases: bool) -> dict[str, Any]:
-    """Build PyPI's JSON document for ``release`` of ``project``."""
+    """Build PyPI's JSON document for ``release`` of ``project``.
+
+    A quarantined project (PEP 792) lists its releases without files: it offers none.
+    """
+    offered = project.status.offers_files
     document: dict[str, Any] = {"info": _info(project, release)}
     document["last_serial"] = project.last_serial
     if with_releases:
         document["releases"] = {
-            str(item.version): [_file(package) for package in item.packages]
+            str(item.version): [_file(package) for package in item.packages if offered]
             for item in project.releases
         }
-    document["urls"] = [_file(package) for package in release.packages]
+    document["urls"] = [_file(package) for package in release.packages if offered]
     document["vulnerabilities"] = []
     return document
 

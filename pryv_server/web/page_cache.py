@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName
 from pryv_server.auth import Identity
 from pryv_server.core.access import Action
 from pryv_server.core.names import normalize
+from pryv_server.web.access_log import ROUTE_KEY
 from pryv_server.web.access_log import USER_KEY
 from pryv_server.web.basic_auth import API_HEADERS
 from pryv_server.web.pages import Page
@@ -45,6 +46,9 @@ UPSTREAM_FRESH: dict[bool, tuple[tuple[str, str], ...]] = {
     False: (),
     True: ((UPSTREAM_HEADER, "fresh"),),
 }
+# The route patterns Flask would have matched (the metrics count by pattern).
+ROUTE_INDEX = "/simple/"
+ROUTE_PROJECT = "/simple/<project>/"
 
 
 class SimplePageCache:
@@ -98,16 +102,19 @@ class SimplePageCache:
         else:
             return None  # Flask answers the 403
         page = services.pages.cached(snapshot, key)
-        if page is not None:
-            return page, CONTENT_TYPES[fmt], False
-        if services.mirror is None or project is None:
+        upstream = False
+        if page is None and services.mirror is not None and project is not None:
+            # A name the registry does not hold: an upstream page, while it is fresh
+            # (web/proxy_pages).
+            mirrored = services.mirror.fresh(snapshot, project)
+            if mirrored is not None:
+                page = services.upstream_pages.cached(mirrored, fmt == JSON_V1)
+                upstream = True
+        if page is None:
             return None
-        # A name the registry does not hold: an upstream page, while it is fresh (web/proxy_pages).
-        mirrored = services.mirror.fresh(snapshot, project)
-        page = (
-            None if mirrored is None else services.upstream_pages.cached(mirrored, fmt == JSON_V1)
-        )
-        return None if page is None else (page, CONTENT_TYPES[fmt], True)
+        environ[ROUTE_KEY] = ROUTE_INDEX if project is None else ROUTE_PROJECT
+        services.metrics.page(hit=True)
+        return page, CONTENT_TYPES[fmt], upstream
 
     def _verified(self, environ: WSGIEnvironment) -> Identity | None:
         """Return the identity when the authenticator knows it without a password check.

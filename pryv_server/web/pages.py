@@ -4,9 +4,10 @@ Core's snapshot holds records and assembled projects, never bytes: what a page l
 web layer's business, and so is keeping it. A page is kept under a :class:`PageKey` and the
 *state* of what it was rendered from, and answered again for as long as that state holds:
 
-* a project's pages were rendered from its files, so they stay valid while the snapshot's tuple
-  of that project's files is the same (an upload or a yank elsewhere leaves it alone: only the
-  changed project renders its pages again, however many snapshots come and go);
+* a project's pages were rendered from its files (and its PEP 792 status), so they stay valid
+  while the snapshot's tuple of that project's files (and its status) is the same (an upload or
+  a yank elsewhere leaves it alone: only the changed project renders its pages again, however
+  many snapshots come and go);
 * the ``/simple/`` index lists every project, so it stays valid for one snapshot generation.
 
 A key names the page, not only the project: its ``form`` (which document, in which format, for
@@ -78,9 +79,15 @@ def state_of(snapshot: Snapshot, project: NormalizedName | None) -> object:
     """Return what ``project``'s pages (None: the index) were rendered from in ``snapshot``.
 
     A project's tuple of files is kept as it is by every snapshot in which the project did not
-    change, so comparing it is an identity check in the common case.
+    change, so comparing it is an identity check in the common case. A project with a PEP 792
+    status record is rendered from its status too (its pages carry it).
     """
-    return snapshot.generation if project is None else snapshot.by_project.get(project)
+    if project is None:
+        return snapshot.generation
+    state = snapshot.by_project.get(project)
+    if state is not None and project in snapshot.statuses:
+        return (state, snapshot.statuses[project])
+    return state
 
 
 class Pages:
@@ -89,6 +96,8 @@ class Pages:
     def __init__(self) -> None:
         self._shelves: dict[NormalizedName | None, _Shelf] = {}
         self._lock = threading.Lock()
+        # Told of each lookup through page(): True for a page answered from the cache (metrics).
+        self.on_lookup: Callable[[bool], None] | None = None
 
     def cached(self, snapshot: Snapshot, key: PageKey) -> Page | None:
         """Return the page rendered for ``key`` from ``snapshot``'s state, or None; no lock.
@@ -100,7 +109,13 @@ class Pages:
         shelf = self._shelves.get(project)
         if shelf is None:
             return None
-        state = snapshot.generation if project is None else snapshot.by_project.get(project)
+        state: object
+        if project is None:
+            state = snapshot.generation
+        else:
+            state = snapshot.by_project.get(project)
+            if project in snapshot.statuses:  # as state_of does, inlined
+                state = (state, snapshot.statuses[project])
         if shelf.state is not state and not _current(shelf, state):
             return None
         return shelf.pages.get(key)
@@ -108,6 +123,8 @@ class Pages:
     def page(self, snapshot: Snapshot, key: PageKey, render: Callable[[], Page]) -> Page:
         """Return the page for ``key``, rendering it (outside the lock) when none is current."""
         found = self.cached(snapshot, key)
+        if self.on_lookup is not None:
+            self.on_lookup(found is not None)
         if found is not None:
             return found
         page = render()

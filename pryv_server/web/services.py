@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -20,6 +21,9 @@ from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
 from pryv_server.web.pages import Pages
 from pryv_server.web.proxy_pages import UpstreamPages
+
+if TYPE_CHECKING:
+    from pryv_server.web.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class Services:
     permissions: PermissionsFile
     project_roles: ProjectRoleStore
     audit: AuditLog  # one object per write: who, from where, what, when
+    # What /metrics reports (web/metrics.py).
+    metrics: Metrics
     # The one cache of rendered pages (views and the fast path in front of Flask).
     pages: Pages = field(default_factory=Pages)
     # The caching proxy of an upstream index ([upstream]); None when it is off.

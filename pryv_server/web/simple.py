@@ -3,6 +3,9 @@
 * PEP 503 HTML pages, with PEP 629's ``pypi:repository-version`` meta;
 * PEP 691 JSON (``application/vnd.pypi.simple.v1+json``), chosen by content negotiation on the
   ``Accept`` header (q-values honoured, ``406`` when nothing fits) or by the ``?format=`` query;
+* PEP 792 project status: the top-level ``project-status`` object in JSON (not under ``meta``,
+  as PEP 792 and Warehouse have it) and ``pypi:project-status`` / ``pypi:project-status-reason``
+  metas in HTML; a quarantined project's page lists no file and no version;
 * PEP 592 ``data-yanked`` / ``yanked``, PEP 658 and 714 ``data-core-metadata`` /
   ``core-metadata`` (with the older ``dist-info-metadata`` spelling too), PEP 700 ``versions``,
   ``size`` and ``upload-time``;
@@ -52,8 +55,9 @@ from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
 
-# PEP 629/691/700: the API version both forms announce (1.1 is the version with PEP 700 fields).
-API_VERSION = "1.1"
+# PEP 629/691/700/792: the API version both forms announce (1.1 brought PEP 700's fields, 1.4
+# PEP 792's project status; 1.2's and 1.3's additions, PEP 708 and PEP 740, are optional).
+API_VERSION = "1.4"
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
 HTML = "text/html"
@@ -276,19 +280,35 @@ def _render_index(projects: Sequence[Project | Listed], serial: int, fmt: str) -
 
 
 def _render_project(project: Project, fmt: str) -> bytes:
+    # PEP 792: a quarantined project offers no file (its downloads answer 404 too).
+    offered = project.status.offers_files
+    packages = project.packages if offered else ()
     if fmt == JSON_V1:
         return _dump(
             {
                 "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
                 "name": project.normalized,
-                "versions": [str(release.version) for release in project.releases],
-                "files": [file_json(package) for package in project.packages],
+                "project-status": status_json(project),
+                "versions": [str(release.version) for release in project.releases if offered],
+                "files": [file_json(package) for package in packages],
             }
         )
     html = render_template(
-        "simple/project.html", project=project, api_version=API_VERSION, file_url=file_url
+        "simple/project.html",
+        project=project,
+        packages=packages,
+        api_version=API_VERSION,
+        file_url=file_url,
     )
     return html.encode()
+
+
+def status_json(project: Project) -> dict[str, str]:
+    """Describe a project's PEP 792 status: ``status``, and ``reason`` when one was given."""
+    status = {"status": project.status.status}
+    if project.status.reason:
+        status["reason"] = project.status.reason
+    return status
 
 
 def file_url(package: Package) -> str:

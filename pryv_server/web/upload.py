@@ -78,6 +78,7 @@ def upload() -> Response:
     )
     if published.created and new_project is not None:
         authorize.claim(new_project)
+    get_services().metrics.uploaded(published.package.size, published.created)
     if published.created:
         package = published.package
         audit("upload", package.filename, project=package.project, sha256=package.sha256)

@@ -31,7 +31,7 @@ TRUE = {"1", "true", "yes", "on"}
 @blueprint.post("/api/yank")
 def yank() -> Response:
     """Yank (or un-yank with ``undo``) a release or a file; answer with the new state."""
-    fields = _fields()
+    fields = request_fields()
     project = str(fields.get("project") or "").strip()
     version = str(fields.get("version") or "").strip()
     if not project or not version:
@@ -47,7 +47,8 @@ def yank() -> Response:
     return jsonify(release_state(release))
 
 
-def _fields() -> dict[str, Any]:
+def request_fields() -> dict[str, Any]:
+    """Read the body of an API action: a JSON object, or a form."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):

@@ -12,18 +12,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
 from tests.docs_commands import docs_block
 from tests.docs_commands import docs_file
-from tests.docs_commands import docs_outputs
 from tests.e2e.servers import Server
 from tests.e2e.servers import add_user
 from tests.e2e.servers import free_port
@@ -36,7 +32,10 @@ from tests.e2e.tools import DOCS_PASSWORD
 from tests.e2e.tools import DOCS_USER
 from tests.e2e.tools import add_docs_user
 from tests.e2e.tools import docs_env
+from tests.e2e.tools import docs_get
+from tests.e2e.tools import home_with_config
 from tests.e2e.tools import run_block
+from tests.e2e.tools import run_shown
 
 pytestmark = pytest.mark.e2e
 
@@ -45,37 +44,9 @@ BACKFILL = "Backfilling the metadata of older files"
 DOCS_BLOCKS = [(PAGE, BACKFILL), (PAGE, "From the command line"), (PAGE, "Over HTTP")]
 
 
-def get(server: Server, path: str, accept: str = "text/html") -> tuple[int, str]:
-    request = urllib.request.Request(server.url + path, headers={"Accept": accept})
-    request.add_header("Authorization", basic_header(DOCS_USER, DOCS_PASSWORD))
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read().decode()
-
-
-def home_with_config(server: Server, tmp_path: Path) -> dict[str, str]:
-    """An environment whose default ``~/.pryv/pryv.ini`` is the running server's configuration."""
-    home = tmp_path / "home"
-    (home / ".pryv").mkdir(parents=True)
-    shutil.copy(server.config, home / ".pryv" / "pryv.ini")
-    return docs_env(home)
-
-
 def yanked_files(server: Server) -> dict[str, object]:
-    _, text = get(server, "/simple/demo/", accept="application/vnd.pypi.simple.v1+json")
+    _, text = docs_get(server, "/simple/demo/", accept="application/vnd.pypi.simple.v1+json")
     return {file["filename"]: file["yanked"] for file in json.loads(text)["files"]}
-
-
-def run_shown(
-    commands: list[tuple[str, str]], server: Server, cwd: Path, env: dict[str, str]
-) -> None:
-    """Run each console command and compare what it prints with the output the docs show."""
-    for command, shown in commands:
-        result = run_block([command], server, cwd, env)
-        assert result.stdout == shown, f"{command}: printed {result.stdout!r}, docs show {shown!r}"
 
 
 def test_yank_over_http_then_with_the_cli(server: Server, tmp_path: Path) -> None:
@@ -101,9 +72,7 @@ def test_yank_over_http_then_with_the_cli(server: Server, tmp_path: Path) -> Non
     assert yanked_files(server) == {wheel.name: False, "demo-1.0.tar.gz": False}
 
     env = home_with_config(server, tmp_path)
-    shown = docs_outputs(PAGE, "From the command line")
-    assert [command for command, _ in shown] == docs_block(PAGE, "From the command line")
-    run_shown(shown, server, tmp_path, env)
+    run_shown(PAGE, "From the command line", server, tmp_path, env)
     assert yanked_files(server) == {wheel.name: "broken build", "demo-1.0.tar.gz": False}
 
 
@@ -135,12 +104,10 @@ def test_backfill_metadata_as_shown(tmp_path: Path) -> None:
     server = start_server(root, config=config, port=port)
     try:
         path = "/packages/demo-1.0-py3-none-any.whl.metadata"
-        assert get(server, path)[0] == 404
+        assert docs_get(server, path)[0] == 404
         env = home_with_config(server, tmp_path)
-        shown = docs_outputs(PAGE, BACKFILL)
-        assert [command for command, _ in shown] == docs_block(PAGE, BACKFILL)
-        run_shown(shown, server, tmp_path, env)
-        status, metadata = get(server, path)  # the running server picks the record up
+        run_shown(PAGE, BACKFILL, server, tmp_path, env)
+        status, metadata = docs_get(server, path)  # the running server picks the record up
         assert status == 200
         assert "Name: demo" in metadata
         again = run_block(docs_block(PAGE, BACKFILL), server, tmp_path, env).stdout

@@ -184,9 +184,9 @@ def test_pypi_simple_parses_our_pages(registry: Registry, accept: str) -> None:
     ) as client:
         index = client.get_index_page()
         assert {"chain-app", "chain-lib", "chain-base", "yanky"} <= set(index.projects)
-        assert index.repository_version == "1.1"
+        assert index.repository_version == "1.4"
         page = client.get_project_page("chain-lib")
-        assert page.repository_version == "1.1"
+        assert page.repository_version == "1.4"
         packages = {package.filename: package for package in page.packages}
         assert set(packages) == {registry.dists[k].name for k in ("lib1", "lib2", "lib2-sdist")}
         wheel = packages[registry.dists["lib2"].name]

@@ -16,12 +16,17 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.credentials import basic_header
+from tests.docs_commands import docs_block
+from tests.docs_commands import docs_outputs
 from tests.docs_commands import substitute
 from tests.e2e.servers import BIN
 from tests.e2e.servers import Server
@@ -177,6 +182,14 @@ def docs_env(home: Path, *paths: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def home_with_config(server: Server, tmp_path: Path) -> dict[str, str]:
+    """An environment whose default ``~/.pryv/pryv.ini`` is the running server's configuration."""
+    home = tmp_path / "home"
+    (home / ".pryv").mkdir(parents=True)
+    shutil.copy(server.config, home / ".pryv" / "pryv.ini")
+    return docs_env(home)
+
+
 def run_block(
     commands: list[str],
     server: Server | str,
@@ -199,6 +212,29 @@ def run_block(
             f"--- server log\n{'' if isinstance(server, str) else server.log_text()[-4000:]}"
         )
     return result
+
+
+def docs_get(server: Server, path: str, accept: str = "text/html") -> tuple[int, str]:
+    """GET ``path`` as the docs' user; return the status and the body, errors included."""
+    request = urllib.request.Request(server.url + path, headers={"Accept": accept})
+    request.add_header("Authorization", basic_header(DOCS_USER, DOCS_PASSWORD))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode()
+
+
+def run_shown(page: str, heading: str, server: Server, cwd: Path, env: dict[str, str]) -> None:
+    """Run the console commands under ``heading`` and compare what each prints with the docs."""
+    shown = docs_outputs(page, heading)
+    assert [command for command, _ in shown] == docs_block(page, heading)
+    for command, output in shown:
+        result = run_block([command], server, cwd, env)
+        assert result.stdout == output, (
+            f"{command}: printed {result.stdout!r}, docs show {output!r}"
+        )
 
 
 def add_docs_user(server: Server) -> None:

@@ -46,7 +46,7 @@ def test_upload_on_every_documented_url_then_listed(
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
     assert f'href="../../packages/{wheel.name}#sha256={sha}"' in page
     assert 'data-requires-python="&gt;=3.8,&lt;4"' in page
-    assert '<meta name="pypi:repository-version" content="1.1">' in page
+    assert '<meta name="pypi:repository-version" content="1.4">' in page
 
 
 def test_non_normalized_project_url_redirects(client: FlaskClient, dist: Path) -> None:

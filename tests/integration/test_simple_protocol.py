@@ -81,9 +81,9 @@ def test_simple_negotiates_content_type(
     assert response.status_code == 200
     assert response.headers["Content-Type"] == expected
     if expected == JSON:
-        assert response.json["meta"]["api-version"] == "1.1"
+        assert response.json["meta"]["api-version"] == "1.4"
     else:
-        assert '<meta name="pypi:repository-version" content="1.1">' in response.text
+        assert '<meta name="pypi:repository-version" content="1.4">' in response.text
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_simple_json_index_lists_projects(client: FlaskClient, demo: dict[str, P
     document = get(client, "/simple/", JSON).json
     serial = get(client, "/simple/demo/", JSON).json["meta"]["_last-serial"]
     assert document == {
-        "meta": {"api-version": "1.1", "_last-serial": serial},
+        "meta": {"api-version": "1.4", "_last-serial": serial},
         "projects": [{"name": "Demo", "_last-serial": serial}],
     }
 
@@ -138,7 +138,7 @@ def test_simple_json_project_has_every_pep_691_and_700_key(
 ) -> None:
     document = get(client, "/simple/demo/", JSON).json
     assert document["meta"] == {
-        "api-version": "1.1",
+        "api-version": "1.4",
         "_last-serial": document["meta"]["_last-serial"],
     }
     assert isinstance(document["meta"]["_last-serial"], int)

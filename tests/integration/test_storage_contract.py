@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,15 @@ def test_round_trip_and_stat(storage: Storage) -> None:
     with storage.open("a/b/c.txt") as stream:
         assert stream.read() == b"hello"
     assert storage.stat("a/b/c.txt") == info
+
+
+def test_stat_and_listing_say_when_an_object_was_written(storage: Storage) -> None:
+    """``pryv gc`` spares young objects by this time; S3's has a one-second resolution."""
+    before = time.time()
+    storage.write("when/k", io.BytesIO(b"x"))
+    (listed,) = storage.list_objects("when/")
+    for info in (storage.stat("when/k"), listed):
+        assert before - 2 <= info.modified <= time.time() + 2
 
 
 def test_create_if_absent_refuses_existing_key(storage: Storage) -> None:

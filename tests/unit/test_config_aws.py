@@ -38,7 +38,10 @@ def test_aws_section_options(tmp_path: Path) -> None:
         ("[aws]\npresign-expiry = 0\n", "[aws] presign-expiry"),
         ("[aws]\nconditional-writes = sometimes\n", "[aws] conditional-writes"),
         ("[aws]\nbucket = x\n", "[aws] has an unknown option 'bucket'"),
-        ("[amazon]\nregion = x\n", "(known: core, user, server, permissions, aws, upstream)"),
+        (
+            "[amazon]\nregion = x\n",
+            "(known: core, user, server, permissions, aws, upstream, webhooks, metrics, lifecycle)",
+        ),
     ],
 )
 def test_aws_section_errors_name_the_option(tmp_path: Path, text: str, message: str) -> None:

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from pryv_server.web.explorer import auth
+from pryv_server.web.explorer import managing
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
@@ -77,6 +78,7 @@ def build_blueprint() -> Blueprint:
     projects.register(blueprint)
     yanking.register(blueprint)
     use.register(blueprint)
+    managing.register(blueprint)
     return blueprint
 
 

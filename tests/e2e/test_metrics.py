@@ -1,0 +1,75 @@
+"""``/metrics`` of a real ``pryv start`` with two workers: every worker's requests in one scrape,
+parsed by prometheus-client's own parser, read with the metrics-only token as the docs show."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.credentials import basic_header
+from tests.dists import make_wheel
+from tests.docs_commands import docs_block
+from tests.e2e.servers import PASSWORD
+from tests.e2e.servers import USER
+from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
+from tests.e2e.servers import free_port
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
+from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
+from tests.e2e.tools import docs_env
+from tests.e2e.tools import run_block
+
+pytestmark = pytest.mark.e2e
+
+DOCS_BLOCKS = [("deployment.md", "Metrics")]
+TOKEN = "metrics-token-0123456789abcdef"
+REQUESTS = 40
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[Server]:
+    root = tmp_path / "server"
+    root.mkdir()
+    port = free_port()
+    config = write_config(root, port, f"[metrics]\ntoken = {TOKEN}\n")
+    add_user(config)
+    server = start_server(root, "--workers", "2", config=config, port=port)
+    yield server
+    stop_server(server)
+
+
+def get(server: Server, path: str) -> int:
+    request = urllib.request.Request(
+        server.url + path, headers={"Authorization": basic_header(USER, PASSWORD)}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # a new connection each time
+        response.read()
+        return response.status
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_one_scrape_adds_up_every_worker(two_workers: Server, tmp_path: Path) -> None:
+    twine_upload(two_workers, make_wheel(tmp_path / "dist", "myproject", "1.0"))
+    for _ in range(REQUESTS):
+        assert get(two_workers, "/simple/myproject/") == 200
+    (curl,) = docs_block("deployment.md", "Metrics")
+    env = docs_env(tmp_path / "home", PRYV_METRICS_TOKEN=TOKEN)
+    route = (("method", "GET"), ("route", "/simple/<project>/"), ("status", "200"))
+    for _ in range(4):  # whichever worker answers the scrape
+        found = samples(run_block([curl], two_workers, tmp_path, env).stdout)
+        assert found[("pryv_http_requests_total", route)] == REQUESTS
+        assert found[("pryv_uploads_total", (("result", "stored"),))] == 1
+        assert found[("pryv_files", ())] == 1
