@@ -6,22 +6,40 @@ The file format, sections, options and defaults are the ones of the user documen
 file fails at start with one line that names the file, the section and the option, so an
 operator can fix it without reading a traceback.
 
-This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_server.errors`.
+This module is a leaf: it imports nothing else from pryv_server but :mod:`pryv_server.errors`
+and the option parsers of :mod:`pryv_server.config_values`.
 """
 
 from __future__ import annotations
 
 import configparser
-import ipaddress
-import math
 import os
 import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+from pryv_server.config_values import UPSTREAM_SECTION
+from pryv_server.config_values import Network
+from pryv_server.config_values import RetentionRule
+from pryv_server.config_values import parse_bool
+from pryv_server.config_values import parse_count
+from pryv_server.config_values import parse_download_mode
+from pryv_server.config_values import parse_duration
+from pryv_server.config_values import parse_index_url
+from pryv_server.config_values import parse_minutes
+from pryv_server.config_values import parse_networks
+from pryv_server.config_values import parse_patterns
+from pryv_server.config_values import parse_port
+from pryv_server.config_values import parse_positive_int
+from pryv_server.config_values import parse_retention
+from pryv_server.config_values import parse_seconds
+from pryv_server.config_values import parse_secret_key
+from pryv_server.config_values import parse_size
+from pryv_server.config_values import parse_text
+from pryv_server.config_values import parse_upload_policy
+from pryv_server.config_values import parse_urls
 from pryv_server.errors import ConfigError
 
 DEFAULT_HOME = "~/.pryv"
@@ -33,7 +51,6 @@ LOCAL_SCHEME = "file"
 # The schemes a backend serves (pryv_server.backends.CONNECTORS; a unit test keeps them equal).
 # This leaf module cannot import the table; it only needs the names to refuse a typo at start.
 STORE_SCHEMES = frozenset({LOCAL_SCHEME, "s3"})
-_Number = TypeVar("_Number", int, float)
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -81,231 +98,6 @@ def parse_location(value: str) -> Location:
     return Location(LOCAL_SCHEME, str(Path(value).expanduser().absolute()))
 
 
-def parse_bool(value: str) -> bool:
-    """Parse an ini boolean the way configparser does (true/false, yes/no, on/off, 1/0)."""
-    lowered = value.strip().lower()
-    if lowered in configparser.ConfigParser.BOOLEAN_STATES:
-        return configparser.ConfigParser.BOOLEAN_STATES[lowered]
-    raise ValueError(f"{value!r} is not a boolean (use true or false)")
-
-
-def parse_port(value: str) -> int:
-    """Parse a TCP port number (1-65535)."""
-    port = _whole(value, "a port number (1-65535)")
-    if not 0 < port < 65536:
-        raise ValueError(f"{port} is not a TCP port (1-65535)")
-    return port
-
-
-def parse_seconds(value: str) -> float:
-    """Parse a non-negative number of seconds."""
-    return _amount(value, "seconds (e.g. 5 or 0.5)")
-
-
-def _amount(value: str, unit: str) -> float:
-    """Parse a finite, non-negative number; the message names the ``unit`` expected."""
-    try:
-        amount = float(value)
-    except ValueError:
-        raise ValueError(f"{value.strip()!r} is not a number of {unit}") from None
-    if not math.isfinite(amount):
-        raise ValueError(f"{value.strip()!r} is not a number of {unit}")
-    return _not_negative(amount, value)
-
-
-def _whole(value: str, expected: str) -> int:
-    """Parse a whole number; the message says what was expected, not Python's int() wording."""
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value.strip()!r} is not {expected}") from None
-
-
-_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-
-
-def parse_size(value: str) -> int:
-    """Parse a byte count with an optional K/M/G/T suffix (powers of 1024): ``500M``, ``2G``."""
-    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", value, re.IGNORECASE)
-    if not match:
-        raise ValueError(f"{value!r} is not a size (use bytes or a K, M, G or T suffix, e.g. 500M)")
-    size = int(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()]
-    if size <= 0:
-        raise ValueError("the size must be positive")
-    return size
-
-
-def parse_count(value: str) -> int:
-    """Parse a non-negative whole number (0 usually turns a limit off)."""
-    return _not_negative(_whole(value, "a whole number (0 or more)"), value)
-
-
-def _not_negative(number: _Number, value: str) -> _Number:
-    if number < 0:
-        raise ValueError(f"{value!r} is negative")
-    return number
-
-
-def _text(value: str) -> str:
-    return value.strip()
-
-
-# A secret key signs sessions and derives the setup token: a short one can be guessed offline.
-MIN_SECRET_KEY_LENGTH = 16
-
-
-def parse_secret_key(value: str) -> str:
-    """Parse ``[server] secret-key``: at least 16 characters, or pryv refuses to start."""
-    key = value.strip()
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise ValueError(
-            f"is {len(key)} characters long; use at least {MIN_SECRET_KEY_LENGTH} random "
-            "characters (python3 -c 'import secrets; print(secrets.token_hex(32))'), or remove "
-            "it for a new random key at each start"
-        )
-    return key
-
-
-def parse_download_mode(value: str) -> str:
-    """Parse ``[aws] download``: ``stream`` (through pryv) or ``redirect`` (presigned URL)."""
-    mode = value.strip().lower()
-    if mode not in DOWNLOAD_MODES:
-        raise ValueError(f"{value!r} is not a download mode (use stream or redirect)")
-    return mode
-
-
-def parse_positive_int(value: str) -> int:
-    """Parse a whole number greater than zero."""
-    number = _whole(value, "a whole number greater than 0")
-    if number <= 0:
-        raise ValueError(f"{value!r} is not positive")
-    return number
-
-
-DOWNLOAD_MODES = ("stream", "redirect")
-UPLOAD_POLICIES = ("open", "owners")
-
-
-def parse_upload_policy(value: str) -> str:
-    """Parse ``[permissions] uploads``: ``open`` (any member) or ``owners`` (PyPI's model)."""
-    policy = value.strip().lower()
-    if policy not in UPLOAD_POLICIES:
-        raise ValueError(f"{value!r} is not an upload policy (use open or owners)")
-    return policy
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """Parse ``[server] trusted-proxies``: addresses or CIDR networks, by commas or spaces."""
-    networks = []
-    for item in value.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            message = f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
-            raise ValueError(message) from None
-    return tuple(networks)
-
-
-# -- [upstream]: the caching proxy of another index (docs/proxy.md) --------------------------
-
-UPSTREAM_SECTION = "upstream"
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_index_url(value: str) -> str:
-    """Parse ``[upstream] url``: an http(s) URL of a simple index, ending in ``/``."""
-    url = value.strip()
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise ValueError(f"{url!r} is not an http:// or https:// URL")
-    return url if url.endswith("/") else url + "/"
-
-
-def parse_minutes(value: str) -> float:
-    """Parse a non-negative number of minutes into seconds."""
-    return _amount(value, "minutes (e.g. 10 or 0.5)") * 60
-
-
-def parse_duration(value: str) -> float:
-    """Parse ``0``, ``3d``, ``12h``, ``30m``, ``45s`` or ``2w`` into seconds (bare: days)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value, re.IGNORECASE)
-    if not match:
-        raise ValueError(f"{value!r} is not a duration (use a number with s, m, h, d or w: 3d)")
-    return float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "d").lower()]
-
-
-def parse_patterns(value: str) -> tuple[str, ...]:
-    """Parse name patterns (``fnmatch`` style) separated by commas or spaces, normalized (PEP 503).
-
-    Patterns are compared with normalized names, so ``Acme_*`` is kept as ``acme-*``.
-    """
-    parts = re.split(r"[\s,]+", value)
-    return tuple(re.sub(r"[-_.]+", "-", part).lower() for part in parts if part)
-
-
-def parse_urls(value: str) -> tuple[str, ...]:
-    """Parse a list of http(s) URLs, one per line or separated by spaces."""
-    urls = tuple(value.split())
-    for url in urls:
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-    return urls
-
-
-# What a retention rule may say: keep the newest N dev releases, the newest N other
-# pre-releases, or drop releases older than N days (never the newest, never the latest final).
-RETENTION_KEYS = ("keep-dev", "keep-pre", "max-age")
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionRule:
-    """One ``[lifecycle] retention`` line: which projects, and what to keep of them.
-
-    ``pattern`` is a shell-style pattern matched against the normalized project name
-    (``nightly-*``); None means the rule says nothing about that kind of release.
-    """
-
-    pattern: str
-    keep_dev: int | None = None
-    keep_pre: int | None = None
-    max_age_days: float | None = None
-
-
-def parse_retention(value: str) -> tuple[RetentionRule, ...]:
-    """Parse ``[lifecycle] retention``: one rule per line, ``PATTERN key=N [key=N...]``.
-
-    Keys are ``keep-dev``, ``keep-pre`` (whole numbers) and ``max-age`` (days, ``30`` or
-    ``30d``). The first rule whose pattern matches a project applies to it.
-    """
-    rules = []
-    for line in value.splitlines():
-        words = line.split()
-        if not words:
-            continue
-        pattern, settings = words[0], words[1:]
-        if not settings:
-            raise ValueError(f"the rule {line.strip()!r} says nothing to keep (use keep-dev=N...)")
-        found: dict[str, float] = {}
-        for setting in settings:
-            key, _, number = setting.partition("=")
-            if key not in RETENTION_KEYS:
-                raise ValueError(f"{setting!r}: use {', '.join(RETENTION_KEYS)} (key=number)")
-            found[key] = _not_negative(
-                float(number.removesuffix("d")) if key == "max-age" else int(number), number
-            )
-        rules.append(
-            RetentionRule(
-                pattern,
-                int(found["keep-dev"]) if "keep-dev" in found else None,
-                int(found["keep-pre"]) if "keep-pre" in found else None,
-                found.get("max-age"),
-            )
-        )
-    return tuple(rules)
-
-
 @dataclass(frozen=True, slots=True)
 class _Option:
     section: str
@@ -329,7 +121,7 @@ OPTIONS: tuple[_Option, ...] = (
     ),
     _Option("user", "htpasswd-path", "htpasswd_path", parse_location, None),
     _Option("user", "permissions-path", "permissions_path", parse_location, None),
-    _Option("server", "host", "host", _text, "127.0.0.1"),
+    _Option("server", "host", "host", parse_text, "127.0.0.1"),
     _Option("server", "port", "port", parse_port, "5555"),
     _Option("server", "secret-key", "secret_key", parse_secret_key, None),
     _Option("server", "debug", "debug", parse_bool, "false"),
@@ -340,8 +132,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("server", "external-images", "external_images", parse_bool, "true"),
     _Option("permissions", "uploads", "uploads", parse_upload_policy, "open"),
     _Option("permissions", "anonymous-read", "anonymous_read", parse_bool, "false"),
-    _Option("aws", "endpoint-url", "aws_endpoint_url", _text, None),
-    _Option("aws", "region", "aws_region", _text, None),
+    _Option("aws", "endpoint-url", "aws_endpoint_url", parse_text, None),
+    _Option("aws", "region", "aws_region", parse_text, None),
     _Option("aws", "conditional-writes", "aws_conditional_writes", parse_bool, "true"),
     _Option("aws", "download", "aws_download", parse_download_mode, "stream"),
     _Option("aws", "presign-expiry", "aws_presign_expiry", parse_positive_int, "300"),

@@ -16,7 +16,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import BinaryIO
 
-from pryv_server.config import RetentionRule
+from pryv_server.config_values import RetentionRule
 from pryv_server.core import distributions
 from pryv_server.core import gc
 from pryv_server.core import layout

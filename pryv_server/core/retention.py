@@ -22,7 +22,7 @@ from datetime import datetime
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
-from pryv_server.config import RetentionRule
+from pryv_server.config_values import RetentionRule
 from pryv_server.core.lifecycle import Lifecycle
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release

@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pryv_server.config import Network
+from pryv_server.config_values import Network
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse

@@ -106,7 +106,10 @@ def test_a_range_outside_the_file_is_416_with_its_length(
     assert status == 416
     assert headers["Content-Range"] == f"bytes */{len(content)}"
     assert b"range not satisfiable" in body
-    assert get(store_client, path) == get(store_client, path)  # nothing was left half-open
+    again = [get(store_client, path) for _ in range(2)]  # nothing was left half-open
+    for _, headers, _ in again:
+        headers.pop("Date", None)  # the one header that may differ by a second
+    assert again[0] == again[1]
 
 
 def test_a_known_etag_gets_304(

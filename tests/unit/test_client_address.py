@@ -6,7 +6,7 @@ import pytest
 
 from pryv_server.config import ConfigError
 from pryv_server.config import Settings
-from pryv_server.config import parse_networks
+from pryv_server.config_values import parse_networks
 from pryv_server.web.client_address import client_address
 
 PROXIES = parse_networks("10.0.0.0/30, ::1")

@@ -8,7 +8,7 @@ from pryv_server.config import Location
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.config import parse_location
-from pryv_server.config import parse_size
+from pryv_server.config_values import parse_size
 from pryv_server.errors import ConfigError
 
 
@@ -139,6 +139,11 @@ _MALFORMED = {
     "timeout": "soon",
     "ttl": "often",
     "min-age": "a while",
+    "urls": "ftp://hooks.example/pryv",
+    "queue-size": "0",
+    "retries": "-1",
+    "gc-margin": "a day",
+    "retention": "nightly-* keep-dev=all",
 }
 
 
@@ -161,7 +166,8 @@ def test_every_malformed_option_is_one_line_in_our_words(name: str, value: str) 
 def test_every_checked_option_has_a_malformed_example() -> None:
     from pryv_server.config import OPTIONS
 
-    free_text = {"host", "endpoint-url", "region", "secret-key", "allow", "deny"}
+    # Secrets are never echoed in an error, so they cannot be checked like the others.
+    free_text = {"host", "endpoint-url", "region", "secret-key", "allow", "deny", "secret", "token"}
     paths = {option.name for option in OPTIONS if option.name.endswith("-path")}
     assert {option.name for option in OPTIONS} - free_text - paths == set(_MALFORMED)
 

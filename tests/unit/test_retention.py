@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from packaging.version import Version
 
-from pryv_server.config import RetentionRule
 from pryv_server.config import Settings
-from pryv_server.config import parse_retention
+from pryv_server.config_values import RetentionRule
+from pryv_server.config_values import parse_retention
 from pryv_server.core import retention
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
