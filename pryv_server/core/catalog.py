@@ -241,7 +241,9 @@ class Catalog:
         )
         self._applied = applied
         self._head = max(self._head, applied)
-        self._own = {seq for seq in self._own if seq > applied}
+        # A reset replaces the snapshot our own writes were applied to: the entries after
+        # ``applied`` (ours included) must all be read again, none skipped.
+        self._own = set()
         self._manifest = manifest
         self._fresh = set()
         self._fresh_since = applied

@@ -10,6 +10,9 @@ knows, and on a conflict the next one, so of several instances racing for one nu
 wins and no entry is lost or overwritten. Entry ``n + 1`` is only ever created after entry ``n``
 exists, so a follower that sees a hole knows the entries below it were removed (they are once a
 checkpoint covers them, see :mod:`pryv_server.core.checkpoints`) and reloads from a checkpoint.
+A writer lists the newest numbers before it writes, so it never reuses a removed one (only a
+writer stalled between that listing and its write for longer than two checkpoints, about ten
+changes by others, could; it would have to stall for that long between two requests).
 
 An entry names keys; a follower reads their current content again (an overlay can be replaced
 between its write and its entry, and two writers' entries may land in either order). A package
@@ -73,10 +76,16 @@ class Journal:
     def append(
         self, keys: Iterable[str], records: Mapping[str, Any] | None = None, *, after: int
     ) -> int:
-        """Write one entry with the first free number above ``after``; return that number."""
+        """Write one entry with the first free number above every existing one; return it.
+
+        ``after`` is the newest number this writer knows; one listing finds any newer. Trying
+        ``after + 1`` blindly is not enough: entries a checkpoint covers are removed, and a
+        writer that fell behind would then reuse a removed number that every follower has
+        already passed, so its change would never be seen.
+        """
         entry = Entry(0, tuple(keys), dict(records or {}))
         content = entry.encode()
-        seq = after + 1
+        seq = self.head(after) + 1
         while True:
             try:
                 self.store.write(journal_key(seq), io.BytesIO(content), overwrite=False)

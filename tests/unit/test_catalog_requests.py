@@ -350,3 +350,19 @@ def test_an_instance_started_by_listing_never_builds_on_an_older_checkpoint() ->
         publish(records, late, "demo", f"1.{n}")
         late.snapshot()  # its own checkpoint must not be a delta on checkpoint 4
     assert len(Catalog(records).snapshot().by_filename) == 9
+
+
+def test_own_changes_after_a_checkpoint_survive_a_reload_from_it() -> None:
+    """A process that falls behind reloads from a checkpoint: its own later uploads, which that
+    checkpoint does not hold, must be read again from the journal, not skipped as already seen."""
+    records = MemoryStorage()
+    writer = Catalog(records, checkpoint_every=2)
+    laggard = Catalog(records, ttl=0, checkpoint_every=10_000)
+    laggard.snapshot()
+    for n in range(10):
+        publish(records, writer, "demo", f"1.{n}")
+        writer.snapshot()  # checkpoints, and the entries they cover are removed
+    publish(records, laggard, "mine", "1.0")  # after the newest checkpoint
+    found = laggard.snapshot().by_filename  # a gap: it reloads from the newest checkpoint
+    assert "mine-1.0-py3-none-any.whl" in found
+    assert len(found) == 11
