@@ -12,6 +12,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,14 @@ def many_members_sdist(count: int, name: str = "demo", version: str = "1.0") -> 
         yield b"".join(batch) + b"\0" * tarfile.BLOCKSIZE * 2
 
     return gzip_stream(chunks())
+
+
+class TagCollector(HTMLParser):
+    """Every tag and its attributes, as a browser's parser would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from tests.dists import make_wheel
 from tests.integration.explorer_helpers import csrf_token
 from tests.integration.explorer_helpers import login
 from tests.integration.explorer_helpers import readme_html
+from tests.security_helpers import TagCollector
 from tests.uploads import post_upload
 
 
@@ -218,17 +218,6 @@ def test_hostile_descriptions_are_sanitized(
             assert name != "style", html
             if name in {"href", "src"}:
                 assert not (value or "").strip().lower().startswith(("javascript:", "data:")), html
-
-
-class TagCollector(HTMLParser):
-    """Every tag and its attributes, as a browser's parser would see them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
 
 
 # Headers and cookies ---------------------------------------------------------------------
