@@ -84,7 +84,7 @@ def test_reupload_identical_is_ok_and_different_bytes_conflict(
     other = make_wheel(tmp_path / "b", "dupe", "1.0", payload="CHANGED = True\n")
     result = twine_upload(server, other, check=False)
     assert result.returncode != 0
-    assert "409" in result.stdout + result.stderr
+    assert re.search(r"\b409\b", result.stdout + result.stderr)
     assert "File already exists" in result.stdout + result.stderr
     status, body, _ = get(server, f"/packages/{wheel.name}")
     assert status == 200
