@@ -6,11 +6,8 @@ commands to it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -18,6 +15,7 @@ import click
 
 from pryv_server.auth import TOKEN_ROLES
 from pryv_server.config import Settings
+from pryv_server.core import tokens
 from pryv_server.core.access import PROJECT_ROLES
 from pryv_server.errors import PryvError
 
@@ -25,26 +23,14 @@ if TYPE_CHECKING:
     from pryv_server.web.services import Services
 
 CLI = "cli"  # who and where, in the audit log, for a command run on the server
-_DURATION = re.compile(r"(\d+)([dhw])")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
-def parse_expiry(value: str | None, now: datetime | None = None) -> datetime | None:
-    """Parse ``--expires``: ``30d``, ``12h``, ``2w``, a date ``2027-01-31`` or ``never``."""
-    if value is None or value.strip().lower() == "never":
-        return None
-    now = now or datetime.now(UTC)
-    text = value.strip().lower()
-    matched = _DURATION.fullmatch(text)
-    if matched:
-        return now + int(matched.group(1)) * _UNITS[matched.group(2)]
+def parse_expiry(value: str | None) -> datetime | None:
+    """Parse ``--expires`` (core's words), as a click usage error when it is none of them."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: use a duration (30d, 12h, 2w), a date (2027-01-31) or never"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return tokens.parse_expiry(value)
+    except PryvError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]

@@ -65,12 +65,24 @@ class AuditLog:
         except (StorageError, TypeError, ValueError):
             log.exception("could not write the audit event %s %s by %s", action, target, who)
 
+    def newest(self, start: int, count: int) -> tuple[list[Event], int]:
+        """Return ``count`` events from the ``start``-th newest on, and how many there are.
+
+        The admin page's pages: one listing, then only the shown events are read.
+        """
+        keys = sorted((info.key for info in self.store.list_objects(layout.AUDIT_PREFIX)),
+                      reverse=True)  # fmt: skip
+        return self._read(keys[start : start + count]), len(keys)
+
     def events(self, since: datetime | None = None) -> list[Event]:
         """Return the events (from ``since`` on), oldest first."""
         keys = sorted(info.key for info in self.store.list_objects(layout.AUDIT_PREFIX))
         if since is not None:
             first = layout.audit_key(since, "")
             keys = [key for key in keys if key >= first]
+        return self._read(keys)
+
+    def _read(self, keys: list[str]) -> list[Event]:
         found = []
         for key in keys:
             try:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from fnmatch import fnmatchcase
 
 from packaging.utils import NormalizedName
@@ -53,6 +54,31 @@ _PATTERN = re.compile(r"[a-z0-9*?._-]{1,200}")
 LAST_USED_EVERY = 60.0
 MAX_DESCRIPTION = 200
 INVALID = "invalid API token"
+_DURATION = re.compile(r"(\d+)([dhw])")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_expiry(value: str | None, now: datetime | None = None) -> datetime | None:
+    """Parse an expiry as people write it: ``30d``, ``12h``, ``2w``, ``2027-01-31`` or ``never``.
+
+    The CLI's ``--expires`` and the explorer's token form take the same words.
+
+    :raises InvalidRequest: anything else, with what to write instead.
+    """
+    if value is None or value.strip().lower() in ("never", ""):
+        return None
+    now = now or datetime.now(UTC)
+    text = value.strip().lower()
+    matched = _DURATION.fullmatch(text)
+    if matched:
+        return now + int(matched.group(1)) * _UNITS[matched.group(2)]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"{value!r}: use a duration (30d, 12h, 2w), a date (2027-01-31) or never"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,11 +66,13 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def write_config(root: Path, port: int, extra: str = "") -> Path:
+def write_config(root: Path, port: int, extra: str = "", permissions: Path | None = None) -> Path:
+    """Write the server's pryv.ini (``permissions``: its [user] permissions-path)."""
     config = root / "pryv.ini"
+    permissions_line = f"permissions-path = {permissions}\n" if permissions else ""
     config.write_text(
         f"[core]\nprojects-path = {root / 'projects'}\npackages-path = file://{root / 'packages'}\n"
-        f"[user]\nusers-path = {root / 'users.json'}\n"
+        f"[user]\nusers-path = {root / 'users.json'}\n{permissions_line}"
         f"[server]\nport = {port}\nsecret-key = e2e-secret-0123456789\n{extra}"
     )
     return config

@@ -16,11 +16,14 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from pryv_server.web.explorer import admin
 from pryv_server.web.explorer import auth
 from pryv_server.web.explorer import managing
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
+from pryv_server.web.explorer import roles
 from pryv_server.web.explorer import setup
+from pryv_server.web.explorer import tokens
 from pryv_server.web.explorer import use
 from pryv_server.web.explorer import yanking
 from pryv_server.web.services import get_services
@@ -79,6 +82,9 @@ def build_blueprint() -> Blueprint:
     yanking.register(blueprint)
     use.register(blueprint)
     managing.register(blueprint)
+    tokens.register(blueprint)
+    roles.register(blueprint)
+    admin.register(blueprint)
     return blueprint
 
 

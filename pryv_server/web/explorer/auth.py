@@ -133,10 +133,22 @@ def require_user() -> Response | None:
     return None
 
 
+def is_admin(user: str) -> bool:
+    """Say whether ``user`` may open the admin page: an admin of the permissions file.
+
+    Without a permissions file every user is trusted alike (each may upload, yank and manage
+    anywhere), so every user is.
+    """
+    policy = get_services().access.policy()
+    return not policy.configured or policy.role(user) == "admin"
+
+
 def template_context() -> dict[str, Any]:
     """Values every explorer template uses: the user, the search box, this server's URLs."""
+    user = session.get(SESSION_USER)
     return {
-        "current_user": session.get(SESSION_USER),
+        "current_user": user,
+        "current_user_is_admin": isinstance(user, str) and is_admin(user),
         "search_query": request.args.get("q", "")
         if request.endpoint == "explorer.projects"
         else "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint
+from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -28,6 +29,7 @@ from pryv_server.web import authorize
 from pryv_server.web.download import send_package
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import upstream
+from pryv_server.web.lifecycle import may_manage
 from pryv_server.web.services import get_services
 
 PAGE_SIZE = 50
@@ -119,6 +121,7 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
         project_links=_links(metadata.project_urls, metadata.home_page, metadata.download_url),
         python_tag=rendering.python_tag,
         platform_tag=rendering.platform_tag,
+        can_manage=may_manage(g.identity, found.normalized),
     )
 
 
