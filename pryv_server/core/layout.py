@@ -20,6 +20,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
     ├── _token-used/<id>                     its last use         core/tokens.py    replaced
     ├── _roles/<project>/<g>.json            a project role       core/project_roles replaced (4)
+    ├── _claims/<project>                    its first owner      core/project_roles once (1)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -72,6 +73,7 @@ from pryv_server.storage.base import WRITE_PROBE_KEY
 
 __all__ = [
     "AUDIT_PREFIX",
+    "CLAIMS_PREFIX",
     "DESCRIPTIONS_PREFIX",
     "GENERATION_KEY",
     "HEALTH_PROBE_KEY",
@@ -105,6 +107,7 @@ __all__ = [
     "journal_seq",
     "logout_key",
     "overlay_project",
+    "project_claim_key",
     "project_role_key",
     "project_status_key",
     "record_key",
@@ -134,6 +137,7 @@ SESSIONS_PREFIX = "_sessions/"
 TOKENS_PREFIX = "_tokens/"
 TOKEN_USED_PREFIX = "_token-used/"  # nosec B105 - a key prefix, not a secret
 ROLES_PREFIX = "_roles/"
+CLAIMS_PREFIX = "_claims/"
 
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
@@ -271,6 +275,15 @@ def project_role_key(project: NormalizedName, grantee: str) -> str:
     """Return the key of one grantee's role in a project (the grantee's name is hashed)."""
     digest = hashlib.sha256(grantee.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{ROLES_PREFIX}{project}/{digest}{RECORD_SUFFIX}"
+
+
+def project_claim_key(project: NormalizedName) -> str:
+    """Return the key naming the first owner of a new project (``uploads = owners``).
+
+    Created if absent by the first upload of the project, before its file is published: of two
+    users whose first uploads race, exactly one creates it and owns the project.
+    """
+    return f"{CLAIMS_PREFIX}{project}"
 
 
 # -- packages store: blobs --------------------------------------------------------------------

@@ -9,7 +9,11 @@ the next index and fetch a private name from PyPI) or 409 (a reserved namespace,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import g
+from flask import request
 from packaging.utils import NormalizedName
 
 from pryv_server.auth import Identity
@@ -17,12 +21,14 @@ from pryv_server.core import Package
 from pryv_server.core.access import Action
 from pryv_server.core.catalog import Snapshot
 from pryv_server.core.names import parse_filename
+from pryv_server.core.project_roles import Claim
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import InvalidFilename
 from pryv_server.errors import NamespaceReserved
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import PermissionDenied
 from pryv_server.errors import PryvError
+from pryv_server.web.audit import who
 from pryv_server.web.services import get_services
 
 REFUSALS: dict[int, type[PryvError]] = {
@@ -44,36 +50,58 @@ def require(action: Action, project: NormalizedName, *, exists: bool = True) -> 
         raise REFUSALS.get(decision.status, PermissionDenied)(decision.reason)
 
 
-def require_upload(filename: str) -> NormalizedName | None:
-    """Refuse an upload of ``filename`` unless the identity may upload to its project.
+@contextmanager
+def upload_rights(filename: str) -> Iterator[None]:
+    """Refuse an upload of ``filename`` unless the identity may; claim a new project first.
 
     A filename that names no project is left to the publisher, which explains what is wrong
-    with it (400).
+    with it (400). With ``uploads = owners`` (PyPI's model) the first upload of a new project
+    claims it for its uploader before the file is published: of two users racing to create one
+    project exactly one owns it, and the other is refused (403) with nothing published. When
+    the publication fails, the claim is given back.
 
-    :returns: the project when the upload would create it (see :func:`claim`), else None.
+    :raises PermissionDenied: the identity may not upload there, or lost the race for it.
     """
     try:
         project = parse_filename(filename).project
     except InvalidFilename:
-        return None
-    exists = project in get_services().registry.snapshot().by_project
-    require(Action.UPLOAD, project, exists=exists)
-    return None if exists else project
-
-
-def claim(project: NormalizedName) -> None:
-    """Make the uploader the owner of the project its upload created, with ``uploads = owners``.
-
-    PyPI's model: whoever creates a project owns it, and only its owners and maintainers (and
-    admins) may upload to it later. With ``open`` uploads nobody is recorded.
-    """
+        yield
+        return
     services = get_services()
-    if services.access.policy().uploads == "owners":
-        if services.project_roles.claim(project, g.identity.name):
-            services.audit.record(
-                g.identity.name, "-", "project-role.grant", project, grantee=g.identity.name,
-                role="owner", reason="first upload",
-            )  # fmt: skip
+    exists = project in services.registry.snapshot().by_project
+    require(Action.UPLOAD, project, exists=exists)
+    claimed = not exists and _claim(project)
+    try:
+        yield
+    except BaseException:
+        if claimed:
+            services.project_roles.unclaim(project, g.identity.name)
+        raise
+
+
+def _claim(project: NormalizedName) -> bool:
+    """Claim a new project for the uploader (``uploads = owners``); True when claimed now."""
+    services = get_services()
+    policy = services.access.policy()
+    user = g.identity.name
+    if policy.uploads != "owners":
+        return False  # open uploads: nobody is recorded
+    roles = services.project_roles.current().get(project, {})
+    if any(policy.holds(user, (grantee,)) for grantee in roles):
+        return False  # named before its first file: nothing to claim
+    if roles and policy.role(user) == "admin":
+        return False  # admins upload anywhere; the named owners stay the owners
+    claim = services.project_roles.claim(project, user)
+    if claim is Claim.LOST:
+        raise PermissionDenied(
+            f"{project!r} was just created by another user, who owns it; ask them for a role"
+        )
+    if claim is Claim.WON:
+        services.audit.record(
+            who(g.identity), request.remote_addr or "", "project-role.grant", project,
+            grantee=user, role="owner", reason="first upload",
+        )  # fmt: skip
+    return claim is Claim.WON
 
 
 def readable_package(filename: str) -> Package:

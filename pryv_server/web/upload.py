@@ -63,21 +63,19 @@ def upload() -> Response:
         raise InvalidUpload("the form sends no digest: send sha256_digest (or md5_digest)")
     stream = content.stream
     _check_size(stream)
-    new_project = authorize.require_upload(content.filename or "")
-    shadowing = check_shadowing(get_services(), g.identity, form.get("name", ""))
-    published = get_services().registry.publish(
-        Upload(
-            filename=content.filename or "",
-            content=stream,
-            uploader=g.identity.name,
-            name=form.get("name", ""),
-            version=form.get("version", ""),
-            filetype=form.get("filetype", ""),
-            digests=digests,
+    with authorize.upload_rights(content.filename or ""):
+        shadowing = check_shadowing(get_services(), g.identity, form.get("name", ""))
+        published = get_services().registry.publish(
+            Upload(
+                filename=content.filename or "",
+                content=stream,
+                uploader=g.identity.name,
+                name=form.get("name", ""),
+                version=form.get("version", ""),
+                filetype=form.get("filetype", ""),
+                digests=digests,
+            )
         )
-    )
-    if published.created and new_project is not None:
-        authorize.claim(new_project)
     get_services().metrics.uploaded(published.package.size, published.created)
     if published.created:
         package = published.package

@@ -13,6 +13,7 @@ from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.concurrency import all_at_once
 from tests.configs import write_ini
 from tests.credentials import PASSWORD
 from tests.credentials import USER
@@ -83,3 +84,39 @@ def test_the_first_setup_user_is_an_admin(settings: Settings, tmp_path: Path) ->
     assert client.post("/setup", data={"csrf_token": token, **data}).status_code == 302
     assert json.loads(permissions.read_text())["roles"] == {"root": "admin"}
     assert app.extensions["pryv"].access.policy().role("root") == "admin"
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_first_uploads_of_a_new_project_make_exactly_one_owner(
+    owners: tuple[Settings, Path], tmp_path: Path, round_: int
+) -> None:
+    """Two users publish the first file of one new project at once: one owns it, one is refused."""
+    app = create_app(owners[0])
+    wheels = [make_wheel(tmp_path / f"w{n}", "racy", f"1.{n}") for n in range(2)]
+    headers = [basic(), BOB]
+
+    def upload(n: int):
+        return post_upload(app.test_client(), wheels[n], headers=headers[n])
+
+    answers = all_at_once(2, upload)
+    assert sorted(answer.status_code for answer in answers) == [200, 403]
+    (refused,) = [answer for answer in answers if answer.status_code == 403]
+    assert "racy" in refused.text
+    assert len(refused.text.strip().splitlines()) == 1
+    owners_of = app.extensions["pryv"].project_roles.current()["racy"]
+    assert list(owners_of.values()) == ["owner"]
+    (winner,) = owners_of
+    project = app.extensions["pryv"].registry.get_project("racy")
+    assert [p.uploader for p in project.packages] == [winner]  # the refused file is not there
+
+
+def test_a_failed_first_upload_leaves_the_new_project_unclaimed(
+    owners: tuple[Settings, Path], tmp_path: Path
+) -> None:
+    app = create_app(owners[0])
+    client = app.test_client()
+    wheel = make_wheel(tmp_path / "a", "freename", "1.0")
+    assert post_upload(client, wheel, sha256_digest="0" * 64).status_code == 400
+    assert app.extensions["pryv"].project_roles.current().get("freename") is None
+    assert post_upload(client, wheel, headers=BOB).status_code == 200
+    assert dict(app.extensions["pryv"].project_roles.current()["freename"]) == {"bob": "owner"}

@@ -20,6 +20,7 @@ def test_only_package_records_look_like_records() -> None:
         layout.WRITE_PROBE_KEY,
         layout.logout_key("alice"),
         layout.sdist_claim_key(PROJECT, "1.0"),
+        layout.project_claim_key(PROJECT),
         layout.release_yank_key(PROJECT, "1.0"),
         layout.file_yank_key(PROJECT, "1.0", "demo-1.0.tar.gz"),
         layout.backfilled_metadata_key(PROJECT, "demo-1.0.tar.gz"),
@@ -27,7 +28,7 @@ def test_only_package_records_look_like_records() -> None:
     assert not any(layout.is_record_key(key) for key in others)
     assert all(key.startswith(layout.RESERVED_PREFIX) for key in others)
     # The listing reads yank and metadata overlays, and none of the explorer's or probes' keys.
-    assert [layout.is_overlay_key(key) for key in others] == [False] * 6 + [True] * 3
+    assert [layout.is_overlay_key(key) for key in others] == [False] * 7 + [True] * 3
 
 
 def test_a_file_and_its_core_metadata_sit_side_by_side() -> None:
