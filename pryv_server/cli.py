@@ -19,6 +19,7 @@ from pryv_server import listener
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core.access import ROLES
+from pryv_server.core.names import normalize
 from pryv_server.errors import ConfigError
 from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
@@ -41,15 +42,31 @@ config_option = click.option(
 )
 
 
-def _on_registry(config_path: str | None, action: Callable[[Registry], T]) -> T:
-    """Build the registry the config describes and run ``action``; a failure is one line."""
+# What a command's result says in the audit log: (action, target, details), or None for nothing.
+Audit = Callable[[T], "tuple[str, str, dict[str, Any]] | None"]
+
+
+def _on_registry(
+    config_path: str | None, action: Callable[[Registry], T], audit: Audit[T] | None = None
+) -> T:
+    """Build the registry the config describes and run ``action``; a failure is one line.
+
+    A command that changes what readers see passes ``audit``, which turns the result into the
+    audit event (who and where are ``cli``), as the API and the explorer record theirs.
+    """
     from pryv_server.app import build_services
 
     settings = _load(config_path)
     try:
-        return action(build_services(settings).registry)
+        services = build_services(settings)
+        result = action(services.registry)
     except PryvError as error:
         raise click.ClickException(str(error)) from None
+    event = audit(result) if audit is not None else None
+    if event is not None:
+        name, target, details = event
+        services.audit.record(cli_access.CLI, cli_access.CLI, name, target, **details)
+    return result
 
 
 def _load(config_path: str | None) -> Settings:
@@ -231,6 +248,11 @@ def yank(
         lambda registry: registry.yank(
             project, version, filename=filename, reason=reason, user="cli", undo=undo
         ),
+        lambda done: (
+            "unyank" if undo else "yank",
+            f"{normalize(project)} {done.version}",
+            {"file": filename, "reason": reason or None},
+        ),
     )
     for package in release.packages:
         state = "yanked" if package.yanked else "available"
@@ -242,7 +264,13 @@ def yank(
 @config_option
 def backfill_metadata(config_path: str | None) -> None:
     """Extract and serve the core metadata (PEP 658) of files published without it."""
-    done = _on_registry(config_path, lambda registry: registry.backfill_metadata())
+    done = _on_registry(
+        config_path,
+        lambda registry: registry.backfill_metadata(),
+        lambda done: (
+            ("backfill-metadata", "*", {"files": [p.filename for p in done]}) if done else None
+        ),
+    )
     for package in done:
         click.echo(f"extracted the metadata of {package.filename}")
     click.echo(f"{len(done)} file(s) backfilled")
@@ -272,6 +300,7 @@ def status(config_path: str | None, project: str, status: str, reason: str) -> N
     record = _on_registry(
         config_path,
         lambda registry: registry.lifecycle.set_status(project, status, reason=reason, user="cli"),
+        lambda done: ("status", normalize(project), {"status": done.status, "reason": done.reason}),
     )
     note = f" ({record.reason})" if record.reason else ""
     click.echo(f"{project}: {record.status}{note}")
@@ -304,6 +333,11 @@ def delete(
         lambda registry: registry.lifecycle.delete(
             project, version, filename=filename, reason=reason, user="cli"
         ),
+        lambda deleted: (
+            "delete",
+            normalize(project),
+            {"files": [p.filename for p in deleted], "reason": reason},
+        ),
     )
     for package in deleted:
         click.echo(f"deleted {package.filename}")
@@ -318,6 +352,11 @@ def collect_garbage(config_path: str | None, dry_run: bool) -> None:
     report = _on_registry(
         config_path,
         lambda registry: registry.collect_garbage(margin=settings.gc_margin, dry_run=dry_run),
+        lambda report: (
+            ("gc", "*", {"objects": len(report.freed), "bytes": report.freed_bytes})
+            if report.freed and not dry_run
+            else None
+        ),
     )
     verb = "would free" if dry_run else "freed"
     for store, key, size in report.freed:
@@ -337,7 +376,13 @@ def prune(config_path: str | None, dry_run: bool) -> None:
     if not settings.retention:
         raise click.ClickException("no [lifecycle] retention rules are configured")
     doomed = _on_registry(
-        config_path, lambda registry: registry.prune(settings.retention, dry_run=dry_run)
+        config_path,
+        lambda registry: registry.prune(settings.retention, dry_run=dry_run),
+        lambda doomed: (
+            ("prune", "*", {"releases": [_pruned(item) for item in doomed]})
+            if doomed and not dry_run
+            else None
+        ),
     )
     verb = "would delete" if dry_run else "deleted"
     for item in doomed:
@@ -346,6 +391,10 @@ def prune(config_path: str | None, dry_run: bool) -> None:
             f"{verb} {item.project.normalized} {item.release.version} ({files} file(s): {item.why})"
         )
     click.echo(f"{verb} {len(doomed)} release(s)")
+
+
+def _pruned(item: Any) -> str:
+    return f"{item.project.normalized} {item.release.version}"
 
 
 def _register_access_commands() -> None:

@@ -89,3 +89,28 @@ def test_every_write_is_audited(admin: tuple[Settings, Path], tmp_path: Path) ->
     assert "reason=broken" in log[1]
     assert pryv(config, "audit", "--since", "2999-01-01").output == ""
     assert PASSWORD not in "\n".join(log)
+
+
+def test_the_cli_writes_are_audited(admin: tuple[Settings, Path], tmp_path: Path) -> None:
+    """pryv yank, status, delete and backfill-metadata leave the same events as the API."""
+    settings, config = admin
+    client = create_app(settings).test_client()
+    for version in ("1.0", "2.0"):
+        wheel = make_wheel(tmp_path / version, "Demo", version)
+        assert post_upload(client, wheel).status_code == 200
+    assert pryv(config, "yank", "Demo", "1.0", "--reason", "broken").exit_code == 0
+    assert pryv(config, "yank", "demo", "1.0", "--undo").exit_code == 0
+    assert pryv(config, "status", "demo", "deprecated", "--reason", "use demo2").exit_code == 0
+    deleted = pryv(config, "delete", "demo", "2.0", "--reason", "leaked", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert pryv(config, "backfill-metadata").exit_code == 0  # nothing to do: nothing logged
+    log = pryv(config, "audit").output.splitlines()[2:]
+    assert [line.split("  ")[1:5] for line in log] == [
+        ["cli", "cli", "yank", "demo 1.0"],
+        ["cli", "cli", "unyank", "demo 1.0"],
+        ["cli", "cli", "status", "demo"],
+        ["cli", "cli", "delete", "demo"],
+    ]
+    assert "reason=broken" in log[0]
+    assert "status=deprecated" in log[2]
+    assert "demo-2.0-py3-none-any.whl" in log[3]
