@@ -147,3 +147,46 @@ def test_the_access_pages_need_a_login(client, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 302
     assert "/login" in answer.headers["Location"]
+
+
+def _anonymous_app(settings: Settings, tmp_path: Path, anonymous_read: bool) -> Flask:
+    app = _app(settings, tmp_path, {"read": {"secret": [USER]}}, anonymous_read=anonymous_read)
+    client = app.test_client()
+    for name in ("public", "secret"):
+        wheel = make_wheel(tmp_path / name, name, "1.0")
+        assert post_upload(client, wheel).status_code == 200
+    return app
+
+
+def test_the_explorer_reads_anonymously_with_anonymous_read(settings: Settings, tmp_path) -> None:
+    client = _anonymous_app(settings, tmp_path, True).test_client()
+    listing = client.get("/projects")
+    assert listing.status_code == 200
+    assert "/project/public/" in listing.text
+    assert "/project/secret/" not in listing.text  # read-restricted: not listed
+    assert "Log in</a>" in listing.text
+    assert "API tokens" not in listing.text
+    assert client.get("/project/public/").status_code == 200
+    with client.get("/files/public-1.0-py3-none-any.whl") as download:
+        assert download.status_code == 200
+    assert client.get("/use").status_code == 200
+    assert client.get("/project/secret/").status_code == 401
+    assert client.get("/files/secret-1.0-py3-none-any.whl").status_code == 401
+    # Writes still need a login.
+    for path in ("/project/public/1.0/yank", "/project/public/manage", "/tokens", "/admin"):
+        answer = client.get(path)
+        assert answer.status_code == 302, path
+        assert "/login" in answer.headers["Location"]
+    token = csrf_token(client, "/login")
+    yank = client.post("/project/public/1.0/yank", data={"csrf_token": token, "reason": "x"})
+    assert yank.status_code == 302
+    assert "/login" in yank.headers["Location"]
+    assert not client.get("/simple/public/", headers=basic()).text.count("data-yanked")
+
+
+def test_the_explorer_asks_for_a_login_without_anonymous_read(settings: Settings, tmp_path) -> None:
+    client = _anonymous_app(settings, tmp_path, False).test_client()
+    for path in ("/projects", "/project/public/", "/files/public-1.0-py3-none-any.whl"):
+        answer = client.get(path)
+        assert answer.status_code == 302, path
+        assert "/login" in answer.headers["Location"]

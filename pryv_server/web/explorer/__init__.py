@@ -1,7 +1,8 @@
 """The web explorer: first-run setup, login, the projects list and the project pages.
 
 Every page needs a logged-in user (a signed session cookie, HttpOnly, SameSite=Lax, Secure over
-HTTPS); while no user exists every page leads to the setup form instead. Every form carries a
+HTTPS), except the pages that only read when ``[permissions] anonymous-read`` is on; while no
+user exists every page leads to the setup form instead. Every form carries a
 CSRF token (Flask-WTF); the API blueprints are exempt because they authenticate each request with
 HTTP Basic and never read the session. Pages are sent with a strict Content-Security-Policy: our
 own scripts and styles only, nothing inline, no framing.

@@ -25,6 +25,7 @@ from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from pryv_server.auth import ANONYMOUS
 from pryv_server.auth import Identity
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import TooManyLoginAttempts
@@ -37,6 +38,19 @@ SESSION_PRINT = "credential"  # sessions.fingerprint of the user's stored hash a
 SESSION_SINCE = "since"  # login time, compared with the user's last logout
 # Pages anyone may open once a user exists (setup decides for itself whether it exists).
 PUBLIC_ENDPOINTS = frozenset({"explorer.login", "explorer.setup"})
+# Pages that only read: with [permissions] anonymous-read, open without a login (what each
+# shows is still the access policy's answer for an anonymous reader).
+READ_ENDPOINTS = frozenset(
+    {
+        "explorer.home",
+        "explorer.projects",
+        "explorer.project",
+        "explorer.project_release",
+        "explorer.project_tab",
+        "explorer.download",
+        "explorer.use_index",
+    }
+)
 LOGIN_ERROR = "Invalid username or password."
 
 
@@ -127,6 +141,9 @@ def require_user() -> Response | None:
         return None
     username = current_user()
     if username is None:
+        if request.endpoint in READ_ENDPOINTS and get_services().access.policy().anonymous_read:
+            g.identity = ANONYMOUS  # browse without logging in; every write still asks for one
+            return None
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("explorer.login", next=target))
     g.identity = Identity(username)  # what the pages show is decided from it (web/authorize)
@@ -149,6 +166,7 @@ def template_context() -> dict[str, Any]:
     return {
         "current_user": user,
         "current_user_is_admin": isinstance(user, str) and is_admin(user),
+        "reading_anonymously": g.get("identity") == ANONYMOUS,
         "search_query": request.args.get("q", "")
         if request.endpoint == "explorer.projects"
         else "",
