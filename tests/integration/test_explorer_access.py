@@ -34,10 +34,16 @@ def _app(settings: Settings, tmp_path: Path, permissions: dict | None, **options
     return create_app(settings.replace(**options))
 
 
+def _logged_in(app: Flask, user: str = USER, password: str = PASSWORD):
+    """A test client of ``app`` logged in through the real form."""
+    client = app.test_client()
+    login(client, user, password)
+    return client
+
+
 def test_the_token_page_shows_a_token_once_and_revokes_it(settings: Settings, tmp_path) -> None:
     app = _app(settings, tmp_path, None)
-    client = app.test_client()
-    login(client)
+    client = _logged_in(app)
     form = {"role": "read", "projects": "", "expires": "30d", "description": "laptop"}
     refused = client.post("/tokens", data=form)
     assert refused.status_code == 400  # no CSRF token
@@ -53,8 +59,7 @@ def test_the_token_page_shows_a_token_once_and_revokes_it(settings: Settings, tm
     assert token_id in listed
     assert "laptop" in listed
     assert secret.group(0) not in listed  # shown once only
-    bob = app.test_client()
-    login(bob, "bob", "bob-pass")
+    bob = _logged_in(app, "bob", "bob-pass")
     stranger = bob.post(
         f"/tokens/{token_id}/revoke", data={"csrf_token": csrf_token(bob, "/tokens")}
     )
@@ -71,8 +76,7 @@ def test_the_token_page_shows_a_token_once_and_revokes_it(settings: Settings, tm
 
 
 def test_the_token_page_refuses_a_bad_expiry_with_a_reason(settings: Settings, tmp_path) -> None:
-    client = _app(settings, tmp_path, None).test_client()
-    login(client)
+    client = _logged_in(_app(settings, tmp_path, None))
     form = {"role": "upload", "expires": "soon", "csrf_token": csrf_token(client, "/tokens")}
     answer = client.post("/tokens", data=form)
     assert answer.status_code == 400
@@ -88,12 +92,10 @@ def test_the_admin_page_is_for_admins_only(settings: Settings, tmp_path) -> None
         "read": {"payroll": ["bob"]},
     }
     app = _app(settings, tmp_path, permissions)
-    bob = app.test_client()
-    login(bob, "bob", "bob-pass")
+    bob = _logged_in(app, "bob", "bob-pass")
     assert bob.get("/admin").status_code == 403
     assert "Admin</a>" not in bob.get("/projects").text
-    admin = app.test_client()
-    login(admin)
+    admin = _logged_in(app)
     assert "Admin</a>" in admin.get("/projects").text
     audit = app.extensions["pryv"].audit
     for number in range(60):
@@ -115,12 +117,10 @@ def test_an_owner_names_a_maintainer_on_the_project_page(settings: Settings, tmp
     assert post_upload(client, make_wheel(tmp_path / "a", "demo", "1.0")).status_code == 200
     second = make_wheel(tmp_path / "b", "demo", "2.0")
     assert post_upload(client, second, headers=BOB).status_code == 403
-    bob = app.test_client()
-    login(bob, "bob", "bob-pass")
+    bob = _logged_in(app, "bob", "bob-pass")
     assert bob.get("/project/demo/roles").status_code == 403
     assert "Maintainers</a>" not in bob.get("/project/demo/").text
-    owner = app.test_client()
-    login(owner)
+    owner = _logged_in(app)
     assert "Maintainers</a>" in owner.get("/project/demo/").text
     page = owner.get("/project/demo/roles").text
     assert f"<td>{USER}</td><td>owner</td>" in page
