@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import g
-from flask import request
 from packaging.utils import NormalizedName
 
 from pryv_server.auth import Identity
@@ -28,7 +27,7 @@ from pryv_server.errors import NamespaceReserved
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import PermissionDenied
 from pryv_server.errors import PryvError
-from pryv_server.web.audit import who
+from pryv_server.web.audit import audit
 from pryv_server.web.services import get_services
 
 REFUSALS: dict[int, type[PryvError]] = {
@@ -77,6 +76,9 @@ def upload_rights(filename: str) -> Iterator[None]:
         if claimed:
             services.project_roles.unclaim(project, g.identity.name)
         raise
+    if claimed:
+        audit("project-role.grant", project, grantee=g.identity.name, role="owner",
+              reason="first upload")  # fmt: skip
 
 
 def _claim(project: NormalizedName) -> bool:
@@ -94,13 +96,9 @@ def _claim(project: NormalizedName) -> bool:
     claim = services.project_roles.claim(project, user)
     if claim is Claim.LOST:
         raise PermissionDenied(
-            f"{project!r} was just created by another user, who owns it; ask them for a role"
+            f"{project!r} was just created by another user, who owns it; ask them or an admin "
+            "for a role"
         )
-    if claim is Claim.WON:
-        services.audit.record(
-            who(g.identity), request.remote_addr or "", "project-role.grant", project,
-            grantee=user, role="owner", reason="first upload",
-        )  # fmt: skip
     return claim is Claim.WON
 
 

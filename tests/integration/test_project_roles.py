@@ -108,6 +108,8 @@ def test_two_first_uploads_of_a_new_project_make_exactly_one_owner(
     (winner,) = owners_of
     project = app.extensions["pryv"].registry.get_project("racy")
     assert [p.uploader for p in project.packages] == [winner]  # the refused file is not there
+    grants = [e for e in app.extensions["pryv"].audit.events() if e.action == "project-role.grant"]
+    assert [(e.target, e.details["grantee"]) for e in grants] == [("racy", winner)]
 
 
 def test_a_failed_first_upload_leaves_the_new_project_unclaimed(
@@ -120,3 +122,5 @@ def test_a_failed_first_upload_leaves_the_new_project_unclaimed(
     assert app.extensions["pryv"].project_roles.current().get("freename") is None
     assert post_upload(client, wheel, headers=BOB).status_code == 200
     assert dict(app.extensions["pryv"].project_roles.current()["freename"]) == {"bob": "owner"}
+    events = app.extensions["pryv"].audit.events()
+    assert [(e.action, e.who) for e in events] == [("project-role.grant", "bob"), ("upload", "bob")]
