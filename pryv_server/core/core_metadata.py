@@ -35,8 +35,8 @@ from packaging.metadata import parse_email
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from pryv_server.core.models import LIST_FIELDS
 from pryv_server.core.models import Metadata
+from pryv_server.core.record_fields import LIST_FIELDS
 from pryv_server.errors import InvalidMetadata
 
 # The core metadata specification: "MUST fail if metadata_version has a greater major version

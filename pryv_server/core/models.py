@@ -8,7 +8,6 @@ never lose each other; a Release's metadata is that of its most recently uploade
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,13 +17,15 @@ from datetime import datetime
 from datetime import timedelta
 from functools import cached_property
 from functools import lru_cache
-from sys import intern
 from typing import Any
 from typing import Literal
 
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion
 from packaging.version import Version
+
+from pryv_server.core.record_fields import codecs
+from pryv_server.core.record_fields import shared_text
 
 RECORD_SCHEMA = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,14 +36,6 @@ _MICROSECOND = timedelta(microseconds=1)
 RELIABLE_SDIST_METADATA = Version("2.2")
 # What a resolver reads from core metadata (PEP 658); none may be Dynamic in a served sdist's.
 RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
-
-LIST_FIELDS = frozenset(
-    {
-        "platforms", "supported_platforms", "keywords", "classifiers", "requires", "provides",
-        "obsoletes", "requires_dist", "provides_dist", "obsoletes_dist", "requires_external",
-        "provides_extra", "dynamic", "license_files", "import_names", "import_namespaces",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +212,7 @@ class Package:
         values = {name: record[name] for name in _RECORD_FIELDS if name in record}
         for name in _REPEATED_FIELDS:  # shared, as the metadata's values (see _codec)
             if isinstance(values.get(name), str):
-                values[name] = intern(values[name])
+                values[name] = shared_text(values[name])
         values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
         if not serves_core_metadata(values["kind"], values["metadata"]):
             # Stored by a pryv that served sdist metadata with dynamic dependencies.
@@ -255,36 +248,8 @@ def _reliable_sdist_metadata(metadata_version: str) -> bool:
 
 
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
-# Field names, looked up once: start-up builds a Package and its Metadata for every record.
-Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
-
-
-def _codec(name: str) -> Codec:
-    """How one field is read from raw metadata (or a record) and written back as JSON.
-
-    Every value read is shared with the equal ones already in memory: the files of a registry
-    repeat the same authors, licenses, classifiers and content types, and a release's wheels
-    and sdist the same description, so a loaded catalog holds each once (at 6,000 files, the
-    in-memory records went from 3.0 to 2.0 KB each).
-    """
-    if name == "project_urls":
-        return (
-            lambda value: _shared(tuple((str(k), str(v)) for k, v in dict(value).items())),
-            dict,
-        )
-    if name in LIST_FIELDS:
-        return (lambda value: _shared(tuple(intern(str(entry)) for entry in value)), list)
-    return (lambda value: intern(str(value)), lambda value: value)
-
-
-@lru_cache(maxsize=4096)
-def _shared(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Return the first tuple equal to ``value`` seen lately (classifiers repeat across files)."""
-    return value
-
-
 # Field name -> (decode, encode), in declaration order so records keep their field order.
-_CODECS: dict[str, Codec] = {item.name: _codec(item.name) for item in fields(Metadata)}
+_CODECS = codecs(item.name for item in fields(Metadata))
 # Record fields whose values repeat across files: one string each in memory.
 _REPEATED_FIELDS = ("project", "version", "kind", "uploader")
 _RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pryv_server import cli
+from pryv_server import cli_lifecycle
 from pryv_server.core import layout
 from pryv_server.core import overlays
 from pryv_server.core.catalog import Snapshot
@@ -90,4 +90,4 @@ def test_a_status_change_invalidates_the_project_pages() -> None:
 
 
 def test_cli_statuses_are_pep_792s() -> None:
-    assert cli.STATUSES == STATUSES
+    assert cli_lifecycle.STATUSES == STATUSES
