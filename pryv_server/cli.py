@@ -13,6 +13,7 @@ import click
 
 from pryv_server import __version__
 from pryv_server import cli_access
+from pryv_server import cli_upstream
 from pryv_server import cli_users
 from pryv_server import first_start
 from pryv_server import listener
@@ -352,6 +353,7 @@ def _register_access_commands() -> None:
     cli_access.register(main, config_option, _load)
     cli_access.register_project_roles(main, config_option, _load)
     cli_users.register_users(main, user, config_option, _load)
+    cli_upstream.register(main, config_option, _load)
 
 
 _register_access_commands()

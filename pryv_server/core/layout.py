@@ -20,6 +20,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _tokens/<id>.json                    an API token         core/tokens.py    once (1), (3)
     ├── _token-used/<id>                     its last use         core/tokens.py    replaced
     ├── _roles/<project>/<g>.json            a project role       core/project_roles replaced (4)
+    ├── _upstream-controls/<project>/<k>.json  k: block|pin|purge  core/upstream_controls (5)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -41,6 +42,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
     (3) then changed only by a conditional replace (revocation): no update is ever lost.
     (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
+    (5) block, pin: created if absent, deleted to lift; purge: its last time, conditional replace.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -84,6 +86,7 @@ __all__ = [
     "STATUS_PREFIX",
     "TOKENS_PREFIX",
     "TOMBSTONE_PREFIX",
+    "UPSTREAM_CONTROLS_PREFIX",
     "UPSTREAM_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
@@ -113,6 +116,7 @@ __all__ = [
     "token_key",
     "token_used_key",
     "tombstone_key",
+    "upstream_control_key",
     "upstream_lease_key",
     "upstream_page_key",
 ]
@@ -134,6 +138,7 @@ SESSIONS_PREFIX = "_sessions/"
 TOKENS_PREFIX = "_tokens/"
 TOKEN_USED_PREFIX = "_token-used/"  # nosec B105 - a key prefix, not a secret
 ROLES_PREFIX = "_roles/"
+UPSTREAM_CONTROLS_PREFIX = "_upstream-controls/"
 
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
@@ -271,6 +276,11 @@ def project_role_key(project: NormalizedName, grantee: str) -> str:
     """Return the key of one grantee's role in a project (the grantee's name is hashed)."""
     digest = hashlib.sha256(grantee.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{ROLES_PREFIX}{project}/{digest}{RECORD_SUFFIX}"
+
+
+def upstream_control_key(project: NormalizedName, kind: str) -> str:
+    """Return the key of an admin's block, pin or last purge of an upstream name."""
+    return f"{UPSTREAM_CONTROLS_PREFIX}{project}/{kind}{RECORD_SUFFIX}"
 
 
 # -- packages store: blobs --------------------------------------------------------------------
