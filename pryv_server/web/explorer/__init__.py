@@ -21,6 +21,7 @@ from pryv_server.web.explorer import managing
 from pryv_server.web.explorer import projects
 from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import setup
+from pryv_server.web.explorer import upstream_controls
 from pryv_server.web.explorer import use
 from pryv_server.web.explorer import yanking
 from pryv_server.web.services import get_services
@@ -79,6 +80,7 @@ def build_blueprint() -> Blueprint:
     yanking.register(blueprint)
     use.register(blueprint)
     managing.register(blueprint)
+    upstream_controls.register(blueprint)
     return blueprint
 
 
