@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -54,6 +55,14 @@ def html_page(document: dict[str, Any]) -> bytes:
     return f"<html><body>{''.join(links)}</body></html>".encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Say nothing when a client hangs up mid-answer (wrk does at the end of a run)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class StaticIndex:
     """Serve ``root/simple/<name>/index.json`` and ``root/files/<filename>`` on 127.0.0.1."""
 
@@ -67,7 +76,7 @@ class StaticIndex:
         self.delay = 0.0  # seconds before answering any request
         self.file_delay = 0.0  # seconds before sending a file's body
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
