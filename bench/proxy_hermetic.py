@@ -23,16 +23,16 @@ the medians of the rounds are reported. Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from bench._common import PASSWORD
@@ -41,6 +41,7 @@ from bench._common import PryvServer
 from bench._common import auth_header
 from bench._common import free_port
 from bench._common import markdown_table
+from bench._common import running_pryv
 from bench._common import write_results
 from bench.proxy_resolve import client_env
 from bench.proxy_resolve import resolvers
@@ -50,6 +51,7 @@ from tests.upstream_index import StaticIndex
 DEVPI = Path("/tmp/venv-devpi/bin")
 REQUIREMENTS = ["requests", "flask", "django"]
 PAGE = "django"
+UPSTREAM = "upstream"
 
 
 def serve_wheels(folder: Path, root: Path) -> StaticIndex:
@@ -61,9 +63,15 @@ def serve_wheels(folder: Path, root: Path) -> StaticIndex:
 
 
 def resolve_times(index: str, work: Path, runs: int, label: str) -> dict[str, list[float]]:
-    """Time both resolvers against ``index``: one cold run, then ``runs`` cached ones."""
+    """Time both resolvers against ``index``: one cold run, then ``runs`` cached ones.
+
+    The upstream itself caches nothing: its ``runs + 1`` runs are one series.
+    """
     data: dict[str, list[float]] = {}
     for tool, command in resolvers(index, work, REQUIREMENTS).items():
+        if label == UPSTREAM:
+            data[f"{tool} / {label}"] = [timed(command, work) for _ in range(runs + 1)]
+            continue
         data[f"{tool} / {label}, cold"] = [timed(command, work)]
         data[f"{tool} / {label}, cached"] = [timed(command, work) for _ in range(runs)]
     return data
@@ -93,20 +101,25 @@ def page_rate(url: str, seconds: int, authorization: str | None) -> dict[str, fl
     }
 
 
-@contextmanager
-def pryv(work: Path, upstream: str | None) -> Iterator[PryvServer]:
-    """Run a fresh ``pryv start`` (proxying ``upstream`` when given) while in the block."""
-    server = PryvServer(work)
-    server.prepare()
-    if upstream is not None:
-        with server.config.open("a") as config:
-            config.write(f"[upstream]\nurl = {upstream}\ntimeout = 30\n")
-    server.start()
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+def warm_logins(server: PryvServer, requests: int = 16) -> None:
+    """Have every worker check the bench user's password once (bcrypt, ~0.3 s, then cached).
+
+    devpi's mirror is read anonymously: without this, pryv's cold resolve would also time each
+    worker's first password check, which has nothing to do with proxying.
+    """
+    request = urllib.request.Request(
+        f"{server.base_url}/simple/", headers={"Authorization": auth_header()}
+    )
+
+    def get() -> None:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    threads = [threading.Thread(target=get) for _ in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def devpi(work: Path, upstream: str, body: Callable[[str], None]) -> None:
@@ -162,18 +175,29 @@ def twine_upload(server: PryvServer, wheel: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheels", type=Path, required=True)
+    parser.add_argument("--wheels", type=Path)
+    parser.add_argument("--report", type=Path, help="only render this results JSON again")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
+    if args.report is not None:
+        rewrite(args.report)
+        return
+    if args.wheels is None:
+        parser.error("--wheels DIR is needed (pip download requests flask django -d DIR)")
     work = Path(tempfile.mkdtemp(prefix="pryv-bench-proxy-"))
     upstream = serve_wheels(args.wheels, work / "upstream")
     times: dict[str, list[float]] = {}
     rates: dict[str, list[dict[str, float]]] = {}
     try:
-        times |= resolve_times(upstream.url, work, args.runs, "upstream")
-        with pryv(work / "pryv", upstream.url) as proxy, pryv(work / "local", None) as local:
+        times |= resolve_times(upstream.url, work, args.runs, UPSTREAM)
+        proxied = f"[upstream]\nurl = {upstream.url}\ntimeout = 30\n"
+        with (
+            running_pryv(work / "pryv", extra_config=proxied) as proxy,
+            running_pryv(work / "local") as local,
+        ):
             index = f"http://{USER}:{PASSWORD}@127.0.0.1:{proxy.port}/simple/"
+            warm_logins(proxy)
             times |= resolve_times(index, work, args.runs, "pryv")
             twine_upload(local, next(args.wheels.glob(f"{PAGE}-*.whl")))
             pages = {
@@ -215,8 +239,7 @@ def report(times: dict[str, list[float]], rates: dict[str, dict[str, float]]) ->
     """Render both tables, with each median as a ratio to the upstream index's."""
     rows = []
     for name, seconds in times.items():
-        tool, where = name.split(" / ")
-        base = statistics.median(times[f"{tool} / upstream, {where.split(', ')[1]}"])
+        base = statistics.median(times[f"{name.split(' / ')[0]} / {UPSTREAM}"])
         median = statistics.median(seconds)
         rows.append([name, f"{median:.2f}", f"{median / base:.2f}", len(seconds)])
     table = markdown_table(["resolver / index", "median s", "x upstream", "runs"], rows)
@@ -229,6 +252,17 @@ def report(times: dict[str, list[float]], rates: dict[str, dict[str, float]]) ->
         [f"/simple/{PAGE}/", "req/s", "x pryv local", "p50 ms", "p99 ms"], page_rows
     )
     return f"{table}\n\n{pages}"
+
+
+def rewrite(results: Path) -> None:
+    """Render the tables again from a results JSON (``--report``), merging upstream series."""
+    data = json.loads(results.read_text())
+    times: dict[str, list[float]] = {}
+    for name, seconds in data["seconds"].items():
+        tool, _, where = name.partition(" / ")
+        key = f"{tool} / {UPSTREAM}" if where.startswith(UPSTREAM) else name
+        times.setdefault(key, []).extend(seconds)
+    print(report(times, data["page_rate_medians"]))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from flask.testing import FlaskClient
 from packaging.utils import canonicalize_name
 from packaging.utils import parse_wheel_filename
+from werkzeug.test import TestResponse
+
+from tests.credentials import basic
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 
@@ -35,6 +39,16 @@ def wheel_metadata(wheel: Path) -> bytes:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         return archive.read(name)
+
+
+def fetch(client: FlaskClient, url: str) -> TestResponse:
+    """GET a download through pryv, read it whole and close it (the store's file with it)."""
+    response = client.get(url, headers=basic())
+    try:
+        response.get_data()
+    finally:
+        response.close()
+    return response
 
 
 def html_page(document: dict[str, Any]) -> bytes:

@@ -10,52 +10,38 @@ from pathlib import Path
 import pytest
 
 from tests.dists import make_wheel
+from tests.e2e.servers import ISOLATED
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
+from tests.e2e.servers import installed
+from tests.e2e.servers import new_venv
+from tests.e2e.servers import proxy_server
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
-from tests.e2e.servers import write_config
 from tests.upstream_index import StaticIndex
 
 pytestmark = pytest.mark.e2e
 
-ISOLATED = {"PIP_CONFIG_FILE": "/dev/null", "UV_NO_CONFIG": "1"}
-
 
 @pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[StaticIndex]:
-    index = StaticIndex(tmp_path / "upstream")
-    folder = tmp_path / "upstream-dists"
-    index.add(make_wheel(folder, "pub-lib", "2.0", requires_dist=["pub-base>=1"]))
-    index.add(make_wheel(folder, "pub-base", "1.0"))
-    yield index
-    index.close()
+def upstream(upstream_index: StaticIndex, tmp_path: Path) -> StaticIndex:
+    """The static index of tests/conftest.py, with pub-lib 2.0 and its dependency pub-base."""
+    for name, version, needs in (("pub-lib", "2.0", ["pub-base>=1"]), ("pub-base", "1.0", [])):
+        upstream_index.add(make_wheel(tmp_path / "dists", name, version, requires_dist=needs))
+    return upstream_index
 
 
 @pytest.fixture
 def server(tmp_path: Path, upstream: StaticIndex) -> Iterator[Server]:
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
     # ttl = 0: every request would ask upstream again, unless the name is pinned.
-    config = write_config(root, port, f"[upstream]\nurl = {upstream.url}\nttl = 0\n")
-    add_user(config)
-    running = start_server(root, config=config, port=port)
+    running = proxy_server(tmp_path / "server", upstream.url, ttl="0")
     yield running
     stop_server(running)
 
 
 def admin(server: Server, *args: str) -> str:
     return run(tool("pryv"), "upstream", *args, "-c", str(server.config)).stdout
-
-
-def new_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path / "bin" / "python"
 
 
 def uv_install(python: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -70,10 +56,6 @@ def pip_install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
         sys.executable, "-m", "pip", "--python", str(python), "install", "--no-cache-dir",
         "--disable-pip-version-check", *args, env=clean_env(**ISOLATED),
     )  # fmt: skip
-
-
-def installed(python: Path) -> set[str]:
-    return set(run(tool("uv"), "pip", "freeze", "--python", str(python)).stdout.split())
 
 
 def test_uv_stops_at_a_blocked_name_and_never_takes_it_from_the_next_index(
@@ -92,7 +74,7 @@ def test_uv_stops_at_a_blocked_name_and_never_takes_it_from_the_next_index(
     assert upstream.hits["/files/pub_lib-2.0-py3-none-any.whl"] == 0
     admin(server, "unblock", "pub-lib")
     uv_install(python, *indexes, "pub-lib")
-    assert installed(python) == {"pub-lib==2.0", "pub-base==1.0"}
+    assert installed(python, tmp_path) == {"pub-lib==2.0", "pub-base==1.0"}
 
 
 def test_a_pinned_name_stays_frozen_until_purged(
@@ -100,14 +82,14 @@ def test_a_pinned_name_stays_frozen_until_purged(
 ) -> None:
     first = new_venv(tmp_path / "first")
     pip_install(first, "--index-url", server.index_url, "pub-lib")
-    assert installed(first) == {"pub-lib==2.0", "pub-base==1.0"}
+    assert installed(first, tmp_path) == {"pub-lib==2.0", "pub-base==1.0"}
     admin(server, "pin", "pub-base")
     pages = upstream.hits["/simple/pub-base/"]  # ttl = 0: pip's requests each asked upstream
     upstream.add(make_wheel(tmp_path / "later", "pub-base", "1.2"))
 
     frozen = new_venv(tmp_path / "frozen")
     pip_install(frozen, "--index-url", server.index_url, "pub-base")
-    assert installed(frozen) == {"pub-base==1.0"}
+    assert installed(frozen, tmp_path) == {"pub-base==1.0"}
     assert upstream.hits["/simple/pub-base/"] == pages
     assert upstream.hits["/files/pub_base-1.0-py3-none-any.whl"] == 1
 
@@ -120,5 +102,5 @@ def test_a_pinned_name_stays_frozen_until_purged(
     assert upstream.hits["/files/pub_base-1.0-py3-none-any.whl"] == 2  # fetched, checked again
     newest = new_venv(tmp_path / "newest")
     uv_install(newest, "--index-url", server.index_url, "pub-base")
-    assert installed(newest) == {"pub-base==1.2"}
+    assert installed(newest, tmp_path) == {"pub-base==1.2"}
     assert upstream.hits["/simple/pub-base/"] == pages  # still pinned

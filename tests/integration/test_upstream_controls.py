@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 from click.testing import Result
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from pryv_server.app import create_app
 from pryv_server.cli import main
@@ -23,6 +22,7 @@ from tests.dists import make_wheel
 from tests.uploads import post_upload
 from tests.upstream_index import JSON_V1
 from tests.upstream_index import StaticIndex
+from tests.upstream_index import fetch
 
 JSON = {**basic(), "Accept": JSON_V1}
 
@@ -45,15 +45,6 @@ def client_of(settings: Settings) -> FlaskClient:
 
 def pryv(config: Path, *args: str) -> Result:
     return CliRunner().invoke(main, ["upstream", *args, "-c", str(config)])
-
-
-def fetch(client: FlaskClient, url: str) -> TestResponse:
-    response = client.get(url, headers=basic())
-    try:
-        response.get_data()
-    finally:
-        response.close()
-    return response
 
 
 def audited(settings: Settings) -> list[tuple[str, str]]:
