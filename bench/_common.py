@@ -240,12 +240,21 @@ class PryvServer:
 
 @contextmanager
 def running_pryv(
-    data_dir: Path | None = None, workers: int | None = None, threads: int | None = None
+    data_dir: Path | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    extra_config: str = "",
 ) -> Iterator[PryvServer]:
-    """Start pryv (in a new temp dir unless ``data_dir`` is given), yield it ready, stop it."""
+    """Start pryv (in a new temp dir unless ``data_dir`` is given), yield it ready, stop it.
+
+    :param extra_config: lines appended to the config file (an ``[upstream]`` section, say).
+    """
     temp = None if data_dir is not None else Path(tempfile.mkdtemp(prefix="pryv-bench-"))
     server = PryvServer(data_dir or temp or Path(), workers=workers, threads=threads)
     server.prepare()
+    if extra_config:
+        with server.config.open("a") as config:
+            config.write(extra_config)
     server.start()
     try:
         server.wait_ready()

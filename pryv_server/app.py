@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 
 from flask import Flask
 
@@ -34,6 +35,7 @@ from pryv_server.core.permissions import PermissionsFile
 from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
 from pryv_server.core.upstream import UpstreamPolicy
+from pryv_server.core.upstream_controls import UpstreamControls
 from pryv_server.errors import ConfigError
 from pryv_server.storage import LocalStorage
 from pryv_server.storage import Presigner
@@ -99,6 +101,13 @@ def build_services(settings: Settings) -> Services:
     project_roles = ProjectRoleStore(
         records, version=catalog.watch(layout.ROLES_PREFIX), bump=catalog.noted
     )
+    upstream_controls = UpstreamControls(
+        records,
+        blobs,
+        version=catalog.watch(layout.UPSTREAM_CONTROLS_PREFIX),
+        bump=catalog.noted,
+        clock=time.time,
+    )
     permissions = open_permissions(settings, backends)
     access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)
@@ -115,7 +124,8 @@ def build_services(settings: Settings) -> Services:
         project_roles,
         AuditLog(blobs),
         metrics,
-        mirror=open_mirror(settings, blobs, access),
+        mirror=open_mirror(settings, blobs, access, upstream_controls),
+        upstream_controls=upstream_controls,
     )
     services.pages.on_lookup = metrics.page
     return services
@@ -130,7 +140,9 @@ def open_permissions(settings: Settings, backends: Backends) -> PermissionsFile:
     return PermissionsFile(source, uploads=settings.uploads, anonymous_read=settings.anonymous_read)
 
 
-def open_mirror(settings: Settings, blobs: Storage, access: Access) -> Mirror | None:
+def open_mirror(
+    settings: Settings, blobs: Storage, access: Access, controls: UpstreamControls
+) -> Mirror | None:
     """Build the caching proxy of ``[upstream]`` (None without that section).
 
     A name under a reserved namespace (PEP 752) is never served from upstream, like a local one.
@@ -147,6 +159,7 @@ def open_mirror(settings: Settings, blobs: Storage, access: Access) -> Mirror | 
         policy,
         ttl=settings.upstream_ttl,
         reserved=lambda name: access.policy().namespace_of(name) is not None,
+        controls=controls.current,
     )
 
 

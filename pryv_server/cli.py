@@ -16,6 +16,7 @@ import click
 from pryv_server import __version__
 from pryv_server import cli_access
 from pryv_server import cli_lifecycle
+from pryv_server import cli_upstream
 from pryv_server import cli_users
 from pryv_server import first_start
 from pryv_server import listener
@@ -300,6 +301,7 @@ def _register_access_commands() -> None:
     cli_access.register_project_roles(main, config_option, _load)
     cli_users.register_users(main, user, config_option, _load)
     cli_lifecycle.register(main, config_option, _load, _on_registry)
+    cli_upstream.register(main, config_option, _load)
 
 
 _register_access_commands()

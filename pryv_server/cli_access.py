@@ -50,7 +50,7 @@ def register(
         """Create, list and revoke API tokens (user name __token__, the token as password)."""
 
     def services(config_path: str | None) -> Services:
-        return _build(load, config_path)
+        return services_for(load, config_path)
 
     @token.command("create")
     @config_option
@@ -155,7 +155,7 @@ def register_project_roles(
     )
     def grant(config_path: str | None, project: str, name: str, role: str) -> None:
         """Give user NAME (or @group) ROLE in PROJECT."""
-        built = _build(load, config_path)
+        built = services_for(load, config_path)
         try:
             built.project_roles.grant(project, name, role, by=CLI)
         except PryvError as error:
@@ -169,7 +169,7 @@ def register_project_roles(
     @click.argument("name")
     def revoke(config_path: str | None, project: str, name: str) -> None:
         """Take the role of user NAME (or @group) in PROJECT away."""
-        built = _build(load, config_path)
+        built = services_for(load, config_path)
         if not built.project_roles.revoke(project, name):
             raise click.ClickException(f"{name} holds no role in {project}")
         built.audit.record(CLI, CLI, "project-role.revoke", project, grantee=name)
@@ -180,14 +180,15 @@ def register_project_roles(
     @click.argument("project", required=False)
     def listing(config_path: str | None, project: str | None) -> None:
         """List the project roles (of PROJECT, or of every project)."""
-        rows = _build(load, config_path).project_roles.listing(project)
+        rows = services_for(load, config_path).project_roles.listing(project)
         for name, grantee, role in rows:
             click.echo(f"{name}  {grantee}  {role}")
         if not rows:
             click.echo("no project roles")
 
 
-def _build(load: Callable[[str | None], Settings], config_path: str | None) -> Services:
+def services_for(load: Callable[[str | None], Settings], config_path: str | None) -> Services:
+    """Build the services of the config at ``config_path``, its errors as one-line exits."""
     from pryv_server.app import build_services
 
     try:

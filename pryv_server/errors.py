@@ -12,6 +12,7 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     ├── AuthenticationRequired      no or wrong credentials (401)
     ├── TooManyLoginAttempts        too many failed logins for a user or address (429)
     ├── PermissionDenied            authenticated, but not allowed (403)
+    │   └── UpstreamBlocked         an admin blocked this name from upstream
     ├── NotFound                    (404)
     │   ├── ProjectNotFound
     │   └── PackageNotFound
@@ -163,3 +164,7 @@ class UpstreamError(PryvError):
 
 class UpstreamMismatch(UpstreamError):
     """An upstream file or core metadata does not match the sha256 of its page; nothing was kept."""
+
+
+class UpstreamBlocked(PermissionDenied):
+    """An admin blocked this name from upstream (``403``, so no client moves on to PyPI)."""

@@ -4,12 +4,16 @@
 fields PyPI sends: sha256, size, upload-time, requires-python, yanked, core-metadata). Tests
 count the requests it answered (``hits``) and make it fail (``status``), hang (``delay``) or
 stream slowly (``file_delay``) to try the proxy's single flight, timeouts and stale pages.
+It also lists its projects at ``/simple/`` and answers PEP 503 HTML to a client that does not
+accept JSON (devpi's mirror, in ``bench/proxy_hermetic.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import sys
 import threading
 import time
 import zipfile
@@ -21,8 +25,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from flask.testing import FlaskClient
 from packaging.utils import canonicalize_name
 from packaging.utils import parse_wheel_filename
+from werkzeug.test import TestResponse
+
+from tests.credentials import basic
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 
@@ -31,6 +39,42 @@ def wheel_metadata(wheel: Path) -> bytes:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         return archive.read(name)
+
+
+def fetch(client: FlaskClient, url: str) -> TestResponse:
+    """GET a download through pryv, read it whole and close it (the store's file with it)."""
+    response = client.get(url, headers=basic())
+    try:
+        response.get_data()
+    finally:
+        response.close()
+    return response
+
+
+def html_page(document: dict[str, Any]) -> bytes:
+    """Render a PEP 691 project page as PEP 503 HTML (for clients that ask for HTML: devpi)."""
+    links = []
+    for entry in document["files"]:
+        attributes = ""
+        if entry.get("requires-python"):
+            attributes += f' data-requires-python="{html.escape(entry["requires-python"])}"'
+        if entry.get("yanked"):
+            reason = entry["yanked"] if isinstance(entry["yanked"], str) else ""
+            attributes += f' data-yanked="{html.escape(reason)}"'
+        metadata = entry.get("core-metadata")
+        if isinstance(metadata, dict):
+            attributes += f' data-core-metadata="sha256={metadata["sha256"]}"'
+        url = f"{entry['url']}#sha256={entry['hashes']['sha256']}"
+        links.append(f'<a href="{url}"{attributes}>{entry["filename"]}</a>')
+    return f"<html><body>{''.join(links)}</body></html>".encode()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Say nothing when a client hangs up mid-answer (wrk does at the end of a run)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class StaticIndex:
@@ -46,7 +90,7 @@ class StaticIndex:
         self.delay = 0.0  # seconds before answering any request
         self.file_delay = 0.0  # seconds before sending a file's body
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -119,8 +163,24 @@ class StaticIndex:
                     self._answer(index.status, b"upstream trouble\n", "text/plain")
                     return
                 parts = self.path.strip("/").split("/")
+                as_html = "json" not in self.headers.get("Accept", "json")
+                if parts == ["simple"]:  # the project list, which devpi's mirror reads first
+                    names = sorted(p.name for p in (index.root / "simple").iterdir())
+                    if as_html:
+                        links = "".join(f'<a href="{n}/">{n}</a>' for n in names)
+                        self._answer(
+                            200, f"<html><body>{links}</body></html>".encode(), "text/html"
+                        )
+                    else:
+                        projects = [{"name": name} for name in names]
+                        listing = {"meta": {"api-version": "1.1"}, "projects": projects}
+                        self._answer(200, json.dumps(listing).encode(), JSON_V1)
+                    return
                 if len(parts) == 2 and parts[0] == "simple":
                     page = index.root / "simple" / parts[1] / "index.json"
+                    if page.exists() and as_html:
+                        self._answer(200, html_page(json.loads(page.read_bytes())), "text/html")
+                        return
                     if page.exists():
                         self._answer(200, page.read_bytes(), JSON_V1)
                         return

@@ -21,6 +21,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     ├── _token-used/<id>                     its last use         core/tokens.py    replaced
     ├── _roles/<project>/<g>.json            a project role       core/project_roles replaced (4)
     ├── _claims/<project>                    its first owner      core/project_roles once (1)
+    ├── _upstream-controls/<project>/<k>.json  k: block|pin|purge  core/upstream_controls (5)
     ├── _setup-done                          setup is over        web/explorer/     once (1)
     ├── _sessions/<sha256 of name>.json      last logout          web/explorer/     replaced
     ├── _health                              health probe         web/health.py     replaced
@@ -42,6 +43,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     (2) once, keyed by r = sha256 of the renderer version, content type and text.
     (3) then changed only by a conditional replace (revocation): no update is ever lost.
     (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
+    (5) block, pin: created if absent, deleted to lift; purge: its last time, conditional replace.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -86,6 +88,7 @@ __all__ = [
     "STATUS_PREFIX",
     "TOKENS_PREFIX",
     "TOMBSTONE_PREFIX",
+    "UPSTREAM_CONTROLS_PREFIX",
     "UPSTREAM_PREFIX",
     "WRITE_PROBE_KEY",
     "YANK_PREFIX",
@@ -116,6 +119,7 @@ __all__ = [
     "token_key",
     "token_used_key",
     "tombstone_key",
+    "upstream_control_key",
     "upstream_lease_key",
     "upstream_page_key",
 ]
@@ -138,6 +142,7 @@ TOKENS_PREFIX = "_tokens/"
 TOKEN_USED_PREFIX = "_token-used/"  # nosec B105 - a key prefix, not a secret
 ROLES_PREFIX = "_roles/"
 CLAIMS_PREFIX = "_claims/"
+UPSTREAM_CONTROLS_PREFIX = "_upstream-controls/"
 
 HEALTH_PROBE_KEY = "_health"
 METADATA_SUFFIX = ".metadata"  # PEP 658: the core metadata sits beside the file, same name + suffix
@@ -284,6 +289,11 @@ def project_claim_key(project: NormalizedName) -> str:
     users whose first uploads race, exactly one creates it and owns the project.
     """
     return f"{CLAIMS_PREFIX}{project}"
+
+
+def upstream_control_key(project: NormalizedName, kind: str) -> str:
+    """Return the key of an admin's block, pin or last purge of an upstream name."""
+    return f"{UPSTREAM_CONTROLS_PREFIX}{project}/{kind}{RECORD_SUFFIX}"
 
 
 # -- packages store: blobs --------------------------------------------------------------------

@@ -41,11 +41,14 @@ from pryv_server.core.upstream import Upstream
 from pryv_server.core.upstream import UpstreamFile
 from pryv_server.core.upstream import UpstreamPolicy
 from pryv_server.core.upstream import parse_file
+from pryv_server.core.upstream_controls import NO_CONTROLS
+from pryv_server.core.upstream_controls import Controls
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
 from pryv_server.errors import StorageError
+from pryv_server.errors import UpstreamBlocked
 from pryv_server.errors import UpstreamError
 from pryv_server.errors import UpstreamMismatch
 from pryv_server.storage.base import Storage
@@ -74,8 +77,11 @@ class Mirror:
         ttl: float,
         clock: Callable[[], float] = time.time,
         reserved: Callable[[NormalizedName], bool] = lambda name: False,
+        controls: Callable[[], Controls] = lambda: NO_CONTROLS,
     ) -> None:
         self.upstream = upstream
+        # An admin's blocks, pins and purges (core/upstream_controls.py), shared by instances.
+        self.controls = controls
         # Names under a reserved namespace are treated as local ones: never from upstream. The
         # permissions' namespaces (core/access.py) are wired here by the composition root.
         self.reserved = reserved
@@ -111,7 +117,9 @@ class Mirror:
                 if layout.is_upstream_page_key(key := info.key)
             )
             self._listed_at = now
-        names = self._stored_names | self._held.keys()
+        controls = self.controls()
+        held = (n for n, e in self._held.items() if not controls.dropped(n, e.fetched))
+        names = (self._stored_names | frozenset(held)) - controls.blocked
         if names != self._names:
             self._names, self._names_version = names, self._names_version + 1
         return self._names_version, self._names
@@ -134,6 +142,11 @@ class Mirror:
             raise ProjectNotFound(f"{name!r} is a project of this registry, never fetched upstream")
         if not self.policy.permits(name):
             raise ProjectNotFound(f"no project named {name!r} (upstream lookups of it are off)")
+        if name in self.controls().blocked:
+            raise UpstreamBlocked(
+                f"{name!r} is blocked from upstream by an admin of this registry "
+                "(pryv upstream unblock)"
+            )
 
     # Pages ---------------------------------------------------------------------------------
 
@@ -150,7 +163,7 @@ class Mirror:
         if self._clock() - self._missing.get(name, float("-inf")) < self.ttl:
             raise ProjectNotFound(f"no project named {name!r} here or upstream")
         entry, stale = self._entry(name)
-        offer = self._offer(entry, stale)
+        offer = self._offer(entry, stale, pinned=name in self.controls().pinned)
         if not stale:
             self._offers[name] = offer  # bounded like _held: one per name held
         return offer
@@ -166,16 +179,20 @@ class Mirror:
             return None
         held = self._held.get(name)
         now = self._clock()
+        controls = self.controls()
         if (
             held is None
             or held.number != offer.token[0]
-            or now - held.fetched >= self.ttl
+            or (now - held.fetched >= self.ttl and name not in controls.pinned)
             or now >= offer.valid_until
+            or name in controls.blocked
+            or controls.dropped(name, held.fetched)
+            or offer.pinned != (name in controls.pinned)
         ):
             return None
         return offer
 
-    def _offer(self, entry: CachedPage, stale: bool) -> MirrorPage:
+    def _offer(self, entry: CachedPage, stale: bool, *, pinned: bool) -> MirrorPage:
         """Apply the cooldown to ``entry``'s files, and say until when that answer holds."""
         now = self._clock()
         moment = datetime.fromtimestamp(now, UTC)
@@ -193,16 +210,25 @@ class Mirror:
             (entry.number, len(offered)),
             {file.filename: file for file in offered},
             valid_until,
+            pinned and not stale,
         )
 
     def _entry(self, name: NormalizedName) -> tuple[CachedPage, bool]:
         now = self._clock()
+        controls = self.controls()
+        pinned = name in controls.pinned
         held = self._held.get(name)
-        if held is not None and now - held.fetched < self.ttl:
+        if held is not None and controls.dropped(name, held.fetched):
+            held = None  # purged by an admin since it was fetched
+        if held is not None and (pinned or now - held.fetched < self.ttl):
             return held, False
-        copies = [copy for copy in (self._stored_entry(name), held) if copy is not None]
+        copies = [
+            copy
+            for copy in (self._stored_entry(name), held)
+            if copy is not None and not controls.dropped(name, copy.fetched)
+        ]
         previous = max(copies, key=lambda copy: copy.fetched, default=None)
-        if previous is not None and now - previous.fetched < self.ttl:
+        if previous is not None and (pinned or now - previous.fetched < self.ttl):
             self._hold(previous)
             return previous, False
         if previous is not None and self._retry_at.get(name, 0.0) > now:

@@ -247,3 +247,9 @@ class MirrorPage:
     by_filename: dict[str, UpstreamFile] = field(default_factory=dict, compare=False)
     # Until when (epoch seconds) the cooldown offers exactly these files.
     valid_until: float = float("inf")
+    pinned: bool = False  # an admin froze it: never refreshed (core/upstream_controls.py)
+
+    @property
+    def state(self) -> str:
+        """Say how it was read, for ``X-Pryv-Upstream``: ``stale``, ``pinned`` or ``fresh``."""
+        return "stale" if self.stale else "pinned" if self.pinned else "fresh"

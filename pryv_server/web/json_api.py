@@ -29,13 +29,15 @@ from pryv_server.errors import ProjectNotFound
 from pryv_server.web import authorize
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
+from pryv_server.web.proxy_json import NO_DOWNLOADS
+from pryv_server.web.proxy_json import python_tag
+from pryv_server.web.proxy_json import upstream_json
 from pryv_server.web.services import get_services
 from pryv_server.web.simple import SERIAL_HEADER
 
 blueprint = Blueprint("json_api", __name__)
 
 PACKAGETYPES = {"wheel": "bdist_wheel", "sdist": "sdist"}
-NO_DOWNLOADS = {"last_day": -1, "last_month": -1, "last_week": -1}
 
 
 @blueprint.get("/pypi/<project>/json")
@@ -56,6 +58,8 @@ def _answer(name: str, version: str | None) -> Response:
     project = snapshot.project(normalize(name))
     authorize.require(Action.READ, normalize(name), exists=project is not None)
     if project is None:
+        if services.mirror is not None:  # a name served from upstream (web/proxy_json.py)
+            return upstream_json(services.mirror, snapshot, name, version)
         raise ProjectNotFound(f"no project named {name!r}")
     release = project.latest if version is None else project.release(version)
     if release is None:
@@ -169,6 +173,4 @@ def _file(package: Package) -> dict[str, Any]:
 
 def python_version(package: Package) -> str:
     """Return PyPI's ``python_version``: the wheel's Python tag, or ``source`` for an sdist."""
-    if package.kind == "sdist":
-        return "source"
-    return package.filename.removesuffix(".whl").split("-")[-3]
+    return "source" if package.kind == "sdist" else python_tag(package.filename)

@@ -42,10 +42,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 PREFIX = "/simple/"
-UPSTREAM_FRESH: dict[bool, tuple[tuple[str, str], ...]] = {
-    False: (),
-    True: ((UPSTREAM_HEADER, "fresh"),),
-}
 # The route patterns Flask would have matched (the metrics count by pattern).
 ROUTE_INDEX = "/simple/"
 ROUTE_PROJECT = "/simple/<project>/"
@@ -68,14 +64,14 @@ class SimplePageCache:
             ("Content-Type", content_type),
             ("Content-Length", str(len(page.body))),
             (SERIAL_HEADER, str(page.serial)),
-            *UPSTREAM_FRESH[upstream],
+            *(() if upstream is None else ((UPSTREAM_HEADER, upstream),)),
             ("Vary", "Accept"),
             *API_HEADERS,
         ]
         start_response("200 OK", headers)
         return [page.body]
 
-    def _cached_page(self, environ: WSGIEnvironment) -> tuple[Page, str, bool] | None:
+    def _cached_page(self, environ: WSGIEnvironment) -> tuple[Page, str, str | None] | None:
         path: str = environ.get("PATH_INFO", "")
         if (
             environ.get("REQUEST_METHOD") != "GET"
@@ -102,14 +98,14 @@ class SimplePageCache:
         else:
             return None  # Flask answers the 403
         page = services.pages.cached(snapshot, key)
-        upstream = False
+        upstream: str | None = None  # or how an upstream page was read: fresh or pinned
         if page is None and services.mirror is not None and project is not None:
             # A name the registry does not hold: an upstream page, while it is fresh
             # (web/proxy_pages).
             mirrored = services.mirror.fresh(snapshot, project)
             if mirrored is not None:
                 page = services.upstream_pages.cached(mirrored, fmt == JSON_V1)
-                upstream = True
+                upstream = mirrored.state
         if page is None:
             return None
         environ[ROUTE_KEY] = ROUTE_INDEX if project is None else ROUTE_PROJECT

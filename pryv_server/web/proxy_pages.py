@@ -24,7 +24,7 @@ from pryv_server.core.upstream import MirrorPage
 from pryv_server.core.upstream import UpstreamFile
 from pryv_server.web.pages import Page
 
-UPSTREAM_HEADER = "X-Pryv-Upstream"  # "fresh", or "stale" when upstream failed
+UPSTREAM_HEADER = "X-Pryv-Upstream"  # "fresh", "pinned", or "stale" when upstream failed
 MAX_PAGES = 20_000
 
 

@@ -19,6 +19,7 @@ from pryv_server.core.mirror import Mirror
 from pryv_server.core.permissions import PermissionsFile
 from pryv_server.core.project_roles import ProjectRoleStore
 from pryv_server.core.tokens import TokenStore
+from pryv_server.core.upstream_controls import UpstreamControls
 from pryv_server.web.pages import Pages
 from pryv_server.web.proxy_pages import UpstreamPages
 
@@ -48,6 +49,8 @@ class Services:
     pages: Pages = field(default_factory=Pages)
     # The caching proxy of an upstream index ([upstream]); None when it is off.
     mirror: Mirror | None = None
+    # An admin's blocks, pins and purges of upstream names (kept even while [upstream] is off).
+    upstream_controls: UpstreamControls | None = None
     upstream_pages: UpstreamPages = field(default_factory=UpstreamPages)
 
     @property

@@ -246,7 +246,7 @@ def _upstream_project(snapshot: Snapshot, name: NormalizedName, fmt: str) -> Res
         raise ProjectNotFound(f"no project named {name!r}")
     mirrored = services.mirror.page(snapshot, name)  # 404 for a local or refused name
     response = respond(services.upstream_pages.page(mirrored, fmt == JSON_V1, API_VERSION), fmt)
-    response.headers[UPSTREAM_HEADER] = "stale" if mirrored.stale else "fresh"
+    response.headers[UPSTREAM_HEADER] = mirrored.state
     return response
 
 

@@ -194,3 +194,31 @@ def pip(
     return run(
         *prefix, *args, "--isolated", "--no-cache-dir", "--disable-pip-version-check", check=check
     )
+
+
+# -- the proxy of an upstream index (tests/upstream_index.py) ---------------------------------
+
+# pip and uv without this machine's configuration (its /etc/pip.conf adds local indexes).
+ISOLATED = {"PIP_CONFIG_FILE": "/dev/null", "UV_NO_CONFIG": "1"}
+
+
+def proxy_server(root: Path, upstream_url: str, **options: str) -> Server:
+    """Start ``pryv start`` with an ``[upstream]`` section (``options`` are its other lines)."""
+    root.mkdir()
+    port = free_port()
+    extra = "".join(f"{name} = {value}\n" for name, value in options.items())
+    config = write_config(root, port, f"[upstream]\nurl = {upstream_url}\n{extra}")
+    add_user(config)
+    return start_server(root, config=config, port=port)
+
+
+def new_venv(path: Path) -> Path:
+    """Make an empty venv (no pip) for pip or uv to install into; return its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    return path / "bin" / "python"
+
+
+def installed(python: Path, cwd: Path) -> set[str]:
+    """Return ``name==version`` of everything installed in ``python``'s environment."""
+    frozen = run(tool("uv"), "pip", "freeze", "--python", str(python), cwd=cwd).stdout
+    return set(frozen.split())

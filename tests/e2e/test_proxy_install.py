@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,21 +10,19 @@ from pathlib import Path
 import pytest
 
 from tests.dists import make_wheel
+from tests.e2e.servers import ISOLATED
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
+from tests.e2e.servers import installed
+from tests.e2e.servers import new_venv
+from tests.e2e.servers import proxy_server
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 from tests.upstream_index import StaticIndex
 
 pytestmark = pytest.mark.e2e
-
-ISOLATED = {"PIP_CONFIG_FILE": "/dev/null", "UV_NO_CONFIG": "1"}
 
 
 @pytest.fixture
@@ -41,30 +38,11 @@ def upstream(tmp_path: Path) -> Iterator[StaticIndex]:
     index.close()
 
 
-def proxy_server(root: Path, upstream_url: str, **options: str) -> Server:
-    root.mkdir()
-    port = free_port()
-    extra = "".join(f"{name} = {value}\n" for name, value in options.items())
-    config = write_config(root, port, f"[upstream]\nurl = {upstream_url}\n{extra}")
-    add_user(config)
-    return start_server(root, config=config, port=port)
-
-
 @pytest.fixture
 def server(tmp_path: Path, upstream: StaticIndex) -> Iterator[Server]:
     running = proxy_server(tmp_path / "server", upstream.url)
     yield running
     stop_server(running)
-
-
-def new_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
-    return path / "bin" / "python"
-
-
-def installed(python: Path, cwd: Path) -> set[str]:
-    frozen = run(tool("uv"), "pip", "freeze", "--python", str(python), cwd=cwd).stdout
-    return set(frozen.split())
 
 
 @pytest.mark.parametrize("client", ["pip", "uv"])

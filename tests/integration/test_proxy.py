@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from pryv_server.app import create_app
 from pryv_server.config import Settings
@@ -25,6 +24,7 @@ from tests.dists import make_wheel
 from tests.uploads import post_upload
 from tests.upstream_index import JSON_V1
 from tests.upstream_index import StaticIndex
+from tests.upstream_index import fetch
 from tests.upstream_index import wheel_metadata
 
 JSON = {**basic(), "Accept": JSON_V1}
@@ -49,16 +49,6 @@ def client(proxied: Settings) -> FlaskClient:
 def upload(client: FlaskClient, wheel: Path) -> None:
     response = post_upload(client, wheel)
     assert response.status_code == 200, response.text
-
-
-def fetch(client: FlaskClient, url: str) -> TestResponse:
-    """GET a download, read it whole and close it (the store's file is closed with it)."""
-    response = client.get(url, headers=basic())
-    try:
-        response.get_data()
-    finally:
-        response.close()
-    return response
 
 
 def files_of(client: FlaskClient, name: str) -> dict[str, dict[str, object]]:

@@ -25,6 +25,7 @@ from pryv_server.web.explorer import rendering
 from pryv_server.web.explorer import roles
 from pryv_server.web.explorer import setup
 from pryv_server.web.explorer import tokens
+from pryv_server.web.explorer import upstream_controls
 from pryv_server.web.explorer import use
 from pryv_server.web.explorer import yanking
 from pryv_server.web.services import get_services
@@ -86,6 +87,7 @@ def build_blueprint() -> Blueprint:
     tokens.register(blueprint)
     roles.register(blueprint)
     admin.register(blueprint)
+    upstream_controls.register(blueprint)
     return blueprint
 
 

@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName
 from pryv_server.core.names import normalize
 from pryv_server.core.search import name_matches
 from pryv_server.errors import ProjectNotFound
+from pryv_server.web.explorer import upstream_controls
 from pryv_server.web.services import get_services
 
 MAX_LISTED = 50
@@ -51,4 +52,9 @@ def project_page(name: str) -> str:
     if services.mirror is None:
         raise ProjectNotFound(f"no project named {name!r}")
     mirrored = services.mirror.page(services.registry.snapshot(), normalize(name))
-    return render_template("upstream_project.html", page=mirrored, origin=origin())
+    return render_template(
+        "upstream_project.html",
+        page=mirrored,
+        origin=origin(),
+        may_control=upstream_controls.may_control(),
+    )
