@@ -125,6 +125,15 @@ class Registry:
             raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
         return self.blobs.open(package.metadata_key)
 
+    def read_provenance(self, package: Package) -> bytes:
+        """Return the file's PEP 740 provenance object (small JSON, read whole).
+
+        :raises PackageNotFound: the file was uploaded without attestations.
+        """
+        if package.provenance_key is None:
+            raise PackageNotFound(f"no provenance is stored for {package.filename!r}")
+        return self.blobs.read(package.provenance_key)
+
     def metadata_size(self, package: Package) -> int:
         """Return the size in bytes of the file's core metadata (a ``stat``; on S3 a HEAD).
 
