@@ -32,7 +32,7 @@ def get_json(url: str, accept: str) -> tuple[str, dict]:
     request = urllib.request.Request(
         url, headers={"Authorization": f"Basic {credentials}", "Accept": accept}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=30) as response:
         return response.headers["Content-Type"], json.load(response)
 
 
