@@ -24,6 +24,8 @@ from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from pryv_server.core import Registry
 
 T = TypeVar("T")
@@ -109,6 +111,7 @@ def start(
     from pryv_server.server import share_metrics_between_workers
 
     share_metrics_between_workers()  # before the app (and prometheus-client) is imported
+    from pryv_server import metrics_server
     from pryv_server.app import create_app
     from pryv_server.server import GunicornServer
     from pryv_server.web.simple import warm_up
@@ -125,6 +128,11 @@ def start(
         users_warning = first_start.check_users_file(settings)
         # Bound before the app is built: a busy port or a bad host is one line, at once.
         fd = listener.bind(settings.host, settings.port)
+        metrics_fd = (
+            None
+            if settings.metrics_address is None
+            else metrics_server.bind(settings.metrics_address)
+        )
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     logging.basicConfig(
@@ -150,10 +158,11 @@ def start(
     click.echo(f"pryv {__version__} listening on {url}", err=True)
     if users_warning:
         click.echo(f"warning: {users_warning}", err=True)
+    options = {} if metrics_fd is None else _serve_metrics(app, settings, metrics_fd)
     has_users = bool(app.extensions["pryv"].users.usernames())
     for line in first_start.console_hints(settings, url, has_users=has_users, written=written):
         click.echo(f"  {line}", err=True)
-    options = {
+    options |= {
         "bind": f"fd://{fd}",
         "workers": workers,
         "threads": threads,
@@ -177,6 +186,22 @@ def start(
         "limit_request_field_size": 8190,
     }
     GunicornServer(app, options).run()
+
+
+def _serve_metrics(app: Flask, settings: Settings, fd: int) -> dict[str, object]:
+    """Serve ``/metrics`` on ``[metrics] address`` from this (master) process.
+
+    Return the gunicorn options it needs: each forked worker closes its copy of the socket.
+    """
+    from pryv_server.metrics_server import MetricsServer
+    from pryv_server.web.metrics import standalone_app
+
+    served = MetricsServer(fd, standalone_app(app.extensions["pryv"]))
+    served.start()
+    host, port = settings.metrics_address or (settings.host, 0)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"metrics on http://{shown}:{port}/metrics", err=True)
+    return {"post_fork": lambda _arbiter, _worker: served.close_in_child()}
 
 
 @main.group()

@@ -23,6 +23,7 @@ from pathlib import Path
 from pryv_server.config_values import UPSTREAM_SECTION
 from pryv_server.config_values import Network
 from pryv_server.config_values import RetentionRule
+from pryv_server.config_values import parse_address
 from pryv_server.config_values import parse_bool
 from pryv_server.config_values import parse_count
 from pryv_server.config_values import parse_download_mode
@@ -149,6 +150,7 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("webhooks", "queue-size", "webhook_queue_size", parse_positive_int, "1000"),
     _Option("webhooks", "retries", "webhook_retries", parse_count, "5"),
     _Option("metrics", "token", "metrics_token", parse_secret_key, None),
+    _Option("metrics", "address", "metrics_address", parse_address, None),
     _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
     _Option("lifecycle", "retention", "retention", parse_retention, None),
 )
@@ -193,6 +195,8 @@ class Settings:
     webhook_queue_size: int = 1000
     webhook_retries: int = 5
     metrics_token: str | None = None  # a bearer token that may read /metrics, and only that
+    # Where ``pryv start`` also serves /metrics, apart from the API (None: only on the main port).
+    metrics_address: tuple[str, int] | None = None
     gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
     retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules
 

@@ -33,6 +33,20 @@ def parse_port(value: str) -> int:
     return port
 
 
+def parse_address(value: str) -> tuple[str, int]:
+    """Parse a listening address, ``host:port`` (an IPv6 host in brackets: ``[::1]:9100``)."""
+    text = value.strip()
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    bracketless_ipv6 = ":" in host and not text.startswith("[")
+    if not colon or not host or bracketless_ipv6 or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{text!r} is not host:port with a port of 1-65535 (e.g. 127.0.0.1:9100 or [::1]:9100)"
+        )
+    return host, int(port)
+
+
 def parse_seconds(value: str) -> float:
     """Parse a non-negative number of seconds."""
     return _amount(value, "seconds (e.g. 5 or 0.5)")

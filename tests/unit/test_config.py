@@ -144,6 +144,7 @@ _MALFORMED = {
     "retries": "-1",
     "gc-margin": "a day",
     "retention": "nightly-* keep-dev=all",
+    "address": "9100",
 }
 
 
