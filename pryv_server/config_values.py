@@ -8,6 +8,7 @@ operator reads one line that says what to write instead. Secrets are never echoe
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import ipaddress
 import math
 import re
@@ -45,6 +46,21 @@ def parse_address(value: str) -> tuple[str, int]:
             f"{text!r} is not host:port with a port of 1-65535 (e.g. 127.0.0.1:9100 or [::1]:9100)"
         )
     return host, int(port)
+
+
+PROVENANCE_CHECKS = ("signature", "sigstore")
+
+
+def parse_provenance_check(value: str) -> str:
+    """Parse ``[provenance] verify``: ``signature`` (built in) or ``sigstore`` (an extra)."""
+    check = value.strip().lower()
+    if check not in PROVENANCE_CHECKS:
+        raise ValueError(f"{value.strip()!r} is not one of {', '.join(PROVENANCE_CHECKS)}")
+    if check == "sigstore" and importlib.util.find_spec("pypi_attestations") is None:
+        raise ValueError(
+            "'sigstore' needs the pypi-attestations library: pip install \"pryv[sigstore]\""
+        )
+    return check
 
 
 def parse_seconds(value: str) -> float:

@@ -4,6 +4,11 @@ A real attestation is signed by a short-lived key whose certificate Sigstore's F
 whose signature Rekor logged; none of that is reachable here. These are signed the same way
 (ECDSA P-256 over DSSE's pre-authentication encoding of an in-toto v1 Statement) with a
 self-signed certificate, so everything pryv checks offline is real: digest, name, signature.
+
+One real attestation is kept for ``[provenance] verify = sigstore``: PyPI's, made by
+``pypa/sampleproject``'s release workflow for ``sampleproject-4.0.0.tar.gz`` (Warehouse's
+integrity API documentation shows it), beside that file as downloaded from PyPI (sha256
+``0ace7980…8627c6b``), in ``tests/data``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 PUBLISH_V1 = "https://docs.pypi.org/attestations/publish/v1"
+DATA = Path(__file__).parent / "data"
+REAL_SDIST = DATA / "sampleproject-4.0.0.tar.gz"
+REAL_ATTESTATION = DATA / "sampleproject-4.0.0.tar.gz.publish.attestation"
 
 
 def statement(filename: str, sha256: str, predicate_type: str = PUBLISH_V1) -> bytes:

@@ -18,12 +18,13 @@ file's integrity URL.
   pre-authentication encoding, payload type ``application/vnd.in-toto+json``) verifies with its
   public key: the attestation was signed by whoever held that certificate's key, about these bytes.
 
-**What pryv does not verify** (it needs Sigstore's trust roots and, to stay current, the network):
-that the certificate was issued by Sigstore's Fulcio (its chain to a trusted root), that it was
-valid when the signature was made, that the signature is in Rekor's transparency log (the
-``transparency_entries`` are kept as sent), and *who* signed (the certificate's identity against
-a Trusted Publisher). A consumer verifies those with ``pypi-attestations verify`` or
-``sigstore verify`` against the identity it expects; ``docs/lifecycle.md`` says so to users.
+**What pryv does not verify** by default, since each needs Sigstore's trust roots: that the
+certificate was issued by Sigstore's Fulcio (its chain to a trusted root), that it was valid
+when the signature was made, that the signature is in Rekor's transparency log (the
+``transparency_entries`` are kept as sent). ``[provenance] verify = sigstore`` checks those too,
+offline (:mod:`pryv_server.core.sigstore`). Never verified: *who* signed (the certificate's
+identity against a Trusted Publisher); a consumer checks that against the identity it expects
+(``docs/lifecycle.md`` says so to users).
 
 The provenance object's one bundle names as ``publisher`` the pryv account that uploaded it
 (``{"kind": "pryv", "claims": {"user": ...}}``): pryv has no Trusted Publishing, and the account
@@ -69,15 +70,25 @@ class Provenance:
     sha256: str
 
 
-def provenance_for(field: str, filename: str, sha256: str, uploader: str) -> Provenance:
+def provenance_for(
+    field: str, filename: str, sha256: str, uploader: str, *, sigstore: bool = False
+) -> Provenance:
     """Check an upload's ``attestations`` field and return the provenance object to store.
+
+    With ``sigstore``, each attestation is also verified as Sigstore does, offline
+    (:mod:`pryv_server.core.sigstore`, ``[provenance] verify = sigstore``).
 
     :raises InvalidAttestation: one line saying which attestation is wrong and why.
     """
     attestations = _parse(field)
     seen: set[str] = set()
     for number, attestation in enumerate(attestations, start=1):
-        predicate = _check(attestation, filename, sha256, f"attestation {number}")
+        where = f"attestation {number}"
+        predicate = _check(attestation, filename, sha256, where)
+        if sigstore:
+            from pryv_server.core import sigstore as sigstore_check
+
+            sigstore_check.verify(attestation, filename, sha256, where)
         if predicate in seen:
             raise InvalidAttestation(
                 f"attestation {number}: a second attestation of type {predicate!r}; "

@@ -97,6 +97,7 @@ class Publisher:
     blobs: Storage
     catalog: Catalog
     clock: Callable[[], str] = utc_now
+    sigstore: bool = False  # [provenance] verify = sigstore (core/sigstore.py)
 
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
@@ -116,7 +117,11 @@ class Publisher:
         provenance = None
         if upload.attestations:
             provenance = provenance_for(
-                upload.attestations, upload.filename, digests.sha256, upload.uploader
+                upload.attestations,
+                upload.filename,
+                digests.sha256,
+                upload.uploader,
+                sigstore=self.sigstore,
             )
         metadata_bytes = distributions.read_metadata_file(upload.content, parsed)
         read = read_core_metadata(metadata_bytes)

@@ -60,13 +60,18 @@ class Registry:
         clock: Callable[[], str] = utc_now,
         links: Presigner | None = None,
         events: Events = no_events,
+        sigstore: bool = False,
     ) -> None:
         self.records = records
         self.blobs = blobs
         self.catalog = catalog
         self._now = clock
         self.links = links
-        self.publisher = Publisher(records, blobs, catalog, clock=clock)
+        self.publisher = Publisher(records, blobs, catalog, clock=clock, sigstore=sigstore)
+        if sigstore:
+            from pryv_server.core import sigstore as sigstore_check
+
+            sigstore_check.load()
         self.events = events
         self.lifecycle = Lifecycle(records, blobs, catalog, clock, events)
 

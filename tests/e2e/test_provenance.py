@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.attestations import REAL_ATTESTATION
+from tests.attestations import REAL_SDIST
 from tests.attestations import attestation
 from tests.attestations import attestation_of
 from tests.attestations import write_attestation
@@ -17,10 +21,15 @@ from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
+from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
+from tests.e2e.servers import free_port
 from tests.e2e.servers import run
+from tests.e2e.servers import start_server
+from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
+from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +97,37 @@ def test_uv_publish_with_a_bad_digest_attestation_is_refused(
     assert "is not the file's" in output
     # Nothing was published: the file can still be uploaded, without the attestation.
     assert twine_upload(server, wheel).returncode == 0
+
+
+@pytest.fixture
+def sigstore_server(tmp_path: Path) -> Iterator[Server]:
+    """A server that verifies attestations with Sigstore's bundled trust root, offline."""
+    root = tmp_path / "server"
+    root.mkdir()
+    port = free_port()
+    config = write_config(root, port, "[provenance]\nverify = sigstore\n")
+    add_user(config)
+    cache = str(tmp_path / "cache")  # where sigstore copies its trust root
+    server = start_server(root, config=config, port=port, env={"XDG_CACHE_HOME": cache})
+    yield server
+    stop_server(server)
+
+
+def test_uv_publish_a_real_sigstore_attestation(sigstore_server: Server, tmp_path: Path) -> None:
+    """PyPI's attestation of sampleproject 4.0.0 goes up with it and is verified by Sigstore;
+    one signed by a key of our own is refused."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    sdist = Path(shutil.copy(REAL_SDIST, dist))
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    write_attestation(Path(shutil.copy(REAL_SDIST, forged)), attestation_of(REAL_SDIST))
+    refused = uv_publish(sigstore_server, str(forged / "*"), check=False)
+    assert refused.returncode != 0
+    assert "attestation 1: not verified by Sigstore: " in refused.stdout + refused.stderr
+
+    shutil.copy(REAL_ATTESTATION, dist)
+    uv_publish(sigstore_server, str(dist / "*"))
+    provenance = provenance_of(sigstore_server, "sampleproject", sdist.name)
+    sent = json.loads(REAL_ATTESTATION.read_text())
+    assert provenance["attestation_bundles"][0]["attestations"] == [sent]

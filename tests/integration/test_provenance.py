@@ -10,7 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from pryv_server.app import create_app
 from pryv_server.core import layout
+from tests.attestations import REAL_ATTESTATION
+from tests.attestations import REAL_SDIST
 from tests.attestations import attestation
 from tests.attestations import attestation_of
 from tests.attestations import statement
@@ -212,3 +215,46 @@ def test_identical_reupload_keeps_the_first_provenance(client: FlaskClient, whee
     assert upload_attested(client, wheel, attestation_of(wheel)).status_code == 200
     served = client.get(PROVENANCE_URL, headers=basic()).json
     assert served["attestation_bundles"][0]["attestations"] == [first]
+
+
+def upload_real(client: FlaskClient, attestations: list[object]):
+    return post_upload(client, REAL_SDIST, attestations=json.dumps(attestations))
+
+
+REAL_URL = "/integrity/sampleproject/4.0.0/sampleproject-4.0.0.tar.gz/provenance"
+
+
+def test_a_real_pypi_attestation_passes_the_built_in_checks(client: FlaskClient) -> None:
+    """The signature check is the one Sigstore's signers need: PyPI's own attestation passes."""
+    real = json.loads(REAL_ATTESTATION.read_text())
+    assert upload_real(client, [real]).status_code == 200
+    served = client.get(REAL_URL, headers=basic()).json
+    assert served["attestation_bundles"][0]["attestations"] == [real]
+
+
+@pytest.fixture
+def sigstore_client(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
+    # sigstore copies its trust root into the user's cache folder: keep it in the test's.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = app.extensions["pryv"].settings.replace(provenance_verify="sigstore")
+    return create_app(settings).test_client()
+
+
+def test_sigstore_mode_accepts_a_real_attestation(sigstore_client: FlaskClient) -> None:
+    real = json.loads(REAL_ATTESTATION.read_text())
+    assert upload_real(sigstore_client, [real]).status_code == 200
+    assert sigstore_client.get(REAL_URL, headers=basic()).status_code == 200
+
+
+def test_sigstore_mode_refuses_an_attestation_sigstore_did_not_sign(
+    sigstore_client: FlaskClient, tmp_path: Path
+) -> None:
+    """Signed by a key of our own: the built-in checks pass, Sigstore's trust root does not."""
+    response = upload_real(sigstore_client, [attestation_of(REAL_SDIST)])
+    assert response.status_code == 400
+    text = response.text.strip()
+    assert "\n" not in text
+    assert text.startswith("attestation 1: not verified by Sigstore: "), text
+    assert sigstore_client.get("/simple/sampleproject/", headers=basic()).status_code == 404
+    assert stored_keys(tmp_path) == []
