@@ -258,3 +258,11 @@ def test_sigstore_mode_refuses_an_attestation_sigstore_did_not_sign(
     assert text.startswith("attestation 1: not verified by Sigstore: "), text
     assert sigstore_client.get("/simple/sampleproject/", headers=basic()).status_code == 404
     assert stored_keys(tmp_path) == []
+
+
+def test_provenance_links_name_the_host_each_reader_asked(client: FlaskClient, wheel: Path) -> None:
+    """The page is cached per host: a second host never gets the first one's absolute URLs."""
+    assert upload_attested(client, wheel, attestation_of(wheel)).status_code == 200
+    for host in ("pryv.example.com", "mirror.example.org", "pryv.example.com"):
+        page = client.get("/simple/demo/", headers={**basic(), **JSON, "Host": host}).json
+        assert page["files"][0]["provenance"] == PROVENANCE_URL.replace("localhost", host)
