@@ -28,6 +28,13 @@ run --name pryv --ingest upload --read-auth \
   --upload-url 'http://127.0.0.1:{port}/legacy/' \
   --version-cmd "$PRYV version"
 
+# The same, under granian (`pryv start --server granian`, for use behind a buffering proxy).
+run --name pryv-granian --ingest upload --read-auth \
+  --setup "printf '[core]\nprojects-path = {data_dir}/projects\npackages-path = {data_dir}/packages\n[user]\nusers-path = {work}/users.json\n' > {work}/pryv.ini && echo {password} | $PRYV user add {user} --password-stdin -c {work}/pryv.ini" \
+  --start "exec $PRYV start -c {work}/pryv.ini --port {port} --server granian" \
+  --upload-url 'http://127.0.0.1:{port}/legacy/' \
+  --version-cmd "$PRYV version"
+
 # The same pages from memory in a minimal Flask app, under pryv's gunicorn settings (2 x 8 gthread).
 run --name flask-reference --ingest static --read-auth \
   --start "exec $BIN/gunicorn -k gthread -w 2 --threads 8 --chdir $REPO -b 127.0.0.1:{port} \"bench.flask_reference:create_app('{data_dir}', '{user}', '{password}')\""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -24,8 +26,6 @@ from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from pryv_server.core import Registry
 
 T = TypeVar("T")
@@ -98,6 +98,15 @@ def _count_option(
     30,
     "Seconds that in-flight requests (uploads) get to finish after SIGTERM.",
 )
+@click.option(
+    "--server",
+    "http_server",
+    type=click.Choice(["gunicorn", "granian"]),
+    default="gunicorn",
+    show_default=True,
+    help="HTTP server. granian is faster but only safe behind a proxy that buffers request "
+    "bodies (see docs/performance.md); it needs `pip install 'pryv[granian]'`.",
+)
 def start(
     config_path: str | None,
     host: str | None,
@@ -106,15 +115,24 @@ def start(
     threads: int,
     timeout: int,
     graceful_timeout: int,
+    http_server: str,
 ) -> None:
-    """Start the server (API and explorer) under gunicorn."""
+    """Start the server (API and explorer) under gunicorn, or granian."""
     from pryv_server.server import share_metrics_between_workers
 
     share_metrics_between_workers()  # before the app (and prometheus-client) is imported
     from pryv_server import metrics_server
     from pryv_server.app import create_app
-    from pryv_server.server import GunicornServer
     from pryv_server.web.simple import warm_up
+
+    if http_server == "granian":
+        if importlib.util.find_spec("granian") is None:
+            raise click.ClickException(
+                "--server granian needs granian: pip install 'pryv[granian]' (or granian)"
+            )
+        from pryv_server import granian_server
+    else:
+        from pryv_server import server as gunicorn_server
 
     try:
         written = first_start.write_first_config(config_path)
@@ -128,11 +146,8 @@ def start(
         users_warning = first_start.check_users_file(settings)
         # Bound before the app is built: a busy port or a bad host is one line, at once.
         fd = listener.bind(settings.host, settings.port)
-        metrics_fd = (
-            None
-            if settings.metrics_address is None
-            else metrics_server.bind(settings.metrics_address)
-        )
+        address = settings.metrics_address
+        metrics_fd = None if address is None else metrics_server.bind(address)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     logging.basicConfig(
@@ -158,50 +173,24 @@ def start(
     click.echo(f"pryv {__version__} listening on {url}", err=True)
     if users_warning:
         click.echo(f"warning: {users_warning}", err=True)
-    options = {} if metrics_fd is None else _serve_metrics(app, settings, metrics_fd)
     has_users = bool(app.extensions["pryv"].users.usernames())
     for line in first_start.console_hints(settings, url, has_users=has_users, written=written):
         click.echo(f"  {line}", err=True)
-    options |= {
-        "bind": f"fd://{fd}",
-        "workers": workers,
-        "threads": threads,
-        # gthread, but a thread only ever waits for a client that keeps pace: the headers are
-        # read without one, with a deadline, and a body must arrive at a floor rate.
-        "worker_class": "pryv_server.worker.PacedThreadWorker",
-        "timeout": timeout,
-        "graceful_timeout": graceful_timeout,
-        "keepalive": 5,
-        # pryv writes its own access log (pryv.access: with the user and the full duration).
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "debug" if settings.debug else "info",
-        # gunicorn >= 25 opens a control socket in ~/.gunicorn by default; pryv does not use it,
-        # and two servers on one machine would fight over it.
-        "control_socket_disable": True,
-        # Bound what a client can make a worker hold before the app sees the request (gunicorn's
-        # defaults, stated here on purpose): a longer line is a 414, bigger headers a 431.
-        "limit_request_line": 4094,
-        "limit_request_fields": 100,
-        "limit_request_field_size": 8190,
-    }
-    GunicornServer(app, options).run()
-
-
-def _serve_metrics(app: Flask, settings: Settings, fd: int) -> dict[str, object]:
-    """Serve ``/metrics`` on ``[metrics] address`` from this (master) process.
-
-    Return the gunicorn options it needs: each forked worker closes its copy of the socket.
-    """
-    from pryv_server.metrics_server import MetricsServer
-    from pryv_server.web.metrics import standalone_app
-
-    served = MetricsServer(fd, standalone_app(app.extensions["pryv"]))
-    served.start()
-    host, port = settings.metrics_address or (settings.host, 0)
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"metrics on http://{shown}:{port}/metrics", err=True)
-    return {"post_fork": lambda _arbiter, _worker: served.close_in_child()}
+    metrics = None if metrics_fd is None else metrics_server.serve(metrics_fd, app)
+    if metrics is not None:
+        click.echo(f"metrics on {metrics.url}", err=True)
+    if http_server == "granian":
+        os.close(fd)  # granian binds its own; the bind above proved the address is free
+        granian_server.serve(
+            app, settings.host, settings.port,
+            workers=workers, threads=threads, graceful=graceful_timeout,
+        )  # fmt: skip
+    else:
+        gunicorn_server.serve(
+            app, fd, workers=workers, threads=threads, timeout=timeout,
+            graceful=graceful_timeout, debug=settings.debug,
+            post_fork=metrics.close_in_child if metrics is not None else None,
+        )  # fmt: skip
 
 
 @main.group()

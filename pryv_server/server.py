@@ -1,4 +1,4 @@
-"""Run a pryv app under gunicorn, configured from Python rather than a gunicorn config file."""
+"""Run a pryv app under gunicorn (the default), configured from Python rather than a config file."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -81,6 +82,49 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> ClientBodyErrors:
         """Return the WSGI app for each worker."""
         return ClientBodyErrors(self.application)
+
+
+def serve(
+    app: Flask,
+    fd: int,
+    *,
+    workers: int,
+    threads: int,
+    timeout: int,
+    graceful: int,
+    debug: bool,
+    post_fork: Callable[[Any, Any], None] | None = None,
+) -> None:
+    """Serve ``app`` on the bound socket ``fd`` until SIGINT or SIGTERM.
+
+    ``post_fork`` runs in each worker once forked (gunicorn's hook of that name).
+    """
+    options: dict[str, Any] = {
+        "bind": f"fd://{fd}",
+        "workers": workers,
+        "threads": threads,
+        # gthread, but a thread only ever waits for a client that keeps pace: the headers are
+        # read without one, with a deadline, and a body must arrive at a floor rate.
+        "worker_class": "pryv_server.worker.PacedThreadWorker",
+        "timeout": timeout,
+        "graceful_timeout": graceful,
+        "keepalive": 5,
+        # pryv writes its own access log (pryv.access: with the user and the full duration).
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "debug" if debug else "info",
+        # gunicorn >= 25 opens a control socket in ~/.gunicorn by default; pryv does not use it,
+        # and two servers on one machine would fight over it.
+        "control_socket_disable": True,
+        # Bound what a client can make a worker hold before the app sees the request (gunicorn's
+        # defaults, stated here on purpose): a longer line is a 414, bigger headers a 431.
+        "limit_request_line": 4094,
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+    }
+    if post_fork is not None:
+        options["post_fork"] = post_fork
+    GunicornServer(app, options).run()
 
 
 class ClientBodyErrors:

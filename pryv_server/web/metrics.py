@@ -23,9 +23,9 @@ credential for Prometheus), or a user that :func:`may_read_metrics` allows.
 
 **A listening address of its own** (``[metrics] address``): :func:`standalone_app` answers
 ``/metrics`` alone there, with the token when one is set and to anyone who reaches the address
-otherwise (no user logs in there). ``pryv start`` serves it from a thread of gunicorn's master
-process (:mod:`pryv_server.metrics_server`), which adds up the workers' files like any worker
-would: a scrape is answered even while every worker is busy.
+otherwise (no user logs in there). ``pryv start`` serves it from a thread of its main process
+(:mod:`pryv_server.metrics_server`), which adds up the workers' files like any worker would: a
+scrape is answered even while every worker is busy.
 """
 
 from __future__ import annotations

@@ -19,13 +19,14 @@ from tests.e2e.servers import write_config
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """``pryv start`` with one user; an indirect parameter adds arguments (``--server granian``)."""
     root = tmp_path / "server"
     root.mkdir()
     port = free_port()
     config = write_config(root, port)
     add_user(config)
-    running = start_server(root, config=config, port=port)
+    running = start_server(root, *getattr(request, "param", ()), config=config, port=port)
     yield running
     stop_server(running)
 

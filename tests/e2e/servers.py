@@ -21,6 +21,10 @@ import pytest
 USER = "carol"
 PASSWORD = "s3cret-pass"
 BIN = Path(sys.executable).parent
+# Run a test that uses the ``server`` fixture once under each HTTP server ``pryv start`` offers.
+EVERY_HTTP_SERVER = pytest.mark.parametrize(
+    "server", [(), ("--server", "granian")], ids=["gunicorn", "granian"], indirect=True
+)
 
 
 def free_port() -> int:

@@ -79,8 +79,8 @@ def test_one_scrape_adds_up_every_worker(two_workers: Server, tmp_path: Path) ->
         assert found[("pryv_files", ())] == 1
 
 
-@pytest.fixture
-def own_address(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+@pytest.fixture(params=["gunicorn", "granian"])
+def own_address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, str]]:
     """Two workers, and ``/metrics`` also on a port of its own, with the token."""
     root = tmp_path / "server"
     root.mkdir()
@@ -89,7 +89,9 @@ def own_address(tmp_path: Path) -> Iterator[tuple[Server, str]]:
         root, port, f"[metrics]\ntoken = {TOKEN}\naddress = 127.0.0.1:{metrics_port}\n"
     )
     add_user(config)
-    server = start_server(root, "--workers", "2", config=config, port=port)
+    server = start_server(
+        root, "--workers", "2", "--server", request.param, config=config, port=port
+    )
     yield server, f"http://127.0.0.1:{metrics_port}"
     stop_server(server)
 
@@ -107,7 +109,7 @@ def scrape(url: str, token: str | None = TOKEN) -> tuple[int, str]:
 def test_metrics_on_an_address_of_their_own_add_up_every_worker(
     own_address: tuple[Server, str], tmp_path: Path
 ) -> None:
-    """Served by gunicorn's master: every worker's requests, and the files uploaded since start."""
+    """Served by the main process: every worker's requests, and the files uploaded since start."""
     server, metrics_url = own_address
     assert f"metrics on {metrics_url}/metrics" in server.log_text()
     twine_upload(server, make_wheel(tmp_path / "dist", "myproject", "1.0"))

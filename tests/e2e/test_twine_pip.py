@@ -7,6 +7,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
+from tests.e2e.servers import EVERY_HTTP_SERVER
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
@@ -25,17 +27,19 @@ from tests.uploads import upload_fields
 pytestmark = pytest.mark.e2e
 
 
-def get(server: Server, path: str, auth: bool = True) -> tuple[int, bytes, dict[str, str]]:
+def get(server: Server, path: str, auth: bool = True) -> tuple[int, bytes, Message]:
+    """GET ``path``: status, body and headers (looked up in any case, as HTTP names are)."""
     request = urllib.request.Request(server.url + path)
     if auth:
         request.add_header("Authorization", basic_header(USER, PASSWORD))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+        return error.code, error.read(), error.headers
 
 
+@EVERY_HTTP_SERVER
 def test_twine_upload_then_pip_install_in_fresh_venv(
     server: Server, tmp_path: Path, venv: Path
 ) -> None:
@@ -91,6 +95,7 @@ def test_reupload_identical_is_ok_and_different_bytes_conflict(
     assert body == wheel.read_bytes()
 
 
+@EVERY_HTTP_SERVER
 def test_requests_without_credentials_get_401_with_basic_challenge(server: Server) -> None:
     status, _, headers = get(server, "/simple/", auth=False)
     assert status == 401
@@ -126,6 +131,7 @@ def test_twenty_concurrent_uploads_to_one_new_project_are_all_listed(
     assert listed == {wheel.name for wheel in wheels}
 
 
+@EVERY_HTTP_SERVER
 def test_racing_uploads_of_one_filename_exactly_one_wins(server: Server, tmp_path: Path) -> None:
     contenders = [
         make_wheel(tmp_path / f"c{n}", "racer", "1.0", payload=f"CONTENDER = {n}\n")
@@ -140,6 +146,7 @@ def test_racing_uploads_of_one_filename_exactly_one_wins(server: Server, tmp_pat
     assert body == winner.read_bytes()
 
 
+@EVERY_HTTP_SERVER
 def test_metadata_is_served_like_a_download_by_the_real_server(
     server: Server, tmp_path: Path
 ) -> None:
