@@ -114,15 +114,7 @@ class Publisher:
         distributions.check_digests(digests, upload.digests or {})
         if digests.size == 0:
             raise InvalidUpload("the uploaded file is empty")
-        provenance = None
-        if upload.attestations:
-            provenance = provenance_for(
-                upload.attestations,
-                upload.filename,
-                digests.sha256,
-                upload.uploader,
-                sigstore=self.sigstore,
-            )
+        provenance = self._check_attestations(upload, digests.sha256)
         metadata_bytes = distributions.read_metadata_file(upload.content, parsed)
         read = read_core_metadata(metadata_bytes)
         metadata = Metadata.from_raw(read.raw)
@@ -189,6 +181,17 @@ class Publisher:
         self.catalog.published(key, package)
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
+
+    def _check_attestations(self, upload: Upload, sha256: str) -> Provenance | None:
+        """Return the provenance object of the upload's PEP 740 attestations (None: none sent).
+
+        :raises InvalidAttestation: an attestation is malformed, unsigned or about another file.
+        """
+        if not upload.attestations:
+            return None
+        return provenance_for(
+            upload.attestations, upload.filename, sha256, upload.uploader, sigstore=self.sigstore
+        )
 
     def _store_provenance(self, sha256: str, provenance: Provenance | None) -> str | None:
         """Store a file's provenance object before its record names it; return its key."""
