@@ -92,7 +92,7 @@ def test_uv_publish_with_a_bad_digest_attestation_is_refused(
     write_attestation(wheel, attestation(wheel.name, "0" * 64))
     refused = uv_publish(server, str(dist / "*"), check=False)
     assert refused.returncode != 0
-    output = refused.stdout + refused.stderr
+    output = " ".join((refused.stdout + refused.stderr).split())  # uv wraps to the terminal
     assert "attestation 1: its subject's sha256 (" in output, output
     assert "is not the file's" in output
     # Nothing was published: the file can still be uploaded, without the attestation.
@@ -124,7 +124,8 @@ def test_uv_publish_a_real_sigstore_attestation(sigstore_server: Server, tmp_pat
     write_attestation(Path(shutil.copy(REAL_SDIST, forged)), attestation_of(REAL_SDIST))
     refused = uv_publish(sigstore_server, str(forged / "*"), check=False)
     assert refused.returncode != 0
-    assert "attestation 1: not verified by Sigstore: " in refused.stdout + refused.stderr
+    output = " ".join((refused.stdout + refused.stderr).split())  # uv wraps to the terminal
+    assert "attestation 1: not verified by Sigstore: " in output, output
 
     shutil.copy(REAL_ATTESTATION, dist)
     uv_publish(sigstore_server, str(dist / "*"))
