@@ -13,6 +13,8 @@ own, so every request an instance makes is counted where S3 would bill it. The r
    listed by every surviving instance within ``index-ttl`` (convergence), with the winner's
    sha256;
 3. **catch-up**: the requests each instance made to take in the uploads of the others;
+   then (``bench/s3_mixed.py``) uploads, yanks, deletions, project status changes and project
+   role grants all at once through the survivors, which must then show the same catalog;
 4. **cold start**: a new instance on a bucket holding a catalog of ``--files`` files (a
    simulated corpus whose checkpoint is written straight to the bucket): requests and seconds
    until it answers.
@@ -45,6 +47,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from bench import s3_mixed
 from bench._common import PASSWORD
 from bench._common import USER
 from bench._common import auth_header
@@ -71,10 +74,18 @@ class Counts:
 
     by_kind: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Every request as "KIND path", to say what a count is made of.
+    log: list[str] = field(default_factory=list)
 
-    def add(self, kind: str) -> None:
+    def add(self, kind: str, path: str = "") -> None:
         with self.lock:
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+            self.log.append(f"{kind} {path}")
+
+    def clear(self) -> None:
+        with self.lock:
+            self.by_kind.clear()
+            self.log.clear()
 
     def total(self) -> int:
         with self.lock:
@@ -105,7 +116,7 @@ def counting_proxy(upstream: str, counts: Counts) -> tuple[http.server.Threading
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            counts.add(kind_of(self.command, self.path))
+            counts.add(kind_of(self.command, self.path), self.path)
             connection = http.client.HTTPConnection(target, timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
             connection.request(self.command, self.path, body=body, headers=headers)
@@ -173,6 +184,7 @@ class Instance:
                 capture_output=True,
                 env=env,
             )
+        self.counts.clear()  # ``pryv user add`` above is not the instance's start
         log = (self.root / "server.log").open("ab")
         started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -480,6 +492,10 @@ def main() -> None:
             i.name: i.counts.total() - b for i, b in zip(instances, before, strict=True)
         }
 
+        # 2b. every kind of change at once through the survivors: they must agree afterwards
+        env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+        results["mixed"] = s3_mixed.run(survivors, wheel, args.ttl, env)
+
         # 4. cold start on a simulated corpus
         simulate_catalog(endpoint, args.files)
         counts = Counts()
@@ -494,6 +510,7 @@ def main() -> None:
             "files": args.files,
             "requests": counts.total(),
             "by_kind": counts.snapshot(),
+            "each": counts.log,
             "seconds": round(seconds, 2),
             "projects_listed": late_files,
         }
@@ -523,6 +540,18 @@ def main() -> None:
             str(results["races"]["converged"]),
         ],
         ["requests per instance during the races", json.dumps(results["race_requests"])],
+        [
+            "mixed: uploads, yanks, deletions, statuses, grants at once (acknowledged / sent)",
+            f"{results['mixed']['acknowledged']} / {results['mixed']['operations']}",
+        ],
+        [
+            "mixed: every survivor shows the same files, yanks and status; no grant lost",
+            str(
+                results["mixed"]["converged"]
+                and results["mixed"]["status_agreed"]
+                and results["mixed"]["grants_kept"]
+            ),
+        ],
         [f"cold start at {args.files:,} files: requests", str(results["cold_start"]["requests"])],
         [f"cold start at {args.files:,} files: seconds", str(results["cold_start"]["seconds"])],
     ]
@@ -531,6 +560,9 @@ def main() -> None:
     ok = (
         results["races"]["converged"]
         and results["races"]["duplicate_winners"] == 0
+        and results["mixed"]["converged"]
+        and results["mixed"]["status_agreed"]
+        and results["mixed"]["grants_kept"]
         and results["cold_start"]["projects_listed"] == min(args.files, 10_000)
     )
     raise SystemExit(0 if ok else 1)

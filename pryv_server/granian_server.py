@@ -14,6 +14,8 @@ As under gunicorn, the app is built in the main process and the workers fork wit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
@@ -24,12 +26,21 @@ from granian.server import Server
 
 from pryv_server.worker import HEADER_TIMEOUT
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
+
+# Who may say which scheme the client used: a proxy on this machine, as gunicorn's default
+# (``forwarded_allow_ips``) trusts. granian reads no forwarding header itself.
+_LOCAL = frozenset({"127.0.0.1", "::1"})
+
 
 def serve(app: Flask, host: str, port: int, *, workers: int, threads: int, graceful: int) -> None:
     """Serve ``app`` on ``host:port`` until SIGINT or SIGTERM (then wait ``graceful`` seconds)."""
 
     def already_built(_target: str) -> Any:
-        return app
+        return LocalProxyScheme(app)
 
     server = Server(
         "pryv_server.wsgi:app",  # never imported: the loader hands granian the app built here
@@ -45,3 +56,22 @@ def serve(app: Flask, host: str, port: int, *, workers: int, threads: int, grace
         workers_kill_timeout=graceful,
     )
     server.serve(target_loader=already_built)
+
+
+class LocalProxyScheme:
+    """Take ``X-Forwarded-Proto`` from a proxy on this machine, as gunicorn does by default.
+
+    Behind nginx terminating TLS, the explorer's session cookie must be ``Secure`` and its pages
+    must show ``https://`` commands; from any other address the header is ignored, so a client
+    cannot make pryv believe it came over TLS.
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Set ``wsgi.url_scheme`` from a local proxy's header, then call the app."""
+        scheme = environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower()
+        if scheme in ("http", "https") and environ.get("REMOTE_ADDR") in _LOCAL:
+            environ["wsgi.url_scheme"] = scheme
+        return self.app(environ, start_response)

@@ -8,13 +8,35 @@ on the local disk and (through an adapter built in ``app.py``) on S3, without ``
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from pathlib import Path
+from typing import Any
 from typing import Protocol
 
 from pryv_server.durable import fsync_directory
 from pryv_server.durable import synced_temp_file
+from pryv_server.errors import ConfigError
 from pryv_server.errors import ObjectChanged
+
+
+def json_object(
+    content: bytes | None, where: str, expected: str = "a JSON object"
+) -> dict[str, Any]:
+    """Parse a file that must hold one JSON object (the users file, the permissions file).
+
+    An empty or absent file is an empty object. Anything else that is not an object is a
+    ``ConfigError`` that names the file: one line an operator can act on.
+    """
+    if not content or not content.strip():
+        return {}
+    try:
+        document = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{where}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{where}: expected {expected}")
+    return document
 
 
 class FileSource(Protocol):

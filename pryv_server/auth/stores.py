@@ -16,6 +16,7 @@ from passlib.apache import HtpasswdFile
 
 from pryv_server.auth import hashing
 from pryv_server.auth.source import FileSource
+from pryv_server.auth.source import json_object
 from pryv_server.errors import ConfigError
 from pryv_server.errors import ObjectChanged
 from pryv_server.errors import StorageError
@@ -202,14 +203,7 @@ class JsonUserStore(_ReloadingStore):
     """``users.json``: ``{"name": {"password": "<hash>"}}`` with passlib hashes or SHA-256 hex."""
 
     def _parse(self, content: bytes) -> dict[str, str]:
-        if not content.strip():
-            return {}
-        try:
-            document = json.loads(content)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{self.source.describe()}: not valid JSON: {error}") from None
-        if not isinstance(document, dict):
-            raise ConfigError(f"{self.source.describe()}: expected a JSON object of users")
+        document = json_object(content, self.source.describe(), "a JSON object of users")
         entries = {}
         for name, entry in document.items():
             password = entry.get("password") if isinstance(entry, dict) else None

@@ -288,7 +288,7 @@ class Catalog:
                 self._manifest = written
                 self._fresh = set()
                 self._fresh_since = written.seq
-                covered = self.checkpoints.collect()
+                covered = self.checkpoints.collect(written)
                 if covered is not None:
                     self.journal.forget_through(covered)
         except StorageError:

@@ -151,36 +151,42 @@ class Checkpoints:
         self._put(checkpoint_key(seq), _dump(body))
         return manifest
 
-    def collect(self) -> int | None:
+    def collect(self, written: Manifest | None = None) -> int | None:
         """Remove what only manifests older than the newest :data:`KEEP` need.
 
         Returns the oldest kept checkpoint's seq: journal entries up to it are no longer needed
-        by anyone (None while fewer than :data:`KEEP` checkpoints exist).
+        by anyone (None while fewer than :data:`KEEP` checkpoints exist). ``written``, the
+        manifest this instance just wrote, is not read back.
 
         Only parts that an old manifest names and no kept one does are removed: a part with no
-        manifest yet may belong to a checkpoint being written right now.
+        manifest yet may belong to a checkpoint being written right now. One listing finds both
+        the manifests and the claims and manifests to remove.
         """
-        manifests = sorted(self._manifests(), reverse=True)
+        listing = [info.key for info in self.store.list_objects(CHECKPOINT_PREFIX)]
+        numbers = (checkpoint_seq(key) for key in listing)
+        manifests = sorted((number for number in numbers if number is not None), reverse=True)
         if len(manifests) < KEEP:
             return None
         kept, old = manifests[:KEEP], manifests[KEEP:]
         needed: set[str] = set()
         for seq in kept:
-            needed.update(self._parts_of(seq))
+            needed.update(self._parts_of(seq, written))
         parts: set[str] = set()
         for seq in old:
             with contextlib.suppress(ObjectNotFound, ValueError, KeyError, TypeError):
-                parts.update(self._parts_of(seq))
+                parts.update(self._parts_of(seq, written))
         doomed = sorted(parts - needed)
-        for info in list(self.store.list_objects(CHECKPOINT_PREFIX)):
-            number = info.key[len(CHECKPOINT_PREFIX) :].partition(".")[0]
+        for key in listing:
+            number = key[len(CHECKPOINT_PREFIX) :].partition(".")[0]
             if number.isdigit() and int(number) < kept[-1]:
-                doomed.append(info.key)
+                doomed.append(key)
         for key in doomed:
             self.store.delete(key)
         return kept[-1]
 
-    def _parts_of(self, seq: int) -> list[str]:
+    def _parts_of(self, seq: int, known: Manifest | None) -> list[str]:
+        if known is not None and known.seq == seq:
+            return [*known.base, *(delta.part for delta in known.deltas)]
         body = json.loads(self.store.read(checkpoint_key(seq)))
         return [str(part) for part in (*body["base"], *body["deltas"])]
 

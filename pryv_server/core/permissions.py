@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pryv_server.auth.source import FileSource
+from pryv_server.auth.source import json_object
 from pryv_server.core.access import ROLES
 from pryv_server.core.access import Policy
 from pryv_server.errors import ConfigError
@@ -47,7 +48,7 @@ def parse_policy(
 
     :raises ConfigError: not JSON, or a value of the wrong kind, named with the file.
     """
-    document = _document(content, source)
+    document = json_object(content, source)
 
     def names(value: object, where: str) -> frozenset[str]:
         if not isinstance(value, list) or not all(isinstance(n, str) and n for n in value):
@@ -76,18 +77,6 @@ def parse_policy(
         anonymous_read=anonymous_read,
         uploads=uploads,
     )
-
-
-def _document(content: bytes | None, source: str) -> dict[str, Any]:
-    if not content or not content.strip():
-        return {}
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{source}: not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source}: expected a JSON object")
-    return document
 
 
 def _table(document: dict[str, Any], key: str, source: str) -> list[tuple[str, object]]:
@@ -164,7 +153,7 @@ class PermissionsFile:
             raise ConfigError("no [user] permissions-path is configured")
         for _ in range(EDIT_ATTEMPTS):
             content, version = self.source.snapshot()
-            document = _document(content, self.source.describe())
+            document = json_object(content, self.source.describe())
             change(document)
             rendered = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
             parse_policy(rendered, self.source.describe())  # never write an invalid file

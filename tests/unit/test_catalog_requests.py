@@ -366,3 +366,35 @@ def test_own_changes_after_a_checkpoint_survive_a_reload_from_it() -> None:
     found = laggard.snapshot().by_filename  # a gap: it reloads from the newest checkpoint
     assert "mine-1.0-py3-none-any.whl" in found
     assert len(found) == 11
+
+
+def test_a_checkpoint_lists_the_checkpoints_twice_and_rereads_no_manifest_it_wrote() -> None:
+    """One listing to find the newest checkpoint, one to collect the old ones; the manifest just
+    written is not read back (it is known). Before: three listings and one more read."""
+
+    class Calls(CountingStorage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, str]] = []
+
+        def read(self, key: str) -> bytes:
+            self.calls.append(("read", key))
+            return super().read(key)
+
+        def list_objects(self, prefix: str = "", *, start_after: str = "") -> Iterator[ObjectInfo]:
+            self.calls.append(("list", prefix))
+            return super().list_objects(prefix, start_after=start_after)
+
+    records = Calls()
+    writer = Catalog(records, checkpoint_every=1)
+    writer.snapshot()
+    for n in range(4):  # enough checkpoints that collecting removes some
+        publish(records, writer, "p", f"1.{n}")
+        writer.snapshot()
+    records.calls.clear()
+    publish(records, writer, "p", "2.0")
+    writer.snapshot()
+    newest = checkpoints.Checkpoints(records).newest()
+    listings = [call for call in records.calls if call == ("list", checkpoints.CHECKPOINT_PREFIX)]
+    assert len(listings) == 3  # the two of the checkpoint, and this test's newest()
+    assert ("read", checkpoints.checkpoint_key(newest or 0)) not in records.calls
