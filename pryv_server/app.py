@@ -89,7 +89,14 @@ def build_services(settings: Settings) -> Services:
     catalog = open_catalog(records, settings)
     users = open_user_store(settings, backends)
     links = blobs if settings.aws_download == "redirect" and isinstance(blobs, Presigner) else None
-    registry = Registry(records, blobs, catalog, links=links, events=open_webhooks(settings))
+    registry = Registry(
+        records,
+        blobs,
+        catalog,
+        links=links,
+        events=open_webhooks(settings),
+        sigstore=settings.provenance_verify == "sigstore",
+    )
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
     # Tokens and project roles are kept in memory and re-read when the catalog applies a
     # journal entry naming one of theirs: no storage read of their own per request. A token is

@@ -137,6 +137,7 @@ def start(
     from pryv_server.server import share_metrics_between_workers
 
     share_metrics_between_workers()  # before the app (and prometheus-client) is imported
+    from pryv_server import metrics_server
     from pryv_server.app import create_app
     from pryv_server.web.simple import warm_up
 
@@ -161,6 +162,8 @@ def start(
         users_warning = first_start.check_users_file(settings)
         # Bound before the app is built: a busy port or a bad host is one line, at once.
         fd = listener.bind(settings.host, settings.port)
+        address = settings.metrics_address
+        metrics_fd = None if address is None else metrics_server.bind(address)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     logging.basicConfig(
@@ -189,6 +192,9 @@ def start(
     has_users = bool(app.extensions["pryv"].users.usernames())
     for line in first_start.console_hints(settings, url, has_users=has_users, written=written):
         click.echo(f"  {line}", err=True)
+    metrics = None if metrics_fd is None else metrics_server.serve(metrics_fd, app)
+    if metrics is not None:
+        click.echo(f"metrics on {metrics.url}", err=True)
     if http_server == "granian":
         os.close(fd)  # granian binds its own; the bind above proved the address is free
         granian_server.serve(
@@ -199,6 +205,7 @@ def start(
         gunicorn_server.serve(
             app, fd, workers=workers, threads=threads, timeout=timeout,
             graceful=graceful_timeout, debug=settings.debug,
+            post_fork=metrics.close_in_child if metrics is not None else None,
         )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from pryv_server.config_values import UPSTREAM_SECTION
 from pryv_server.config_values import Network
 from pryv_server.config_values import RetentionRule
+from pryv_server.config_values import parse_address
 from pryv_server.config_values import parse_bool
 from pryv_server.config_values import parse_count
 from pryv_server.config_values import parse_download_mode
@@ -33,6 +34,7 @@ from pryv_server.config_values import parse_networks
 from pryv_server.config_values import parse_patterns
 from pryv_server.config_values import parse_port
 from pryv_server.config_values import parse_positive_int
+from pryv_server.config_values import parse_provenance_check
 from pryv_server.config_values import parse_retention
 from pryv_server.config_values import parse_seconds
 from pryv_server.config_values import parse_secret_key
@@ -149,6 +151,8 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("webhooks", "queue-size", "webhook_queue_size", parse_positive_int, "1000"),
     _Option("webhooks", "retries", "webhook_retries", parse_count, "5"),
     _Option("metrics", "token", "metrics_token", parse_secret_key, None),
+    _Option("metrics", "address", "metrics_address", parse_address, None),
+    _Option("provenance", "verify", "provenance_verify", parse_provenance_check, "signature"),
     _Option("lifecycle", "gc-margin", "gc_margin", parse_seconds, "86400"),
     _Option("lifecycle", "retention", "retention", parse_retention, None),
 )
@@ -193,6 +197,10 @@ class Settings:
     webhook_queue_size: int = 1000
     webhook_retries: int = 5
     metrics_token: str | None = None  # a bearer token that may read /metrics, and only that
+    # Where ``pryv start`` also serves /metrics, apart from the API (None: only on the main port).
+    metrics_address: tuple[str, int] | None = None
+    # How PEP 740 attestations are checked on upload: "signature" or "sigstore" (an extra).
+    provenance_verify: str = "signature"
     gc_margin: float = 86400.0  # pryv gc spares objects younger than this (uploads in flight)
     retention: tuple[RetentionRule, ...] = ()  # pryv prune's rules
 

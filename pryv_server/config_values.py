@@ -8,6 +8,7 @@ operator reads one line that says what to write instead. Secrets are never echoe
 from __future__ import annotations
 
 import configparser
+import importlib.util
 import ipaddress
 import math
 import re
@@ -31,6 +32,35 @@ def parse_port(value: str) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"{port} is not a TCP port (1-65535)")
     return port
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """Parse a listening address, ``host:port`` (an IPv6 host in brackets: ``[::1]:9100``)."""
+    text = value.strip()
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    bracketless_ipv6 = ":" in host and not text.startswith("[")
+    if not colon or not host or bracketless_ipv6 or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{text!r} is not host:port with a port of 1-65535 (e.g. 127.0.0.1:9100 or [::1]:9100)"
+        )
+    return host, int(port)
+
+
+PROVENANCE_CHECKS = ("signature", "sigstore")
+
+
+def parse_provenance_check(value: str) -> str:
+    """Parse ``[provenance] verify``: ``signature`` (built in) or ``sigstore`` (an extra)."""
+    check = value.strip().lower()
+    if check not in PROVENANCE_CHECKS:
+        raise ValueError(f"{value.strip()!r} is not one of {', '.join(PROVENANCE_CHECKS)}")
+    if check == "sigstore" and importlib.util.find_spec("pypi_attestations") is None:
+        raise ValueError(
+            "'sigstore' needs the pypi-attestations library: pip install \"pryv[sigstore]\""
+        )
+    return check
 
 
 def parse_seconds(value: str) -> float:

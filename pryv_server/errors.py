@@ -24,7 +24,8 @@ Core and storage raise these and never know HTTP; ``web/errors.py`` maps them to
     │   ├── InvalidMetadata         every metadata problem gathered in one message
     │   ├── DigestMismatch
     │   ├── ProjectClosed           the project is archived or quarantined (PEP 792)
-    │   └── FilenameDeleted         a deleted file's name, never usable again
+    │   ├── FilenameDeleted         a deleted file's name, never usable again
+    │   └── InvalidAttestation      a PEP 740 attestation is malformed or not about this file
     ├── UploadTooLarge              over the configured maximum upload size (413)
     ├── DistributionExists          other bytes already published under that filename (409)
     ├── NamespaceReserved           a new project under a reserved prefix, without a grant (409)
@@ -108,6 +109,10 @@ class InvalidRequest(PryvError):
 
 class InvalidUpload(PryvError):
     """The upload is refused; nothing was stored."""
+
+
+class InvalidAttestation(InvalidUpload):
+    """An attestation sent with an upload is malformed, unsigned or about another file (PEP 740)."""
 
 
 class InvalidFilename(InvalidUpload):

@@ -13,22 +13,27 @@ import socket
 
 from pryv_server.errors import ConfigError
 
-# What a busy or impossible address means to the operator, by errno.
+# What a busy or impossible address means to the operator, by errno ({port} and {host}: the
+# options that choose them).
 _REASONS = {
     errno.EADDRINUSE: "the port is in use by another program (stop it, or choose another "
-    "port with --port or [server] port)",
+    "port with {port})",
     errno.EADDRNOTAVAIL: "the address is not one of this machine's (use 127.0.0.1, 0.0.0.0 or "
-    "an address of this machine with --host or [server] host)",
+    "an address of this machine with {host})",
     errno.EACCES: "permission denied (ports below 1024 need root; use a port above 1024 behind "
     "a proxy)",
 }
 
 
-def bind(host: str, port: int) -> int:
+SERVER_OPTIONS = {"port": "--port or [server] port", "host": "--host or [server] host"}
+
+
+def bind(host: str, port: int, options: dict[str, str] = SERVER_OPTIONS) -> int:
     """Return the file descriptor of a listening TCP socket on ``host:port``.
 
     The caller hands it to gunicorn as ``fd://N``, which takes it over (and closes it), so no
-    Python socket object keeps it.
+    Python socket object keeps it. ``options`` name what sets the port and the host, for the
+    message when binding fails.
 
     :raises ConfigError: the host does not resolve, or the address cannot be bound.
     """
@@ -40,7 +45,7 @@ def bind(host: str, port: int) -> int:
         reason = error.strerror if isinstance(error, socket.gaierror) else str(error)
         raise ConfigError(
             f"cannot listen on {host}:{port}: the host {host!r} does not resolve ({reason}); "
-            "use an IP address or a name of this machine with --host or [server] host"
+            f"use an IP address or a name of this machine with {options['host']}"
         ) from None
     listener = socket.socket(family, kind, proto)
     try:
@@ -50,7 +55,7 @@ def bind(host: str, port: int) -> int:
         listener.listen(2048)
     except OSError as error:
         listener.close()
-        reason = _REASONS.get(error.errno or 0, error.strerror or str(error))
+        reason = _REASONS.get(error.errno or 0, error.strerror or str(error)).format(**options)
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
     listener.set_inheritable(True)
     return listener.detach()

@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -84,10 +85,21 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
 
 def serve(
-    app: Flask, fd: int, *, workers: int, threads: int, timeout: int, graceful: int, debug: bool
+    app: Flask,
+    fd: int,
+    *,
+    workers: int,
+    threads: int,
+    timeout: int,
+    graceful: int,
+    debug: bool,
+    post_fork: Callable[[Any, Any], None] | None = None,
 ) -> None:
-    """Serve ``app`` on the bound socket ``fd`` until SIGINT or SIGTERM."""
-    options = {
+    """Serve ``app`` on the bound socket ``fd`` until SIGINT or SIGTERM.
+
+    ``post_fork`` runs in each worker once forked (gunicorn's hook of that name).
+    """
+    options: dict[str, Any] = {
         "bind": f"fd://{fd}",
         "workers": workers,
         "threads": threads,
@@ -110,6 +122,8 @@ def serve(
         "limit_request_fields": 100,
         "limit_request_field_size": 8190,
     }
+    if post_fork is not None:
+        options["post_fork"] = post_fork
     GunicornServer(app, options).run()
 
 

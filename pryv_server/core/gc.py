@@ -2,7 +2,8 @@
 
 What it collects:
 
-* in the packages store, a blob, a core-metadata file or a rendered description that no visible
+* in the packages store, a blob, a core-metadata file, a provenance object (PEP 740) or a
+  rendered description that no visible
   record names (left by an upload that crashed before its record, by a deletion that stopped
   half-way, or by a description renderer that changed version);
 * in the projects store, the record of a file whose tombstone exists (a deletion that stopped
@@ -70,6 +71,8 @@ def referenced_blobs(snapshot: Snapshot) -> set[str]:
         keys.add(layout.core_metadata_key(package.blob_key))
         if package.metadata_key:
             keys.add(package.metadata_key)
+        if package.provenance_key:
+            keys.add(package.provenance_key)
         text, kind = package.metadata.description, package.metadata.description_content_type
         if text.strip():
             keys.add(descriptions.storage_key(text, kind))

@@ -29,6 +29,7 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     packages store: content-addressed blobs, d = sha256 of the bytes
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>            an uploaded file     core/publish.py  once (1)
     ├── <d[:2]>/<d[2:4]>/<d>/<filename>.metadata   its core metadata    core/publish.py  once (1)
+    ├── <d[:2]>/<d[2:4]>/<d>/provenance-<p>.json   its provenance (6)   core/publish.py  once (1)
     ├── descriptions/<r[:2]>/<r[2:4]>/<r>.json     rendered description core/descriptions.py (2)
     ├── _upstream/<project>.json                   cached upstream page core/mirror.py   replaced
     ├── _upstream/fetching/<d>                     first download lease core/fetch.py    once (1)
@@ -44,6 +45,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     (3) then changed only by a conditional replace (revocation): no update is ever lost.
     (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
     (5) block, pin: created if absent, deleted to lift; purge: its last time, conditional replace.
+    (6) PEP 740, p = sha256 of the provenance object itself: two uploads of one file with different
+        attestations never overwrite each other's; the file's record names the one that won.
 
 A package record is the only key of the projects store without a leading ``_`` and with exactly
 one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
@@ -113,6 +116,7 @@ __all__ = [
     "project_claim_key",
     "project_role_key",
     "project_status_key",
+    "provenance_key",
     "record_key",
     "release_yank_key",
     "sdist_claim_key",
@@ -327,6 +331,11 @@ def blob_key(sha256: str, filename: str) -> str:
 def core_metadata_key(blob: str) -> str:
     """Return the key of a file's extracted core metadata, beside the file (PEP 658)."""
     return f"{blob}{METADATA_SUFFIX}"
+
+
+def provenance_key(sha256: str, digest: str) -> str:
+    """Return the key of a file's PEP 740 provenance object (``digest``: the object's sha256)."""
+    return f"{_fan_out(sha256)}/provenance-{digest}{RECORD_SUFFIX}"
 
 
 def upstream_page_key(project: NormalizedName) -> str:

@@ -224,6 +224,8 @@ class Lifecycle:
             if package.blob_key not in referenced:
                 self.blobs.delete(package.blob_key)
                 self.blobs.delete(layout.core_metadata_key(package.blob_key))
+                if package.provenance_key:
+                    self.blobs.delete(package.provenance_key)
 
     def _unlist(self, package: Package) -> list[str]:
         """Remove the record of a tombstoned file and the overlays only it used; return their keys.

@@ -169,6 +169,9 @@ class Package:
     metadata_sha256: str | None = None
     md5: str | None = None
     blake2_256: str | None = None
+    # PEP 740: the stored provenance object of the file's attestations, if it was sent any.
+    provenance_key: str | None = None
+    provenance_sha256: str | None = None
     # Not part of the record: the index applies the separate yank records (PEP 592) on load.
     yank: YankState = NOT_YANKED
     # Not part of the record either: when ``pryv backfill-metadata`` added the metadata (if so).

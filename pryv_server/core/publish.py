@@ -4,10 +4,12 @@ Publishing follows one protocol so that nothing is ever visible half-written and
 ever overwritten:
 
 1. validate the filename and the form, refuse a closed project (archived or quarantined) or a
-   deleted filename (:mod:`pryv_server.core.lifecycle`), hash the bytes, check every digest sent;
+   deleted filename (:mod:`pryv_server.core.lifecycle`), hash the bytes, check every digest sent
+   and every PEP 740 attestation sent (:mod:`pryv_server.core.provenance`);
 2. read the core metadata inside the archive (leniently, see
    :mod:`pryv_server.core.core_metadata`), check it names the file's project and version;
-3. store the bytes and the metadata under content-addressed keys (``<sha256>/<filename>``);
+3. store the bytes, the metadata and the provenance object under content-addressed keys
+   (``<sha256>/<filename>``);
 4. create the file's record exclusively: this is the commit point. If the record exists, the
    same bytes are an idempotent success (which also restores a missing or damaged stored copy)
    and other bytes are :class:`DistributionExists`.
@@ -46,6 +48,8 @@ from pryv_server.core.models import serves_core_metadata
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.core.names import parse_filename
+from pryv_server.core.provenance import Provenance
+from pryv_server.core.provenance import provenance_for
 from pryv_server.errors import DistributionExists
 from pryv_server.errors import InvalidFilename
 from pryv_server.errors import InvalidUpload
@@ -69,6 +73,7 @@ class Upload:
     version: str = ""
     filetype: str = ""
     digests: Mapping[str, str] | None = None
+    attestations: str = ""  # PEP 740: the form's JSON array of attestation objects, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class Publisher:
     blobs: Storage
     catalog: Catalog
     clock: Callable[[], str] = utc_now
+    sigstore: bool = False  # [provenance] verify = sigstore (core/sigstore.py)
 
     def publish(self, upload: Upload) -> Published:
         """Validate and store one uploaded file; see the module docstring for the protocol.
@@ -108,6 +114,7 @@ class Publisher:
         distributions.check_digests(digests, upload.digests or {})
         if digests.size == 0:
             raise InvalidUpload("the uploaded file is empty")
+        provenance = self._check_attestations(upload, digests.sha256)
         metadata_bytes = distributions.read_metadata_file(upload.content, parsed)
         read = read_core_metadata(metadata_bytes)
         metadata = Metadata.from_raw(read.raw)
@@ -137,6 +144,7 @@ class Publisher:
         metadata_key = metadata_sha256 = None
         if serves_core_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self.store_metadata(blob_key, metadata_bytes)
+        provenance_key = self._store_provenance(digests.sha256, provenance)
         package = Package(
             filename=upload.filename,
             project=parsed.project,
@@ -153,6 +161,8 @@ class Publisher:
             metadata_key=metadata_key,
             metadata_sha256=metadata_sha256,
             metadata=metadata,
+            provenance_key=provenance_key,
+            provenance_sha256=provenance.sha256 if provenance is not None else None,
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
         try:
@@ -166,9 +176,30 @@ class Publisher:
         self._still_stored(blob_key, upload.content)
         if metadata_key is not None:
             self._still_stored(metadata_key, io.BytesIO(metadata_bytes))
+        if provenance_key is not None and provenance is not None:
+            self._still_stored(provenance_key, io.BytesIO(provenance.content))
         self.catalog.published(key, package)
         log.info("published %s (%s) by %s", package.filename, package.sha256, package.uploader)
         return Published(package, created=True)
+
+    def _check_attestations(self, upload: Upload, sha256: str) -> Provenance | None:
+        """Return the provenance object of the upload's PEP 740 attestations (None: none sent).
+
+        :raises InvalidAttestation: an attestation is malformed, unsigned or about another file.
+        """
+        if not upload.attestations:
+            return None
+        return provenance_for(
+            upload.attestations, upload.filename, sha256, upload.uploader, sigstore=self.sigstore
+        )
+
+    def _store_provenance(self, sha256: str, provenance: Provenance | None) -> str | None:
+        """Store a file's provenance object before its record names it; return its key."""
+        if provenance is None:
+            return None
+        key = layout.provenance_key(sha256, provenance.sha256)
+        self.store_blob(key, io.BytesIO(provenance.content))
+        return key
 
     def _still_stored(self, key: str, content: IO[bytes]) -> None:
         """Store ``content`` again if ``pryv gc`` removed it as an orphan before the commit.

@@ -60,13 +60,18 @@ class Registry:
         clock: Callable[[], str] = utc_now,
         links: Presigner | None = None,
         events: Events = no_events,
+        sigstore: bool = False,
     ) -> None:
         self.records = records
         self.blobs = blobs
         self.catalog = catalog
         self._now = clock
         self.links = links
-        self.publisher = Publisher(records, blobs, catalog, clock=clock)
+        self.publisher = Publisher(records, blobs, catalog, clock=clock, sigstore=sigstore)
+        if sigstore:
+            from pryv_server.core import sigstore as sigstore_check
+
+            sigstore_check.load()
         self.events = events
         self.lifecycle = Lifecycle(records, blobs, catalog, clock, events)
 
@@ -124,6 +129,15 @@ class Registry:
         if package.metadata_key is None:
             raise PackageNotFound(f"no metadata is stored for {package.filename!r}")
         return self.blobs.open(package.metadata_key)
+
+    def read_provenance(self, package: Package) -> bytes:
+        """Return the file's PEP 740 provenance object (small JSON, read whole).
+
+        :raises PackageNotFound: the file was uploaded without attestations.
+        """
+        if package.provenance_key is None:
+            raise PackageNotFound(f"no provenance is stored for {package.filename!r}")
+        return self.blobs.read(package.provenance_key)
 
     def metadata_size(self, package: Package) -> int:
         """Return the size in bytes of the file's core metadata (a ``stat``; on S3 a HEAD).

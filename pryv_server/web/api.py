@@ -20,6 +20,7 @@ from flask import Flask
 
 from pryv_server.web import download
 from pryv_server.web import health
+from pryv_server.web import integrity
 from pryv_server.web import json_api
 from pryv_server.web import lifecycle
 from pryv_server.web import proxy
@@ -32,7 +33,7 @@ from pryv_server.web.basic_auth import require_basic_user
 blueprint = Blueprint("api", __name__)
 blueprint.before_request(refuse_cross_site)  # before the password check, as a 403
 blueprint.before_request(require_basic_user)
-for child in (simple, upload, download, json_api, yank, proxy, lifecycle):
+for child in (simple, upload, download, json_api, yank, proxy, lifecycle, integrity):
     blueprint.register_blueprint(child.blueprint)
 
 

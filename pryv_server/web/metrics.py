@@ -20,6 +20,12 @@ answers.
 
 **Who may read it**: a request with ``Authorization: Bearer <[metrics] token>`` (a metrics-only
 credential for Prometheus), or a user that :func:`may_read_metrics` allows.
+
+**A listening address of its own** (``[metrics] address``): :func:`standalone_app` answers
+``/metrics`` alone there, with the token when one is set and to anyone who reaches the address
+otherwise (no user logs in there). ``pryv start`` serves it from a thread of its main process
+(:mod:`pryv_server.metrics_server`), which adds up the workers' files like any worker would: a
+scrape is answered even while every worker is busy.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import hmac
 import os
 from collections.abc import Callable
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from flask import Blueprint
 from flask import request
@@ -39,13 +46,19 @@ from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
 from pryv_server.auth import Identity
 from pryv_server.core.catalog import Snapshot
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import PermissionDenied
+from pryv_server.web.errors import plain_response
+from pryv_server.web.services import Services
 from pryv_server.web.services import get_services
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -169,10 +182,8 @@ def metrics() -> Response:
     """Answer Prometheus' scrape: a metrics token, or a user :func:`may_read_metrics` allows."""
     services = get_services()
     header = request.headers.get("Authorization", "")
-    token = services.settings.metrics_token
-    bearer = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
-    if bearer is not None:
-        if token is None or not hmac.compare_digest(bearer.encode(), token.encode()):
+    if header.startswith("Bearer "):
+        if not token_matches(header, services.settings.metrics_token):
             raise AuthenticationRequired("the metrics token is wrong")
     else:
         identity = services.authenticator.basic(header or None, request.remote_addr or "")
@@ -180,3 +191,34 @@ def metrics() -> Response:
             raise PermissionDenied("only an admin or the metrics token may read /metrics")
     body = services.metrics.exposition()
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def token_matches(header: str, token: str | None) -> bool:
+    """Say whether an ``Authorization`` header carries the metrics token (constant time)."""
+    bearer = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+    if bearer is None or token is None:
+        return False
+    return hmac.compare_digest(bearer.encode(), token.encode())
+
+
+def standalone_app(services: Services) -> WSGIApplication:
+    """Return the WSGI app of ``[metrics] address``: ``GET /metrics`` and nothing else.
+
+    Guarded by the metrics token when one is configured; otherwise open to whoever can reach
+    the address (bind it to an interface only Prometheus reaches).
+    """
+    token = services.settings.metrics_token
+
+    @Request.application
+    def answer(request: Request) -> Response:
+        if request.path != "/metrics":
+            return plain_response(404, f"only /metrics is served here, not {request.path[:100]}")
+        if request.method not in ("GET", "HEAD"):
+            return plain_response(405, "/metrics answers GET only")
+        if token is not None and not token_matches(request.headers.get("Authorization", ""), token):
+            refused = plain_response(401, "send the metrics token: Authorization: Bearer <token>")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="pryv-metrics"'
+            return refused
+        return Response(services.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    return answer

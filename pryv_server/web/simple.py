@@ -6,6 +6,10 @@
 * PEP 792 project status: the top-level ``project-status`` object in JSON (not under ``meta``,
   as PEP 792 and Warehouse have it) and ``pypi:project-status`` / ``pypi:project-status-reason``
   metas in HTML; a quarantined project's page lists no file and no version;
+* PEP 740 ``data-provenance`` / ``provenance``: the fully qualified URL of a file's provenance
+  object (:mod:`pryv_server.web.integrity`), ``null`` in JSON for a file without one. A project
+  with such a file has its pages rendered per host (the URL names it), and those pages are
+  answered by Flask rather than the fast path in front of it;
 * PEP 592 ``data-yanked`` / ``yanked``, PEP 658 and 714 ``data-core-metadata`` /
   ``core-metadata`` (with the older ``dist-info-metadata`` spelling too), PEP 700 ``versions``,
   ``size`` and ``upload-time``;
@@ -46,6 +50,7 @@ from pryv_server.core.names import normalize
 from pryv_server.errors import NotAcceptable
 from pryv_server.errors import ProjectNotFound
 from pryv_server.web import authorize
+from pryv_server.web.integrity import provenance_url
 from pryv_server.web.pages import EVERYONE
 from pryv_server.web.pages import Page
 from pryv_server.web.pages import PageKey
@@ -55,8 +60,8 @@ from pryv_server.web.services import get_services
 
 blueprint = Blueprint("simple", __name__)
 
-# PEP 629/691/700/792: the API version both forms announce (1.1 brought PEP 700's fields, 1.4
-# PEP 792's project status; 1.2's and 1.3's additions, PEP 708 and PEP 740, are optional).
+# PEP 629/691/700/740/792: the API version both forms announce (1.1 brought PEP 700's fields,
+# 1.3 PEP 740's provenance links, 1.4 PEP 792's project status; 1.2's PEP 708 is optional).
 API_VERSION = "1.4"
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
@@ -129,15 +134,19 @@ def negotiate(accept: str | None) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def page_key(project: NormalizedName | None, fmt: str, hidden: frozenset[str] = NOTHING) -> PageKey:
+def page_key(
+    project: NormalizedName | None, fmt: str, hidden: frozenset[str] = NOTHING, host: str = ""
+) -> PageKey:
     """Name a rendered simple page in the page cache (None: the ``/simple/`` index).
 
     Both HTML media types get the same bytes (only the Content-Type differs), so they share one
     rendering. Kept per name and form: building the key costs more than looking it up. The
-    index's reader class is the set of projects it leaves out (none for most readers).
+    index's reader class is the set of projects it leaves out (none for most readers). A page
+    that links provenance objects names the host it was rendered for (their URLs are absolute).
     """
     reader = hidden or EVERYONE
-    return PageKey(project, ("simple", "json" if fmt == JSON_V1 else "html"), reader)
+    form = ("simple", "json" if fmt == JSON_V1 else "html")
+    return PageKey(project, (*form, host) if host else form, reader)
 
 
 @blueprint.get("/simple/")
@@ -231,9 +240,10 @@ def project(project: str) -> Response:
     authorize.require(Action.READ, normalized, exists=found is not None)
     if found is None:
         return _upstream_project(snapshot, normalized, fmt)
+    host = request.host_url if any(p.provenance_key for p in found.packages) else ""
     page = services.pages.page(
         snapshot,
-        page_key(normalized, fmt),
+        page_key(normalized, fmt, host=host),
         lambda: Page(_render_project(found, fmt), found.last_serial),
     )
     return respond(page, fmt)
@@ -299,6 +309,7 @@ def _render_project(project: Project, fmt: str) -> bytes:
         packages=packages,
         api_version=API_VERSION,
         file_url=file_url,
+        provenance_url=provenance_url,
     )
     return html.encode()
 
@@ -317,7 +328,7 @@ def file_url(package: Package) -> str:
 
 
 def file_json(package: Package) -> dict[str, Any]:
-    """Describe one file as PEP 691 (with PEP 592, 658/714 and 700 keys)."""
+    """Describe one file as PEP 691 (with PEP 592, 658/714, 700 and 740 keys)."""
     metadata: dict[str, str] | bool = (
         {"sha256": package.metadata_sha256} if package.metadata_sha256 else False
     )
@@ -333,6 +344,9 @@ def file_json(package: Package) -> dict[str, Any]:
     entry["yanked"] = (package.yanked_reason or True) if package.yanked else False
     entry["size"] = package.size
     entry["upload-time"] = package.upload_time
+    entry["provenance"] = provenance_url(
+        package
+    )  # PEP 740 (api-version 1.3), as PyPI: null if none
     return entry
 
 

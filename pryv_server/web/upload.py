@@ -37,6 +37,7 @@ SINGLE_FIELDS = (
     "name",
     "version",
     "filetype",
+    "attestations",
     *(f"{algorithm}_digest" for algorithm in DIGEST_ALGORITHMS),
 )
 REQUIRED_FIELDS = ("name", "version", "filetype")
@@ -74,6 +75,7 @@ def upload() -> Response:
                 version=form.get("version", ""),
                 filetype=form.get("filetype", ""),
                 digests=digests,
+                attestations=form.get("attestations", "").strip(),
             )
         )
     get_services().metrics.uploaded(published.package.size, published.created)

@@ -3,6 +3,8 @@ parsed by prometheus-client's own parser, read with the metrics-only token as th
 
 from __future__ import annotations
 
+import socket
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +20,10 @@ from tests.e2e.servers import USER
 from tests.e2e.servers import Server
 from tests.e2e.servers import add_user
 from tests.e2e.servers import free_port
+from tests.e2e.servers import run
 from tests.e2e.servers import start_server
 from tests.e2e.servers import stop_server
+from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
 from tests.e2e.servers import write_config
 from tests.e2e.tools import docs_env
@@ -73,3 +77,73 @@ def test_one_scrape_adds_up_every_worker(two_workers: Server, tmp_path: Path) ->
         assert found[("pryv_http_requests_total", route)] == REQUESTS
         assert found[("pryv_uploads_total", (("result", "stored"),))] == 1
         assert found[("pryv_files", ())] == 1
+
+
+@pytest.fixture(params=["gunicorn", "granian"])
+def own_address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    """Two workers, and ``/metrics`` also on a port of its own, with the token."""
+    root = tmp_path / "server"
+    root.mkdir()
+    port, metrics_port = free_port(), free_port()
+    config = write_config(
+        root, port, f"[metrics]\ntoken = {TOKEN}\naddress = 127.0.0.1:{metrics_port}\n"
+    )
+    add_user(config)
+    server = start_server(
+        root, "--workers", "2", "--server", request.param, config=config, port=port
+    )
+    yield server, f"http://127.0.0.1:{metrics_port}"
+    stop_server(server)
+
+
+def scrape(url: str, token: str | None = TOKEN) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_metrics_on_an_address_of_their_own_add_up_every_worker(
+    own_address: tuple[Server, str], tmp_path: Path
+) -> None:
+    """Served by the main process: every worker's requests, and the files uploaded since start."""
+    server, metrics_url = own_address
+    assert f"metrics on {metrics_url}/metrics" in server.log_text()
+    twine_upload(server, make_wheel(tmp_path / "dist", "myproject", "1.0"))
+    for _ in range(REQUESTS):
+        assert get(server, "/simple/myproject/") == 200
+    status, text = scrape(f"{metrics_url}/metrics")
+    assert status == 200
+    found = samples(text)
+    route = (("method", "GET"), ("route", "/simple/<project>/"), ("status", "200"))
+    assert found[("pryv_http_requests_total", route)] == REQUESTS
+    assert found[("pryv_uploads_total", (("result", "stored"),))] == 1
+    assert found[("pryv_files", ())] == 1
+    assert found[("pryv_projects", ())] == 1
+    # The scrape itself goes to no worker: the API's count did not move.
+    assert (
+        samples(scrape(f"{metrics_url}/metrics")[1])[("pryv_http_requests_total", route)]
+        == REQUESTS
+    )
+    assert scrape(f"{metrics_url}/metrics", token=None)[0] == 401
+    assert scrape(f"{metrics_url}/metrics", token="wrong-token-0123456789")[0] == 401
+    assert scrape(f"{metrics_url}/simple/", token=TOKEN)[0] == 404
+    # The main port still answers /metrics as before.
+    assert get(server, "/metrics") == 200
+
+
+def test_a_busy_metrics_address_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        config = write_config(tmp_path, free_port(), f"[metrics]\naddress = 127.0.0.1:{busy}\n")
+        result = run(tool("pryv"), "start", "-c", str(config), check=False, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{busy}: the port is in use by another program "
+        "(stop it, or choose another port with [metrics] address)"
+    ]

@@ -7,8 +7,10 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.test import Client
 
 from pryv_server.app import create_app
+from pryv_server.web.metrics import standalone_app
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.uploads import post_upload
@@ -63,3 +65,28 @@ def test_metrics_need_a_user_or_the_metrics_token(app: Flask) -> None:
     assert samples[("pryv_files", ())] == 0
     without_token = app.test_client()
     assert without_token.get("/metrics", headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def test_the_metrics_address_app_serves_metrics_alone(app: Flask, tmp_path: Path) -> None:
+    """``[metrics] address``: /metrics only, open without a token, guarded with one."""
+    open_app = Client(standalone_app(app.extensions["pryv"]))
+    post_upload(app.test_client(), make_wheel(tmp_path, "demo", "1.0")).close()
+    response = open_app.get("/metrics")
+    assert response.status_code == 200
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert found["pryv_files"] == 1
+    assert open_app.get("/simple/").status_code == 404
+    assert open_app.post("/metrics").status_code == 405
+
+    settings = app.extensions["pryv"].settings.replace(metrics_token="m" * 32)
+    guarded = Client(standalone_app(create_app(settings).extensions["pryv"]))
+    refused = guarded.get("/metrics", headers=basic())
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    allowed = guarded.get("/metrics", headers={"Authorization": f"Bearer {'m' * 32}"})
+    assert allowed.status_code == 200

@@ -151,7 +151,7 @@ def test_simple_json_project_has_every_pep_691_and_700_key(
     metadata = get(client, f"/packages/{demo['wheel1'].name}.metadata").data
     assert set(wheel) == {
         "filename", "url", "hashes", "requires-python", "core-metadata", "dist-info-metadata",
-        "yanked", "size", "upload-time",
+        "yanked", "size", "upload-time", "provenance",
     }  # fmt: skip
     assert wheel["url"] == f"../../packages/{demo['wheel1'].name}"
     assert wheel["hashes"] == {"sha256": hashlib.sha256(content).hexdigest()}
@@ -160,6 +160,7 @@ def test_simple_json_project_has_every_pep_691_and_700_key(
     assert wheel["dist-info-metadata"] == wheel["core-metadata"]  # PEP 714
     assert wheel["yanked"] is False
     assert wheel["size"] == len(content)
+    assert wheel["provenance"] is None  # PEP 740: uploaded without attestations
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", wheel["upload-time"])
     sdist = files[demo["sdist1"].name]
     assert "requires-python" not in sdist

@@ -144,6 +144,8 @@ _MALFORMED = {
     "retries": "-1",
     "gc-margin": "a day",
     "retention": "nightly-* keep-dev=all",
+    "address": "9100",
+    "verify": "gpg",
 }
 
 
@@ -175,3 +177,18 @@ def test_every_checked_option_has_a_malformed_example() -> None:
 def test_the_size_error_lists_every_suffix_the_docs_list() -> None:
     with pytest.raises(ValueError, match=r"K, M, G or T suffix"):
         parse_size("5X")
+
+
+def test_sigstore_verification_needs_its_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    assert Settings.from_mapping({"provenance": {"verify": "Sigstore"}}).provenance_verify == (
+        "sigstore"
+    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_mapping({"provenance": {"verify": "sigstore"}}, source="pryv.ini")
+    assert str(caught.value) == (
+        "pryv.ini: [provenance] verify: 'sigstore' needs the pypi-attestations library: "
+        'pip install "pryv[sigstore]"'
+    )

@@ -40,7 +40,7 @@ def test_aws_section_options(tmp_path: Path) -> None:
         ("[aws]\nbucket = x\n", "[aws] has an unknown option 'bucket'"),
         (
             "[amazon]\nregion = x\n",
-            "(known: core, user, server, permissions, aws, upstream, webhooks, metrics, lifecycle)",
+            "(known: core, user, server, permissions, aws, upstream, webhooks, metrics, provenance, lifecycle)",
         ),
     ],
 )

@@ -18,6 +18,7 @@ from pryv_server.core.registry import Registry
 from pryv_server.errors import ObjectExists
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage.base import ObjectInfo
+from tests.attestations import attestation_of
 from tests.dists import make_wheel
 
 MARGIN = 3600.0
@@ -125,3 +126,22 @@ def test_an_upload_restores_a_blob_collected_while_it_committed(
     registry = build(clock, blobs)
     publish(registry, wheel)
     assert blobs.read(key) == wheel.read_bytes()
+
+
+def test_gc_keeps_a_visible_files_provenance_and_frees_an_orphan_one(
+    clock: Clock, tmp_path: Path
+) -> None:
+    """PEP 740: a file's provenance object is referenced by its record; a lost one is not."""
+    registry = build(clock)
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    with wheel.open("rb") as content:
+        field = json.dumps([attestation_of(wheel)])
+        registry.publish(Upload(wheel.name, content, "alice", attestations=field))
+    kept = {key for key in stored(registry.blobs) if "/provenance-" in key}
+    lost = layout.provenance_key("cd" * 32, "ef" * 32)
+    registry.blobs.write(lost, io.BytesIO(b"{}"), overwrite=False)
+    clock.now += MARGIN + 1
+    report = collect(registry, clock)
+    assert [key for _, key, _ in report.freed] == [lost]
+    assert len(kept) == 1
+    assert kept <= stored(registry.blobs)
