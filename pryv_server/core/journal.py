@@ -113,9 +113,10 @@ class Journal:
         entries = []
         for number, entry in zip(numbers, loaded, strict=True):
             if entry is None:
-                if number != numbers[0]:
-                    raise JournalGap(f"journal entry {number} was removed while being read")
-                continue
+                # The collector removed it after a checkpoint covered it: only that checkpoint
+                # holds its change now. Skipping it (as pryv did for the first entry read) moved
+                # the follower past a change it never applied, lost until its next restart.
+                raise JournalGap(f"journal entry {number} was removed while being read")
             entries.append(entry)
         return entries
 

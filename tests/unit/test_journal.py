@@ -1,0 +1,67 @@
+"""The change journal's reading rules, where followers and the checkpoint collector meet."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from pryv_server.core import Catalog
+from pryv_server.core.journal import Journal
+from pryv_server.core.journal import JournalGap
+from pryv_server.core.layout import JOURNAL_PREFIX
+from pryv_server.core.layout import record_key
+from pryv_server.storage import MemoryStorage
+from tests.records import package
+
+
+class CollectedWhileRead(MemoryStorage):
+    """A store whose journal entries up to ``collected`` vanish once they have been listed.
+
+    As the checkpoint collector (``Journal.forget_through``) does while a follower that fell
+    behind reads: it listed them, and they are gone when it reads them.
+    """
+
+    collected = 0
+
+    def read(self, key: str) -> bytes:
+        number = key.removeprefix(JOURNAL_PREFIX).partition(".")[0]
+        if key.startswith(JOURNAL_PREFIX) and number.isdigit() and int(number) <= self.collected:
+            self.delete(key)
+        return super().read(key)
+
+
+def test_an_entry_removed_while_being_read_is_a_gap_even_the_first() -> None:
+    """Skipping it would move the follower past a change it never applied: lost for good."""
+    store = CollectedWhileRead()
+    journal = Journal(store)
+    for n in range(1, 4):
+        journal.append([f"k{n}"], after=n - 1)
+    store.collected = 1  # the first entry after the follower's position goes
+    with pytest.raises(JournalGap):
+        journal.read_after(0)
+
+
+def test_a_follower_that_loses_the_race_with_the_collector_still_applies_every_upload() -> None:
+    store = CollectedWhileRead()
+    writer = Catalog(store, checkpoint_every=4)
+    follower = Catalog(store, checkpoint_every=1_000_000)
+    keys = []
+    for n in range(14):
+        new = package(f"1.{n}")
+        key = record_key(new.project, new.identity)
+        store.write(key, io.BytesIO(json.dumps(new.to_json()).encode()))
+        writer.published(key, new)
+        writer.snapshot()  # takes checkpoints and collects the entries they cover
+        keys.append(key)
+        if n < 11:
+            follower.snapshot()  # then it falls three uploads behind
+    following = min(
+        int(info.key.removeprefix(JOURNAL_PREFIX).partition(".")[0])
+        for info in store.list_objects(JOURNAL_PREFIX)
+    )
+    position = follower._applied  # the last entry it applied
+    assert following <= position + 1, "the collector already removed its next entry: no race"
+    store.collected = position + 1  # its next entry goes as it reads it, the later ones stay
+    assert set(keys) <= set(follower.snapshot().packages)
