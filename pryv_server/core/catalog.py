@@ -32,6 +32,7 @@ from typing import Any
 from pryv_server.core import overlays
 from pryv_server.core.checkpoints import Checkpoints
 from pryv_server.core.checkpoints import Manifest
+from pryv_server.core.journal import KEEP_FOR
 from pryv_server.core.journal import Journal
 from pryv_server.core.journal import JournalGap
 from pryv_server.core.layout import GENERATION_KEY
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Journal entries between checkpoints: a start reads at most about this many entries.
 CHECKPOINT_EVERY = 5
+# Reloads from a checkpoint one catch-up tries when the entries after it keep vanishing.
+RELOAD_ATTEMPTS = 3
 
 Record = Package | Overlay
 
@@ -79,6 +82,7 @@ class Catalog:
         signal: Storage | None = None,
         marker: bool = True,
         checkpoint_every: int = CHECKPOINT_EVERY,
+        keep_entries_for: float = KEEP_FOR,
     ) -> None:
         self.records = records
         self.signal = signal
@@ -87,7 +91,7 @@ class Catalog:
         self.loaders = loaders
         self.marker = marker
         self.checkpoint_every = checkpoint_every
-        self.journal = Journal(records, readers=loaders)
+        self.journal = Journal(records, readers=loaders, keep_for=keep_entries_for)
         self.checkpoints = Checkpoints(records, readers=loaders)
         self._clock = clock
         self._lock = threading.Lock()
@@ -172,12 +176,18 @@ class Catalog:
     def _follow(self) -> None:
         if not self._started:
             self._start()
-        try:
-            entries = self.journal.read_after(self._applied)
-        except JournalGap as gap:
-            log.info("reloading the catalog from a checkpoint: %s", gap)
-            self._start()
-            entries = self.journal.read_after(self._applied)
+        for attempt in range(1, RELOAD_ATTEMPTS + 1):
+            try:
+                entries = self.journal.read_after(self._applied)
+                break
+            except JournalGap as gap:
+                if attempt == RELOAD_ATTEMPTS:
+                    # Serve what we have (our own writes included) rather than fail the request;
+                    # the next check tries again.
+                    log.warning("the catalog could not catch up: %s", gap)
+                    return
+                log.info("reloading the catalog from a checkpoint: %s", gap)
+                self._start()
         changes: dict[str, Record | None] = {}
         reread: set[str] = set()
         for entry in entries:

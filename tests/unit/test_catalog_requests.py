@@ -190,7 +190,7 @@ def test_a_damaged_checkpoint_only_costs_a_full_listing() -> None:
 
 def test_a_follower_behind_removed_journal_entries_reloads_from_a_checkpoint() -> None:
     records = MemoryStorage()
-    writer = Catalog(records, checkpoint_every=2)
+    writer = Catalog(records, checkpoint_every=2, keep_entries_for=0)
     follower = Catalog(records, ttl=0)
     follower.snapshot()
     for n in range(12):
@@ -200,6 +200,24 @@ def test_a_follower_behind_removed_journal_entries_reloads_from_a_checkpoint() -
         info.key.endswith("0000000000000001.json") for info in records.list_objects(JOURNAL_PREFIX)
     )  # covered by checkpoints, removed
     assert len(follower.snapshot().by_filename) == 12
+
+
+def test_covered_entries_stay_a_while_so_a_follower_a_little_behind_never_reloads() -> None:
+    """Under a stream of uploads checkpoints come every few changes: removing the entries they
+    cover at once made a lagging worker reload, find its next entries gone again, and fail the
+    request (127 of 6,001 uploads of the harness's bulk load answered 500)."""
+    records = MemoryStorage()
+    writer = Catalog(records, checkpoint_every=2)
+    follower = Catalog(records, ttl=0)
+    follower.snapshot()
+    for n in range(12):
+        publish(records, writer, "demo", f"1.{n}")
+        writer.snapshot()
+    assert any(
+        info.key.endswith("0000000000000001.json") for info in records.list_objects(JOURNAL_PREFIX)
+    )  # covered by checkpoints, but younger than keep_entries_for
+    with patch.object(follower, "_start", side_effect=AssertionError("reloaded")):
+        assert len(follower.snapshot().by_filename) == 12
 
 
 def test_a_yank_replaced_by_another_instance_converges_whatever_the_entry_order(
