@@ -98,6 +98,7 @@ class Catalog:
         self._snapshot = Snapshot.build(0, {})
         self._started = False
         self._applied = 0  # every journal entry up to this one is in the snapshot
+        self._forgot_at = float("-inf")  # when this process last removed covered entries
         self._head = 0  # the highest entry number this process knows of
         self._own: set[int] = set()  # entries this process wrote and applied when writing
         self._manifest: Manifest | None = None  # the newest checkpoint we know, with its deltas
@@ -299,8 +300,12 @@ class Catalog:
                 self._fresh = set()
                 self._fresh_since = written.seq
                 covered = self.checkpoints.collect(written)
-                if covered is not None:
+                now = self._clock()
+                # Entries are kept a while anyway (Journal.keep_for): removing them at most twice
+                # per that time spares a listing of the whole journal at every checkpoint.
+                if covered is not None and now - self._forgot_at >= self.journal.keep_for / 2:
                     self.journal.forget_through(covered)
+                    self._forgot_at = now
         except StorageError:
             log.exception("could not take a checkpoint; the next catch-up tries again")
 
