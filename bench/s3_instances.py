@@ -545,7 +545,8 @@ def main() -> None:
             f"{results['mixed']['acknowledged']} / {results['mixed']['operations']}",
         ],
         [
-            "mixed: every survivor shows the same files, yanks and status; no grant lost",
+            f"mixed: every survivor shows the same files, yanks and status (after "
+            f"{results['mixed']['settled_after_s']} s); no grant lost",
             str(
                 results["mixed"]["converged"]
                 and results["mixed"]["status_agreed"]

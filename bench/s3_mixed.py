@@ -33,6 +33,7 @@ JSON_PAGE = "application/vnd.pypi.simple.v1+json"
 PROJECT = "mixed"
 STATUS_PROJECT = "mixedstatus"
 GRANTEES = ("dora", "erin", "finn", "gus")
+SETTLE = 20.0  # seconds the instances get to agree after the last answer, on a loaded machine
 
 
 def post(instance: Instance, path: str, fields: dict[str, str]) -> int:
@@ -96,6 +97,16 @@ def grant(instance: Instance, grantee: str, env: dict[str, str]) -> int:
     return 200 if done.returncode == 0 else 0
 
 
+def view(instance: Instance) -> tuple[dict[str, str], set[str], str | None]:
+    """What ``instance`` shows: the files with their sha256, the yanked ones, the status."""
+    files = page(instance, PROJECT).get("files", [])
+    return (
+        {f["filename"]: f["hashes"]["sha256"] for f in files},
+        {f["filename"] for f in files if f.get("yanked")},
+        page(instance, STATUS_PROJECT).get("project-status", {}).get("status"),
+    )
+
+
 def run(
     instances: list[Instance],
     wheel: Callable[[str, str, str], tuple[str, bytes]],
@@ -131,35 +142,36 @@ def run(
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = dict(pool.map(attempt, jobs))
-    time.sleep(ttl * 2 + 0.5)
+    done = time.monotonic()
 
     expected = {f: sha for f, sha in settled.items() if f not in to_delete}
     for filename, content in fresh:
         if answers[f"upload {filename}"] == 200:
             expected[filename] = hashlib.sha256(content).hexdigest()
     yanked = {f for f in to_yank if answers[f"yank {f}"] == 200}
-    views = []
-    for instance in instances:
-        files = page(instance, PROJECT).get("files", [])
-        views.append(
-            (
-                {f["filename"]: f["hashes"]["sha256"] for f in files},
-                {f["filename"] for f in files if f.get("yanked")},
-                page(instance, STATUS_PROJECT).get("project-status", {}).get("status"),
-            )
-        )
+    # Every instance must agree within index-ttl of the last answer; on a machine so loaded
+    # that one request takes seconds (CI), they are given up to SETTLE seconds, and the time
+    # they took is reported.
+    while True:
+        views = [view(instance) for instance in instances]
+        agreed = all(v == views[0] for v in views) and views[0][0] == expected
+        if (agreed and views[0][1] == yanked) or time.monotonic() - done > SETTLE:
+            break
+        time.sleep(ttl / 2)
+    settled_after = time.monotonic() - done
     listing = subprocess.run(
         [pryv_bin(), "project-role", "list", PROJECT, "-c", str(first.root / "pryv.ini")],
         env=env, capture_output=True, text=True, check=False,
     ).stdout  # fmt: skip
     granted = [g for g in GRANTEES if g in listing and answers[f"grant {g}"] == 200]
-    converged = all(view == views[0] for view in views) and views[0][0] == expected
+    converged = agreed
     return {
         "operations": len(jobs),
         "acknowledged": sum(1 for status in answers.values() if status == 200),
         "refused": {name: status for name, status in answers.items() if status != 200},
         "converged": converged and views[0][1] == yanked,
-        "status_agreed": len({view[2] for view in views}) == 1,
+        "status_agreed": len({seen[2] for seen in views}) == 1,
         "grants_kept": len(granted) == sum(1 for g in GRANTEES if answers[f"grant {g}"] == 200),
         "instances": len(instances),
+        "settled_after_s": round(settled_after, 2),
     }
