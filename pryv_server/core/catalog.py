@@ -69,6 +69,7 @@ class Catalog:
         GET in tens of milliseconds, so a cold start without a checkpoint needs several).
     :param signal: a cheap local store shared by the worker processes of one server.
     :param checkpoint_every: journal entries after which this instance takes a checkpoint.
+    :param keep_entries_for: seconds a journal entry stays after a checkpoint covers it.
     """
 
     def __init__(
