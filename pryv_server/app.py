@@ -28,6 +28,7 @@ from pryv_server.core import Registry
 from pryv_server.core import layout
 from pryv_server.core.access import Access
 from pryv_server.core.audit import AuditLog
+from pryv_server.core.catalog import LOCAL_CHECKPOINT_EVERY
 from pryv_server.core.events import Events
 from pryv_server.core.events import no_events
 from pryv_server.core.mirror import Mirror
@@ -203,7 +204,12 @@ def open_catalog(records: Storage, settings: Settings) -> Catalog:
             signal=worker_signal(),
             marker=False,
         )
-    return Catalog(records, ttl=settings.index_ttl, check_interval=0.0)
+    return Catalog(
+        records,
+        ttl=settings.index_ttl,
+        check_interval=0.0,
+        checkpoint_every=LOCAL_CHECKPOINT_EVERY,
+    )
 
 
 def worker_signal() -> Storage:

@@ -23,9 +23,16 @@ TEMP_PREFIX = ".tmp-"
 
 @contextlib.contextmanager
 def synced_temp_file(
-    folder: str | os.PathLike[str], fill: Callable[[BinaryIO], object], *, mode: int | None = None
+    folder: str | os.PathLike[str],
+    fill: Callable[[BinaryIO], object],
+    *,
+    mode: int | None = None,
+    sync: bool = True,
 ) -> Iterator[str]:
     """Yield the path of a temp file in ``folder`` holding what ``fill`` wrote, fsynced.
+
+    ``sync=False`` skips the fsync, for a file a crash may lose (it is still never seen half
+    written: the rename or link publishes it whole).
 
     The caller renames or links it into place inside the ``with`` block; whatever is left at
     the end (a failure, or a link that kept the temp name) is removed.
@@ -35,7 +42,8 @@ def synced_temp_file(
         with os.fdopen(descriptor, "wb") as temp:
             fill(temp)
             temp.flush()
-            os.fsync(temp.fileno())
+            if sync:
+                os.fsync(temp.fileno())
         if mode is not None:
             os.chmod(temp_name, mode)
         yield temp_name

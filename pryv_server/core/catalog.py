@@ -45,12 +45,15 @@ from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
 from pryv_server.storage.base import Storage
 
-__all__ = ["CHECKPOINT_EVERY", "Catalog", "Snapshot"]
+__all__ = ["CHECKPOINT_EVERY", "LOCAL_CHECKPOINT_EVERY", "Catalog", "Snapshot"]
 
 log = logging.getLogger(__name__)
 
-# Journal entries between checkpoints: a start reads at most about this many entries.
+# Journal entries between checkpoints: a start reads at most about this many entries. On S3 each
+# entry read is a billed request, so few; on a local disk reading one costs about 30 µs, and a
+# checkpoint (three writes, a listing) every 5 uploads cost a fifth of the upload rate.
 CHECKPOINT_EVERY = 5
+LOCAL_CHECKPOINT_EVERY = 50
 # Reloads from a checkpoint one catch-up tries when the entries after it keep vanishing.
 RELOAD_ATTEMPTS = 3
 
@@ -375,9 +378,8 @@ class Catalog:
             if store is None:
                 continue
             try:
-                store.write(
-                    GENERATION_KEY, io.BytesIO(os.urandom(16).hex().encode()), overwrite=True
-                )
+                marker = io.BytesIO(os.urandom(16).hex().encode())
+                store.write(GENERATION_KEY, marker, overwrite=True, durable=False)
             except StorageError:
                 log.exception("could not update the generation marker; others see it within ttl")
 

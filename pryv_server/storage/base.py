@@ -67,11 +67,15 @@ class Storage(Protocol):
         """
         ...
 
-    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
+    def write(
+        self, key: str, data: IO[bytes], *, overwrite: bool = False, durable: bool = True
+    ) -> ObjectInfo:
         """Store ``data`` (read to its end in chunks) under ``key`` atomically.
 
         :param overwrite: replace an existing object; when false, exactly one of several
             concurrent writers wins.
+        :param durable: when false the object is only a hint (a "something changed" marker)
+            that a crash may lose or roll back; a local disk then skips its two fsyncs.
         :raises ObjectExists: ``overwrite`` is false and the key exists.
         """
         ...

@@ -88,8 +88,14 @@ class LocalStorage:
         with self.open(key) as stream:
             return stream.read()
 
-    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
-        """Copy ``data`` to a temp file beside the target, fsync it, then link or replace it."""
+    def write(
+        self, key: str, data: IO[bytes], *, overwrite: bool = False, durable: bool = True
+    ) -> ObjectInfo:
+        """Copy ``data`` to a temp file beside the target, fsync it, then link or replace it.
+
+        Without ``durable`` neither the file nor its folder is fsynced (the generation marker,
+        rewritten by every upload: two of its fifteen fsyncs).
+        """
         target = self._path(key)
         if not overwrite and target.exists():
             raise ObjectExists(key)
@@ -97,10 +103,13 @@ class LocalStorage:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.makedirs(self._temp_folder, exist_ok=True)
             with synced_temp_file(
-                self._temp_folder, lambda temp: shutil.copyfileobj(data, temp, CHUNK_SIZE)
+                self._temp_folder,
+                lambda temp: shutil.copyfileobj(data, temp, CHUNK_SIZE),
+                sync=durable,
             ) as temp_name:
                 self._publish(temp_name, target, key, overwrite=overwrite)
-            fsync_directory(target.parent)
+            if durable:
+                fsync_directory(target.parent)
         except OSError as error:
             raise _write_error(key, error) from error
         return self.stat(key)
@@ -183,17 +192,24 @@ class LocalStorage:
         """
         folder, _, _ = prefix.rpartition("/")
         start = self._path(folder) if folder else self.root
-        for info in self._walk(start, folder):
+        for info in self._walk(start, folder, start_after):
             if info.key.startswith(prefix) and info.key > start_after:
                 yield info
 
-    def _walk(self, folder: Path, key_prefix: str) -> Iterator[ObjectInfo]:
-        listing = self._listing(folder, key_prefix)
+    def _walk(self, folder: Path, key_prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        listing = self._listing(folder, key_prefix, start_after)
         yield from listing.files
         for name in listing.folders:
-            yield from self._walk(folder / name, f"{key_prefix}/{name}" if key_prefix else name)
+            key = f"{key_prefix}/{name}" if key_prefix else name
+            yield from self._walk(folder / name, key, start_after)
 
-    def _listing(self, folder: Path, key_prefix: str) -> _Listing:
+    def _listing(self, folder: Path, key_prefix: str, start_after: str) -> _Listing:
+        """One folder's listing: cached while its mtime stands still, else scanned again.
+
+        A folder still changing (the journal's, under a stream of uploads) is never cached, so
+        its scan stats only the files after ``start_after``: a follower reading the two newest
+        of 600 entries stats two files, not 600 (1.3 ms per upload at 60 uploads a second).
+        """
         try:
             stat = folder.stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -202,9 +218,10 @@ class LocalStorage:
         cached = self._listings.get(str(folder))
         if cached is not None and cached.signature == signature:
             return cached
-        listing = _scan(folder, key_prefix, signature)
-        if time.time_ns() - stat.st_mtime_ns > RACY_SECONDS * 1e9:
-            self._listings[str(folder)] = listing
+        if time.time_ns() - stat.st_mtime_ns <= RACY_SECONDS * 1e9:
+            return _scan(folder, key_prefix, signature, start_after)
+        listing = _scan(folder, key_prefix, signature, "")
+        self._listings[str(folder)] = listing
         return listing
 
 
@@ -229,7 +246,8 @@ class _Listing:
     folders: tuple[str, ...]
 
 
-def _scan(folder: Path, key_prefix: str, signature: tuple[int, int]) -> _Listing:
+def _scan(folder: Path, key_prefix: str, signature: tuple[int, int], start_after: str) -> _Listing:
+    """List ``folder``, with the stat of every file whose key sorts after ``start_after``."""
     files: list[ObjectInfo] = []
     folders: list[str] = []
     try:
@@ -243,7 +261,7 @@ def _scan(folder: Path, key_prefix: str, signature: tuple[int, int]) -> _Listing
         try:
             if entry.is_dir(follow_symlinks=False):
                 folders.append(entry.name)
-            elif entry.is_file(follow_symlinks=False):
+            elif key > start_after and entry.is_file(follow_symlinks=False):
                 files.append(_info(key, entry.stat(follow_symlinks=False)))
         except FileNotFoundError:
             continue  # removed while we listed it

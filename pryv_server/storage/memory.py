@@ -51,8 +51,10 @@ class MemoryStorage:
             except KeyError:
                 raise ObjectNotFound(key) from None
 
-    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
-        """Read ``data`` fully, then store it in one step under the lock."""
+    def write(
+        self, key: str, data: IO[bytes], *, overwrite: bool = False, durable: bool = True
+    ) -> ObjectInfo:
+        """Read ``data`` fully, then store it in one step under the lock (``durable`` is moot)."""
         validate_key(key)
         content = data.read()
         with self._lock:

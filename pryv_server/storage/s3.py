@@ -219,8 +219,13 @@ class S3Storage:
 
     # Writing ----------------------------------------------------------------------------------
 
-    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
-        """Store ``data`` under ``key``: one PUT if it fits in a part, else a multipart upload."""
+    def write(
+        self, key: str, data: IO[bytes], *, overwrite: bool = False, durable: bool = True
+    ) -> ObjectInfo:
+        """Store ``data`` under ``key``: one PUT if it fits in a part, else a multipart upload.
+
+        Every PUT is durable once acknowledged, so ``durable`` changes nothing here.
+        """
         full_key = self._key(key)
         if not overwrite and not self.conditional_writes:
             self._refuse_if_exists(key)

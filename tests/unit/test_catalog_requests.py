@@ -58,9 +58,9 @@ class CountingStorage(MemoryStorage):
         self._paid()
         return super().read(key)
 
-    def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
+    def write(self, key, data, *, overwrite=False, durable=True):  # type: ignore[no-untyped-def]
         self._paid()
-        return super().write(key, data, overwrite=overwrite)
+        return super().write(key, data, overwrite=overwrite, durable=durable)
 
     def delete(self, key: str) -> None:
         self._paid()
@@ -302,10 +302,10 @@ def test_an_upload_that_died_before_its_journal_entry_is_journaled_by_its_retry(
     class NoJournal(MemoryStorage):
         broken = True
 
-        def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
+        def write(self, key, data, *, overwrite=False, durable=True):  # type: ignore[no-untyped-def]
             if self.broken and key.startswith(JOURNAL_PREFIX):
                 raise StorageError("the instance died here")
-            return super().write(key, data, overwrite=overwrite)
+            return super().write(key, data, overwrite=overwrite, durable=durable)
 
     records, blobs = NoJournal(), MemoryStorage()
     wheel = make_wheel(tmp_path, "demo", "1.0")
@@ -330,8 +330,8 @@ def test_checkpoints_stay_few_and_cheap_while_the_registry_grows() -> None:
     class PartBytes(MemoryStorage):
         written = 0
 
-        def write(self, key, data, *, overwrite=False):  # type: ignore[no-untyped-def]
-            info = super().write(key, data, overwrite=overwrite)
+        def write(self, key, data, *, overwrite=False, durable=True):  # type: ignore[no-untyped-def]
+            info = super().write(key, data, overwrite=overwrite, durable=durable)
             if key.startswith("_checkpoint-parts/"):
                 PartBytes.written += info.size
             return info

@@ -108,9 +108,11 @@ def test_gc_spares_an_object_rewritten_after_it_was_listed(clock: Clock) -> None
 class CollectedAtTheWrongInstant(MemoryStorage):
     """A store where ``gc`` removes an existing orphan right after an upload found it there."""
 
-    def write(self, key: str, data: IO[bytes], *, overwrite: bool = False) -> ObjectInfo:
+    def write(
+        self, key: str, data: IO[bytes], *, overwrite: bool = False, durable: bool = True
+    ) -> ObjectInfo:
         try:
-            return super().write(key, data, overwrite=overwrite)
+            return super().write(key, data, overwrite=overwrite, durable=durable)
         except ObjectExists:
             self.delete(key)
             raise

@@ -7,7 +7,10 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from pryv_server.storage import LocalStorage
+from pryv_server.storage import local
 
 
 def keys(storage: LocalStorage) -> list[str]:
@@ -52,3 +55,28 @@ def test_recently_modified_folders_are_not_cached(tmp_path: Path) -> None:
     storage.write("p/b.json", io.BytesIO(b"b"))
     os.utime(tmp_path / "p", ns=(stamp, stamp))  # the same tick as before the second write
     assert keys(storage) == ["p/a.json", "p/b.json"]
+
+
+def test_a_changing_folder_is_listed_after_a_key_without_stating_the_older_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's folder under a stream of uploads: a follower asks for the newest entries."""
+    storage = LocalStorage(tmp_path)
+    for number in range(1, 201):
+        storage.write(f"_journal/{number:012d}.json", io.BytesIO(b"{}"))
+    storage.write("_journal/sub/000000000001.json", io.BytesIO(b"{}"))  # a folder sorts after
+    stated: list[str] = []
+    real_info = local._info
+    monkeypatch.setattr(
+        local, "_info", lambda key, stat: stated.append(key) or real_info(key, stat)
+    )
+    after = [
+        info.key
+        for info in storage.list_objects("_journal/", start_after="_journal/000000000198.json")
+    ]
+    assert sorted(after) == [
+        "_journal/000000000199.json",
+        "_journal/000000000200.json",
+        "_journal/sub/000000000001.json",
+    ]
+    assert sorted(stated) == sorted(after)  # 3 stats, not 201
