@@ -25,7 +25,6 @@ from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core import Catalog
 from pryv_server.core import Registry
-from pryv_server.core import layout
 from pryv_server.core.access import Access
 from pryv_server.core.audit import AuditLog
 from pryv_server.core.catalog import LOCAL_CHECKPOINT_EVERY
@@ -99,23 +98,13 @@ def build_services(settings: Settings) -> Services:
         sigstore=settings.provenance_verify == "sigstore",
     )
     limiter = LoginLimiter(settings.login_attempts, settings.login_window)
-    # Tokens and project roles are kept in memory and re-read when the catalog applies a
-    # journal entry naming one of theirs: no storage read of their own per request. A token is
-    # checked before the request reads its snapshot, so its check refreshes the catalog.
-    token_changes = catalog.watch(layout.TOKENS_PREFIX)
-    tokens = TokenStore(
-        records, version=lambda: (catalog.snapshot(), token_changes())[1], bump=catalog.noted
-    )
-    project_roles = ProjectRoleStore(
-        records, version=catalog.watch(layout.ROLES_PREFIX), bump=catalog.noted
-    )
-    upstream_controls = UpstreamControls(
-        records,
-        blobs,
-        version=catalog.watch(layout.UPSTREAM_CONTROLS_PREFIX),
-        bump=catalog.noted,
-        clock=time.time,
-    )
+    # Tokens, project roles and upstream controls ride in the catalog (side records): built
+    # before its first snapshot, they are in its checkpoints and journal, and a request reads
+    # them from memory. A token is checked before the request reads its snapshot, so its check
+    # makes the catalog's (TokenStore asks for it).
+    tokens = TokenStore(records, catalog)
+    project_roles = ProjectRoleStore(records, catalog)
+    upstream_controls = UpstreamControls(records, blobs, catalog, clock=time.time)
     permissions = open_permissions(settings, backends)
     access = Access(permissions.current, project_roles.current)
     authenticator = Authenticator(CachedVerifier(users), limiter, tokens)

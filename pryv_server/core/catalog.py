@@ -17,7 +17,6 @@ local ``signal`` marker, so the others see an upload at once whichever worker to
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -25,8 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
 from pryv_server.core import overlays
@@ -40,6 +38,10 @@ from pryv_server.core.layout import is_overlay_key
 from pryv_server.core.layout import is_record_key
 from pryv_server.core.models import Package
 from pryv_server.core.overlays import Overlay
+from pryv_server.core.record_reader import Record
+from pryv_server.core.record_reader import RecordReader
+from pryv_server.core.side_records import SideRecord
+from pryv_server.core.side_records import SideRecords
 from pryv_server.core.snapshot import Snapshot
 from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import StorageError
@@ -56,8 +58,6 @@ CHECKPOINT_EVERY = 5
 LOCAL_CHECKPOINT_EVERY = 50
 # Reloads from a checkpoint one catch-up tries when the entries after it keep vanishing.
 RELOAD_ATTEMPTS = 3
-
-Record = Package | Overlay
 
 
 class Catalog:
@@ -97,9 +97,11 @@ class Catalog:
         self.checkpoint_every = checkpoint_every
         self.journal = Journal(records, readers=loaders, keep_for=keep_entries_for)
         self.checkpoints = Checkpoints(records, readers=loaders)
+        self.reader = RecordReader(records, side=lambda key: self._side.holds(key), loaders=loaders)
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshot = Snapshot.build(0, {})
+        self._side = SideRecords()  # tokens, project roles... (see watch); replaced with _snapshot
         self._started = False
         self._applied = 0  # every journal entry up to this one is in the snapshot
         self._forgot_at = float("-inf")  # when this process last removed covered entries
@@ -108,7 +110,6 @@ class Catalog:
         self._manifest: Manifest | None = None  # the newest checkpoint we know, with its deltas
         self._fresh: set[str] = set()  # keys changed since that checkpoint...
         self._fresh_since = 0  # ...or, with none, since this journal entry
-        self._watched: dict[str, int] = {}  # key prefix -> changes seen under it (see watch)
         self._signal_seen: str | None = None
         self._marker_seen: str | None = "\0unknown"
         self._followed_at = float("-inf")
@@ -127,15 +128,32 @@ class Catalog:
             self._signal_seen = signal
         return self._snapshot
 
-    def watch(self, prefix: str) -> Callable[[], int]:
-        """Return a counter that moves whenever a journal entry names a key under ``prefix``.
+    def watch(self, prefix: str) -> None:
+        """Keep the side records under ``prefix`` (see :mod:`~pryv_server.core.side_records`).
 
-        Small records kept beside the catalog (API tokens, project roles) re-read themselves
-        when it moves: they ride on the check every request makes anyway (see :meth:`noted`),
-        and an upload, which names no such key, makes them read nothing.
+        Only before the first snapshot: a start reads them from the checkpoint or the listing,
+        and a prefix watched later would be in neither until the next restart.
+
+        :raises RuntimeError: the catalog started already.
         """
-        self._watched.setdefault(prefix, 0)
-        return lambda: self._watched[prefix]
+        if prefix in self._side.prefixes:
+            return
+        if self._started:
+            raise RuntimeError(
+                f"the catalog started already: watch {prefix!r} before its first snapshot "
+                "(build every store of side records before serving)"
+            )
+        self._side = self._side.watching(prefix)
+
+    def side(self, prefix: str, *, fresh: bool = False) -> Mapping[str, SideRecord]:
+        """Return the side records under ``prefix``, by key; no storage I/O once started.
+
+        The same object until one of them changes. ``fresh`` first makes :meth:`snapshot`'s
+        check; without it they are as this process last saw them (its own changes included).
+        """
+        if fresh or not self._started:
+            self.snapshot()
+        return self._side.under(prefix)
 
     def latest(self) -> Snapshot:
         """Return the snapshot as this process last saw it (its own writes included).
@@ -196,23 +214,21 @@ class Catalog:
         changes: dict[str, Record | None] = {}
         reread: set[str] = set()
         for entry in entries:
-            keys = [key for key in entry.keys if is_record_key(key) or is_overlay_key(key)]
-            self._fresh.update(keys)  # not the keys of :meth:`noted` entries
-            if len(keys) < len(entry.keys):
-                self._saw_noted(entry.keys)
+            keys = [key for key in entry.keys if self._kept(key)]
+            self._fresh.update(keys)
             if entry.seq in self._own:
                 self._own.discard(entry.seq)
                 continue
             for key in keys:
                 if key in entry.records:
-                    changes[key] = _decode(key, entry.records[key])
+                    changes[key] = self.reader.decode(key, entry.records[key])
                     reread.discard(key)
                 else:
                     reread.add(key)
         again = sorted(reread)
-        changes.update(zip(again, self._load_all(again), strict=True))
+        changes.update(zip(again, self.reader.load_all(again), strict=True))
         if changes:
-            self._snapshot = self._snapshot.with_changes(changes)
+            self._apply(changes)
         if entries:
             self._applied = entries[-1].seq
             self._head = max(self._head, self._applied)
@@ -224,22 +240,22 @@ class Catalog:
         newest = self.checkpoints.newest()
         if newest is not None:
             try:
-                loaded = self.checkpoints.load(newest)
+                loaded = self.checkpoints.load(newest, needs=self._side.prefixes)
             except (ObjectNotFound, ValueError, KeyError, TypeError) as error:
                 log.warning(
                     "the checkpoint %d cannot be read (%s); listing every record", newest, error
                 )
             else:
-                records = {key: _decode(key, value) for key, value in loaded.objects.items()}
+                records = {
+                    key: self.reader.decode(key, value)
+                    for key, value in loaded.objects.items()
+                    if self._kept(key)
+                }
                 self._reset(records, loaded.manifest.seq, loaded.manifest)
                 return
         head = self.journal.head()  # entries after it are read again: replaying is harmless
-        listed = [
-            info.key
-            for info in self.records.list_objects()
-            if is_record_key(info.key) or is_overlay_key(info.key)
-        ]
-        loaded_records = dict(zip(listed, self._load_all(listed), strict=True))
+        listed = [info.key for info in self.records.list_objects() if self._kept(info.key)]
+        loaded_records = dict(zip(listed, self.reader.load_all(listed), strict=True))
         self._reset(loaded_records, head, None)
 
     def _reset(
@@ -250,10 +266,11 @@ class Catalog:
     ) -> None:
         present = {key: value for key, value in records.items() if value is not None}
         packages = {k: v for k, v in present.items() if isinstance(v, Package)}
-        overlaid = {k: v for k, v in present.items() if not isinstance(v, Package)}
+        overlaid = {k: v for k, v in present.items() if not isinstance(v, Package | dict)}
         self._snapshot = Snapshot.build(self._snapshot.generation + 1, packages, overlaid).inherit(
             self._snapshot
         )
+        self._side = self._side.replaced((k, v) for k, v in present.items() if isinstance(v, dict))
         self._applied = applied
         self._head = max(self._head, applied)
         # A reset replaces the snapshot our own writes were applied to: the entries after
@@ -263,23 +280,22 @@ class Catalog:
         self._fresh = set()
         self._fresh_since = applied
         self._started = True
-        for prefix in self._watched:  # entries before ``applied`` are never read: read again
-            self._watched[prefix] += 1
 
-    def _load_all(self, keys: list[str]) -> list[Record | None]:
-        if self.loaders <= 1 or len(keys) < 2:
-            return [self._load(key) for key in keys]
-        with ThreadPoolExecutor(max_workers=min(self.loaders, len(keys))) as pool:
-            return list(pool.map(self._load, keys))
+    def _kept(self, key: str) -> bool:
+        """Say whether the catalog keeps ``key``: a package record, an overlay, a side record."""
+        return is_record_key(key) or is_overlay_key(key) or self._side.holds(key)
 
-    def _load(self, key: str) -> Record | None:
-        try:
-            return _decode(key, json.loads(self.records.read(key)))
-        except ObjectNotFound:
-            return None  # deleted since it was listed or journaled
-        except ValueError as error:
-            log.warning("skipping the unreadable record %s: %s", key, error)
-            return None
+    def _apply(self, changes: Mapping[str, Record | None]) -> None:
+        side: dict[str, SideRecord | None] = {}
+        rest: dict[str, Package | Overlay | None] = {}
+        for key, value in changes.items():
+            if self._side.holds(key):
+                side[key] = value if isinstance(value, dict) else None
+            elif not isinstance(value, dict):
+                rest[key] = value
+        if rest:
+            self._snapshot = self._snapshot.with_changes(rest)
+        self._side = self._side.with_changes(side)
 
     # Checkpoints --------------------------------------------------------------------------
 
@@ -288,16 +304,16 @@ class Catalog:
         try:
             newest = self.checkpoints.newest()
             known = self._manifest.seq if self._manifest else 0
-            if newest is not None and newest > known:
-                self._adopt(newest)
-            if newest is not None and newest > self._applied - self.checkpoint_every:
-                return
+            usable = newest is None or newest <= known or self._adopt(newest)
+            if usable and newest is not None and newest > self._applied - self.checkpoint_every:
+                return  # a recent one exists (an unreadable one, of an older schema, does not)
             written = self.checkpoints.write(
                 self._applied,
                 previous=self._manifest,
                 fresh=self._fresh,
-                keys=lambda: [*self._snapshot.packages, *self._snapshot.overlays],
+                keys=self._keys,
                 object_of=self._object_of,
+                covers=self._side.prefixes,
             )
             if written is not None:
                 self._manifest = written
@@ -313,62 +329,62 @@ class Catalog:
         except StorageError:
             log.exception("could not take a checkpoint; the next catch-up tries again")
 
-    def _adopt(self, seq: int) -> None:
+    def _adopt(self, seq: int) -> bool:
         """Build on another instance's newer checkpoint (reading its deltas, not its base).
 
         Only when our fresh keys cover every change after it: they hold the keys changed since
         our own older checkpoint (or our start), so a checkpoint taken before that point would
         lose the changes in between. Then we keep ours, and write a new base if it comes to us.
+        Returns False when it cannot be read (or lacks side records we keep): one is due.
         """
         if seq > self._applied or seq < self._fresh_since:
-            return  # it covers entries we have not read yet, or misses some we did not note
-        with contextlib.suppress(ObjectNotFound, ValueError, KeyError, TypeError):
-            self._manifest = self.checkpoints.load(seq, base=False).manifest
+            return True  # it covers entries we have not read yet, or misses some we did not note
+        try:
+            loaded = self.checkpoints.load(seq, base=False, needs=self._side.prefixes)
+        except (ObjectNotFound, ValueError, KeyError, TypeError):
+            return False
+        self._manifest = loaded.manifest
+        return True
+
+    def _keys(self) -> list[str]:
+        return [*self._snapshot.packages, *self._snapshot.overlays, *self._side.keys()]
 
     def _object_of(self, key: str) -> Any | None:
         record = self._snapshot.packages.get(key)
         if record is not None:
             return record.to_json()
         overlay = self._snapshot.overlays.get(key)
-        return json.loads(overlays.encode(overlay)) if overlay is not None else None
+        if overlay is not None:
+            return json.loads(overlays.encode(overlay))
+        return self._side.get(key)
 
     # Writing ------------------------------------------------------------------------------
 
     def published(self, key: str, package: Package) -> None:
         """Journal a package record this process just wrote, and show it here at once."""
-        self._journaled([key], {key: package.to_json()}, {key: package})
+        self._journaled([key], {key: package.to_json()}, lambda: {key: package})
 
     def changed(self, key: str, *more: str) -> None:
-        """Journal records this process just wrote, replaced or removed, and re-read them."""
-        keys = [key, *more]
-        self._journaled(keys, {}, dict(zip(keys, self._load_all(keys), strict=True)))
+        """Journal records this process just wrote, replaced or removed, and re-read them.
 
-    def noted(self, key: str) -> None:
-        """Journal a change of a record kept outside the catalog (an API token, a project role).
-
-        The catalog itself skips such keys; the entry only moves :attr:`applied` in every
-        process that catches up, which makes their followers re-read.
+        They are read after the entry is written, under the lock catching up takes: a later
+        write by another process has a later entry, which this process reads when it next
+        catches up. (Read before, a value another process replaced in between was kept.)
         """
-        seq = self.journal.append([key], {}, after=self._head)
-        with self._lock:
-            self._own.add(seq)
-            self._head = max(self._head, seq)
-            self._saw_noted([key])
-        self._bump()
-
-    def _saw_noted(self, keys: Iterable[str]) -> None:
-        for prefix in self._watched:
-            if any(key.startswith(prefix) for key in keys):
-                self._watched[prefix] += 1
+        keys = [key, *more]
+        self._journaled(keys, {}, lambda: dict(zip(keys, self.reader.load_all(keys), strict=True)))
 
     def _journaled(
-        self, keys: list[str], inline: dict[str, Any], changes: dict[str, Record | None]
+        self,
+        keys: list[str],
+        inline: dict[str, Any],
+        changes: Callable[[], dict[str, Record | None]],
     ) -> None:
         seq = self.journal.append(keys, inline, after=self._head)
         with self._lock:
             self._own.add(seq)
             self._head = max(self._head, seq)
-            self._snapshot = self._snapshot.with_changes(changes)
+            self._apply(changes())
         self._bump()
 
     def _bump(self) -> None:
@@ -382,17 +398,6 @@ class Catalog:
                 store.write(GENERATION_KEY, marker, overwrite=True, durable=False)
             except StorageError:
                 log.exception("could not update the generation marker; others see it within ttl")
-
-
-def _decode(key: str, record: Any) -> Record | None:
-    """Turn a stored record's JSON object into a package or an overlay (None if unreadable)."""
-    try:
-        if is_overlay_key(key):
-            return overlays.decode_record(key, record)
-        return Package.from_json(record)
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        log.warning("skipping the unreadable record %s: %s", key, error)
-        return None
 
 
 def _marker_of(store: Storage) -> str | None:

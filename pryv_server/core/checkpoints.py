@@ -1,10 +1,12 @@
 """Checkpoints of the catalog, so a new instance starts from a few objects, not one per file.
 
-A checkpoint taken at journal entry ``seq`` is a manifest (``_checkpoint/<seq>.json``) naming
-its parts: **base** parts of up to :data:`PART_RECORDS` records each, then a few **deltas**, each
-holding the keys changed over a stretch of the journal (with their current record, or as
-deleted). Parts are content-addressed and written once. A start reads the newest manifest, its
-parts, then follows the journal after ``seq``.
+A checkpoint taken at journal entry ``seq`` holds every record the catalog keeps: package records,
+overlays and the side records (API tokens, project roles, upstream controls) of the prefixes its
+manifest ``covers``; a reader that keeps others ignores it. The manifest
+(``_checkpoint/<seq>.json``) names its parts: **base** parts of up to :data:`PART_RECORDS` records
+each, then a few **deltas**, each holding the keys changed over a stretch of the journal (with their
+current record, or as deleted). Parts are content-addressed and written once. A start reads the
+newest manifest, its parts, then follows the journal after ``seq``.
 
 Writing stays cheap as the registry grows, the way a log-structured merge tree does it: a
 checkpoint adds one small delta with the keys changed since the previous checkpoint, then merges
@@ -42,7 +44,8 @@ from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.storage.base import Storage
 
-SCHEMA = 2
+# 3: side records (tokens, project roles, upstream controls) are in it, their prefixes named
+SCHEMA = 3
 PART_RECORDS = 10_000
 REBASE_AFTER = 10_000
 MERGE_FACTOR = 4
@@ -67,6 +70,8 @@ class Manifest:
     seq: int
     base: tuple[str, ...]
     deltas: tuple[Delta, ...]
+    # the prefixes of the side records it holds (see :mod:`pryv_server.core.side_records`)
+    covers: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -88,15 +93,20 @@ class Checkpoints:
         """Return the seq of the newest manifest (one listing), or None when there is none."""
         return max(self._manifests(), default=None)
 
-    def load(self, seq: int, *, base: bool = True) -> Loaded:
+    def load(self, seq: int, *, base: bool = True, needs: frozenset[str] = frozenset()) -> Loaded:
         """Read the manifest at ``seq`` and its parts (only the deltas unless ``base``).
 
+        :param needs: the side record prefixes the reader keeps: the checkpoint must hold them.
         :raises ObjectNotFound: a part or the manifest was removed meanwhile.
-        :raises ValueError: a damaged manifest or part (also KeyError, TypeError).
+        :raises ValueError: a damaged manifest or part (also KeyError, TypeError), or one that
+            lacks side records the reader keeps.
         """
         body = json.loads(self.store.read(checkpoint_key(seq)))
         if body.get("schema") != SCHEMA or body["seq"] != seq:
             raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
+        covers = frozenset(str(prefix) for prefix in body["covers"])
+        if not needs <= covers:
+            raise ValueError(f"it lacks the records under {', '.join(sorted(needs - covers))}")
         base_parts = tuple(str(part) for part in body["base"])
         delta_parts = [str(part) for part in body["deltas"]]
         read = self._map(self._read_part, (*(base_parts if base else ()), *delta_parts))
@@ -110,7 +120,7 @@ class Checkpoints:
             for key in deleted:
                 objects.pop(key, None)
             deltas.append(Delta(part, frozenset(records) | frozenset(deleted)))
-        return Loaded(Manifest(seq, base_parts, tuple(deltas)), objects)
+        return Loaded(Manifest(seq, base_parts, tuple(deltas), covers), objects)
 
     def write(
         self,
@@ -120,6 +130,7 @@ class Checkpoints:
         fresh: set[str],
         keys: Callable[[], Iterable[str]],
         object_of: ObjectOf,
+        covers: frozenset[str] = frozenset(),
     ) -> Manifest | None:
         """Take the checkpoint at ``seq``, or return None when another instance claimed it.
 
@@ -127,6 +138,8 @@ class Checkpoints:
         :param fresh: every key changed since ``previous``.
         :param keys: every key of the catalog (read only when the base is rewritten).
         :param object_of: a key's current record as a JSON object, None if it is gone.
+        :param covers: the prefixes of the side records among ``keys``: a start that keeps
+            others cannot use this checkpoint.
         """
         try:
             self.store.write(checkpoint_claim_key(seq), io.BytesIO(b""), overwrite=False)
@@ -136,17 +149,18 @@ class Checkpoints:
         pending = set(fresh)
         while deltas and len(deltas[-1].keys) < MERGE_FACTOR * max(len(pending), 1):
             pending |= deltas.pop().keys  # the newest deltas fold into the new one
-        if previous is None or len(pending) + sum(len(d.keys) for d in deltas) > REBASE_AFTER:
-            manifest = Manifest(seq, self._write_base(keys(), object_of), ())
+        held = sum(len(d.keys) for d in deltas)
+        if previous is None or not covers <= previous.covers or len(pending) + held > REBASE_AFTER:
+            manifest = Manifest(seq, self._write_base(keys(), object_of), (), covers)
         else:
-            manifest = Manifest(
-                seq, previous.base, (*deltas, self._write_delta(pending, object_of))
-            )
+            delta = self._write_delta(pending, object_of)
+            manifest = Manifest(seq, previous.base, (*deltas, delta), covers)
         body = {
             "schema": SCHEMA,
             "seq": seq,
             "base": list(manifest.base),
             "deltas": [delta.part for delta in manifest.deltas],
+            "covers": sorted(covers),
         }
         self._put(checkpoint_key(seq), _dump(body))
         return manifest

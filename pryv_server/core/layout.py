@@ -48,13 +48,14 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     (6) PEP 740, p = sha256 of the provenance object itself: two uploads of one file with different
         attestations never overwrite each other's; the file's record names the one that won.
 
-A package record is the only key of the projects store without a leading ``_`` and with exactly
-one ``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``,
-so the catalog's listing never mistakes one for a package. The listing reads records and the
-overlay kinds (:func:`is_overlay_key`: yanks, backfilled metadata, statuses and tombstones) and
-nothing else. A tombstone outlives its file's record, blob and metadata (deleted after it is
-written): it hides the record from every reader even before the record is gone, and its filename
-can never be published again.
+A package record is the only key of the projects store without a leading ``_`` and with exactly one
+``/`` ending in ``.json`` (:func:`is_record_key`); every other key there starts with ``_``, so the
+catalog's listing never mistakes one for a package. The listing reads records, the overlay kinds
+(:func:`is_overlay_key`: yanks, backfilled metadata, statuses and tombstones) and the side records
+of the prefixes a store watches (``_tokens/``, ``_roles/``, ``_upstream-controls/``: see
+core/side_records.py), and nothing else. A tombstone outlives its file's record, blob and metadata
+(deleted after it is written): it hides the record from every reader even before the record is gone,
+and its filename can never be published again.
 
 Layering: ``web`` may import this module (it sits above ``core``), so the explorer's setup marker
 and session records and the health probe take their keys from here. ``storage`` sits below

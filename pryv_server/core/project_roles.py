@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
 from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
@@ -25,6 +24,7 @@ from packaging.utils import NormalizedName
 from pryv_server.core import layout
 from pryv_server.core.access import PROJECT_ROLES
 from pryv_server.core.access import ProjectRoles
+from pryv_server.core.catalog import Catalog
 from pryv_server.core.names import normalize
 from pryv_server.core.publish import utc_now
 from pryv_server.core.record_set import Record
@@ -48,10 +48,8 @@ class Claim(Enum):
 class ProjectRoleStore:
     """Grant, revoke and look up project roles."""
 
-    def __init__(
-        self, records: Storage, *, version: Callable[[], object], bump: Callable[[str], None]
-    ) -> None:
-        self._set = RecordSet(records, layout.ROLES_PREFIX, version=version, bump=bump)
+    def __init__(self, records: Storage, catalog: Catalog) -> None:
+        self._set = RecordSet(records, layout.ROLES_PREFIX, catalog)
         self._built_from: Mapping[str, Record] | None = None
         self._roles: ProjectRoles = MappingProxyType({})
 
@@ -132,7 +130,7 @@ class ProjectRoleStore:
 
     def listing(self, project: str | None = None) -> list[tuple[str, str, str]]:
         """Return ``(project, grantee, role)`` rows, of one project or all, sorted."""
-        self._set.reload()
+        self._set.refresh()
         roles = self.current()
         wanted = [normalize(project)] if project else sorted(roles)
         return [

@@ -7,8 +7,8 @@ cost every pip request a bcrypt check; a SHA-256 costs about a microsecond.
 
 Every token is one record, written once (create-if-absent); revoking it is a conditional replace
 of that record; when it was last used is a separate object each process overwrites at most once
-a minute (last writer wins, which is all a "last used" time needs). The records are kept in
-memory (:class:`~pryv_server.core.record_set.RecordSet`), so checking a token reads no storage:
+a minute (last writer wins, which is all a "last used" time needs). The records ride in
+the catalog (:class:`~pryv_server.core.record_set.RecordSet`), so checking a token reads no storage:
 a token revoked here is refused at once, on another instance within ``index-ttl``.
 """
 
@@ -36,6 +36,7 @@ from packaging.utils import NormalizedName
 from pryv_server.auth.identity import TOKEN_ROLES
 from pryv_server.auth.identity import TokenGrant
 from pryv_server.core import layout
+from pryv_server.core.catalog import Catalog
 from pryv_server.core.record_set import Record
 from pryv_server.core.record_set import RecordSet
 from pryv_server.errors import AuthenticationRequired
@@ -156,14 +157,13 @@ class TokenStore:
     def __init__(
         self,
         records: Storage,
+        catalog: Catalog,
         *,
-        version: Callable[[], object],
-        bump: Callable[[str], None],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.records = records
-        self._set = RecordSet(records, layout.TOKENS_PREFIX, version=version, bump=bump)
+        self._set = RecordSet(records, layout.TOKENS_PREFIX, catalog, fresh=True)
         self._now = now
         self._clock = clock
         self._parsed_from: Mapping[str, Record] | None = None
@@ -267,7 +267,7 @@ class TokenStore:
 
     def list(self, user: str | None = None) -> list[Token]:
         """Return the tokens (of ``user``, or everyone's), oldest first, read from storage now."""
-        self._set.reload()
+        self._set.refresh()
         tokens = [t for t in self._tokens().values() if user is None or t.user == user]
         return sorted(tokens, key=lambda token: (token.created, token.id))
 

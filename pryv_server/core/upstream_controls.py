@@ -29,6 +29,7 @@ from types import MappingProxyType
 from packaging.utils import NormalizedName
 
 from pryv_server.core import layout
+from pryv_server.core.catalog import Catalog
 from pryv_server.core.names import normalize
 from pryv_server.core.publish import utc_now
 from pryv_server.core.record_set import Record
@@ -80,12 +81,11 @@ class UpstreamControls:
         self,
         records: Storage,
         blobs: Storage,
+        catalog: Catalog,
         *,
-        version: Callable[[], object],
-        bump: Callable[[str], None],
         clock: Callable[[], float],
     ) -> None:
-        self._set = RecordSet(records, layout.UPSTREAM_CONTROLS_PREFIX, version=version, bump=bump)
+        self._set = RecordSet(records, layout.UPSTREAM_CONTROLS_PREFIX, catalog)
         self.blobs = blobs
         self._clock = clock
         self._built_from: Mapping[str, Record] | None = None
@@ -157,7 +157,7 @@ class UpstreamControls:
 
     def listing(self) -> list[tuple[str, str, str, str]]:
         """Return ``(project, kind, by, time)`` rows of the blocks, pins and purges, sorted."""
-        self._set.reload()
+        self._set.refresh()
         rows = [
             (str(r.get("project")), str(r.get("kind")), str(r.get("by")), str(r.get("time")))
             for r in self._set.current().values()

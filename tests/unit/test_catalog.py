@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.core.layout import record_key
@@ -320,16 +322,29 @@ def test_records_read_again_in_one_catch_up_keep_their_own_keys() -> None:
     assert not found[sdist.filename].yanked
 
 
-def test_a_watched_prefix_moves_only_when_an_entry_names_one_of_its_keys() -> None:
-    """API tokens re-read themselves on a token change, not after every upload."""
+def test_side_records_change_only_when_an_entry_names_one_of_their_keys() -> None:
+    """API tokens are parsed again on a token change, not after every upload."""
     storage = MemoryStorage()
     follower = Catalog(storage, ttl=0)
-    tokens = follower.watch("_tokens/")
-    follower.snapshot()
-    seen = tokens()
+    follower.watch("_tokens/")
+    seen = follower.side("_tokens/")
     put(storage, "1.0")  # an upload elsewhere
     follower.snapshot()
-    assert tokens() == seen
-    Catalog(storage).noted("_tokens/abc.json")  # a token created elsewhere
-    follower.snapshot()
-    assert tokens() > seen
+    assert follower.side("_tokens/") is seen
+    storage.write("_tokens/abc.json", io.BytesIO(b'{"id": "abc"}'))
+    writer = Catalog(storage)
+    writer.watch("_tokens/")
+    writer.changed("_tokens/abc.json")  # a token created elsewhere
+    assert follower.side("_tokens/", fresh=True) == {"_tokens/abc.json": {"id": "abc"}}
+    storage.delete("_tokens/abc.json")
+    writer.changed("_tokens/abc.json")
+    assert follower.side("_tokens/", fresh=True) == {}
+
+
+def test_a_prefix_watched_after_the_catalog_started_is_refused() -> None:
+    catalog = Catalog(MemoryStorage())
+    catalog.watch("_roles/")
+    catalog.snapshot()
+    catalog.watch("_roles/")  # already kept: nothing to do
+    with pytest.raises(RuntimeError, match=r"watch '_tokens/' before its first snapshot"):
+        catalog.watch("_tokens/")

@@ -1,4 +1,4 @@
-"""API token records: hashing, expiry, revocation across instances within the check interval."""
+"""API token records: hashing, expiry, revocation across instances with their next catalog check."""
 
 from __future__ import annotations
 
@@ -14,38 +14,27 @@ from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import InvalidRequest
 from pryv_server.errors import NotFound
 from pryv_server.storage import MemoryStorage
+from tests.stores import Clock
+from tests.stores import s3_catalog
 
 
-class Marker:
-    """A generation marker as the catalog sees it: moved by writers, seen when checked."""
-
-    def __init__(self) -> None:
-        self.moved = 0
-        self.seen = 0
-
-    def bump(self, key: str) -> None:
-        self.moved += 1
-
-    def check(self) -> None:  # the catalog's next check (each request locally, per ttl on S3)
-        self.seen = self.moved
-
-
-def stores(storage: MemoryStorage, marker: Marker, **options: object) -> TokenStore:
-    return TokenStore(storage, version=lambda: marker.seen, bump=marker.bump, **options)
+def stores(storage: MemoryStorage, clock: Clock, **options: object) -> TokenStore:
+    """A token store on its own catalog, as one instance on S3 (a check per index-ttl)."""
+    return TokenStore(storage, s3_catalog(storage, clock), **options)  # type: ignore[arg-type]
 
 
 def test_a_revocation_reaches_another_instance_with_its_next_marker_check() -> None:
-    storage, marker = MemoryStorage(), Marker()
-    here, there = stores(storage, marker), stores(storage, marker)
+    storage, clock = MemoryStorage(), Clock()
+    here, there = stores(storage, clock), stores(storage, clock)
     record, secret = here.create("alice", "upload", projects=("demo",))
-    marker.check()
+    clock.now += 5.0
     grant = there.verify(secret)
     assert (grant.user, grant.role, grant.projects) == ("alice", "upload", ("demo",))
     here.revoke(record.id)
     with pytest.raises(AuthenticationRequired, match="was revoked"):
         here.verify(secret)  # at once where it was revoked
-    assert there.verify(secret).id == record.id  # until its catalog checks the marker
-    marker.check()
+    assert there.verify(secret).id == record.id  # until its catalog's next check
+    clock.now += 5.0
     with pytest.raises(AuthenticationRequired, match="was revoked"):
         there.verify(secret)
 
@@ -55,12 +44,12 @@ def test_a_revocation_reaches_another_instance_with_its_next_marker_check() -> N
 )
 def test_malformed_or_unknown_tokens_are_invalid(presented: str) -> None:
     with pytest.raises(AuthenticationRequired, match=r"^invalid API token$"):
-        stores(MemoryStorage(), Marker()).verify(presented)
+        stores(MemoryStorage(), Clock()).verify(presented)
 
 
 def test_expiry_and_validation() -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    tokens = stores(MemoryStorage(), Marker(), now=lambda: now)
+    tokens = stores(MemoryStorage(), Clock(), now=lambda: now)
     _, secret = tokens.create("alice", "read", expires=now + timedelta(days=1))
     assert tokens.verify(secret).role == "read"
     tokens._now = lambda: now + timedelta(days=1)
@@ -81,7 +70,7 @@ def test_expiry_and_validation() -> None:
 
 
 def test_checking_a_token_costs_microseconds() -> None:
-    tokens = stores(MemoryStorage(), Marker())
+    tokens = stores(MemoryStorage(), Clock())
     secrets = [tokens.create(f"user{n}", "read")[1] for n in range(200)]
     tokens.verify(secrets[0])
     started = time.perf_counter()

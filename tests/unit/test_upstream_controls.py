@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from pryv_server.core import Catalog
 from pryv_server.core import layout
 from pryv_server.core.upstream import CachedPage
 from pryv_server.core.upstream import UpstreamFile
@@ -14,31 +15,14 @@ from pryv_server.storage import MemoryStorage
 from tests.concurrency import all_at_once
 
 
-class Journal:
-    """The catalog's change counter, as two processes on one store see it."""
-
-    def __init__(self) -> None:
-        self.entries = 0
-
-    def bump(self, key: str) -> None:
-        self.entries += 1
-
-
-def controls(
-    records: MemoryStorage, blobs: MemoryStorage, journal: Journal, now: float = 100.0
-) -> UpstreamControls:
-    return UpstreamControls(
-        records,
-        blobs,
-        version=lambda: journal.entries,
-        bump=journal.bump,
-        clock=lambda: now,
-    )
+def controls(records: MemoryStorage, blobs: MemoryStorage, now: float = 100.0) -> UpstreamControls:
+    """One instance's controls, on its own catalog of the shared store (a check per request)."""
+    return UpstreamControls(records, blobs, Catalog(records, ttl=0), clock=lambda: now)
 
 
 def test_of_many_concurrent_blocks_one_writes_and_every_instance_sees_it() -> None:
-    records, blobs, journal = MemoryStorage(), MemoryStorage(), Journal()
-    instances = [controls(records, blobs, journal) for _ in range(8)]
+    records, blobs = MemoryStorage(), MemoryStorage()
+    instances = [controls(records, blobs) for _ in range(8)]
 
     outcomes = all_at_once(8, lambda n: instances[n].set(BLOCK, "Evil_Lib", by="admin"))
 
@@ -50,8 +34,8 @@ def test_of_many_concurrent_blocks_one_writes_and_every_instance_sees_it() -> No
 
 
 def test_lifting_a_pin_is_seen_by_another_instance() -> None:
-    records, blobs, journal = MemoryStorage(), MemoryStorage(), Journal()
-    first, second = controls(records, blobs, journal), controls(records, blobs, journal)
+    records, blobs = MemoryStorage(), MemoryStorage()
+    first, second = controls(records, blobs), controls(records, blobs)
     first.set(PIN, "frozen", by="admin")
     assert second.current().pinned == {"frozen"}
 
@@ -62,7 +46,7 @@ def test_lifting_a_pin_is_seen_by_another_instance() -> None:
 
 
 def test_purge_deletes_the_page_and_its_files_but_keeps_what_local_records_name() -> None:
-    records, blobs, journal = MemoryStorage(), MemoryStorage(), Journal()
+    records, blobs = MemoryStorage(), MemoryStorage()
     files = tuple(
         UpstreamFile(f"lib-{n}-py3-none-any.whl", "u", f"{n}" * 64, None, False, 1, None, True)
         for n in (1, 2)
@@ -73,7 +57,7 @@ def test_purge_deletes_the_page_and_its_files_but_keeps_what_local_records_name(
     for key in keys:
         blobs.write(key, io.BytesIO(b"wheel"))
         blobs.write(layout.core_metadata_key(key), io.BytesIO(b"metadata"))
-    admin = controls(records, blobs, journal, now=60.0)
+    admin = controls(records, blobs, now=60.0)
 
     purged = admin.purge("lib", by="admin", keep=frozenset({keys[1]}))
 
