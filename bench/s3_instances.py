@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.s3_instances                       # 4 instances, CI size
     .venv/bin/python -m bench.s3_instances --files 1000000       # start-up at a million files
+    .venv/bin/python -m bench.s3_instances --uploads owners      # an owner record per project
 
 Each instance reaches moto's S3 server (server mode, over HTTP) through a counting proxy of its
 own, so every request an instance makes is counted where S3 would bill it. The run measures:
@@ -17,7 +18,8 @@ own, so every request an instance makes is counted where S3 would bill it. The r
    role grants all at once through the survivors, which must then show the same catalog;
 4. **cold start**: a new instance on a bucket holding a catalog of ``--files`` files (a
    simulated corpus whose checkpoint is written straight to the bucket): requests and seconds
-   until it answers.
+   until it answers. With ``--uploads owners`` each of its projects (up to 10,000) also has the
+   owner record a first upload leaves (``_roles/``), as the checkpoint holds it.
 
 Standard library plus boto3 and moto (the test extras); results in ``bench/results/``.
 """
@@ -29,6 +31,7 @@ import contextlib
 import hashlib
 import http.client
 import http.server
+import inspect
 import io
 import json
 import logging
@@ -58,6 +61,9 @@ from bench._common import pryv_bin
 from bench._common import write_results
 
 BUCKET = "pryv-bench"
+# Seconds the first page of a starting instance may take (a pryv that read every project role
+# at start, one GET each, took over a minute at 10,000 projects).
+START_TIMEOUT = 900
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -158,6 +164,7 @@ class Instance:
     counts: Counts
     ttl: float
     workers: int
+    uploads: str = "open"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -174,6 +181,7 @@ class Instance:
             f"packages-path = s3://{BUCKET}/packages\nindex-ttl = {self.ttl}\n"
             f"[user]\nusers-path = {self.root / 'users.json'}\n"
             f"[server]\nsecret-key = {'k' * 32}\n"
+            f"[permissions]\nuploads = {self.uploads}\n"
         )
         env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
         if not (self.root / "users.json").exists():
@@ -208,16 +216,16 @@ class Instance:
             if self.process.poll() is not None:
                 raise RuntimeError((self.root / "server.log").read_text()[-3000:])
             try:
-                self.get("/simple/")
+                self.get("/simple/", timeout=START_TIMEOUT)
                 return time.perf_counter() - started
             except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
                 time.sleep(0.05)
 
-    def get(self, path: str, accept: str = "text/html") -> bytes:
+    def get(self, path: str, accept: str = "text/html", timeout: float = 60) -> bytes:
         request = urllib.request.Request(
             self.url + path, headers={"Authorization": auth_header(), "Accept": accept}
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return bytes(response.read())
 
     def files(self, project: str) -> dict[str, str]:
@@ -315,12 +323,18 @@ def wheel(name: str, version: str, payload: str) -> tuple[str, bytes]:
 # --- the run -------------------------------------------------------------------------------
 
 
-def simulate_catalog(endpoint: str, files: int) -> None:
-    """Write a checkpoint of ``files`` synthetic records straight to the bucket."""
+def simulate_catalog(endpoint: str, files: int, *, owners: bool) -> int:
+    """Write a checkpoint of ``files`` synthetic records straight to the bucket.
+
+    With ``owners``, each project also gets the owner record its first upload leaves (written to
+    the bucket, and into the checkpoint when this pryv keeps project roles there). Returns the
+    number of owner records.
+    """
     os.environ.update(CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     from pryv_server.backends import Backends  # the S3 glue pryv itself uses
     from pryv_server.config import parse_location
+    from pryv_server.core import layout
     from pryv_server.core.checkpoints import Checkpoints
 
     store = Backends().storage(parse_location(f"s3://{BUCKET}/projects"))
@@ -355,9 +369,34 @@ def simulate_catalog(endpoint: str, files: int) -> None:
         f"sim{n % 10_000}/sim{n % 10_000}-{n // 10_000}.{n}-py3-none-any.whl.json"
         for n in range(files)
     ]
+    roles = {
+        layout.project_role_key(f"sim{n}", USER): {  # type: ignore[arg-type]
+            "project": f"sim{n}",
+            "grantee": USER,
+            "role": "owner",
+            "by": USER,
+            "time": "2026-01-01T00:00:00Z",
+        }
+        for n in range(min(files, 10_000) if owners else 0)
+    }
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: store.write(k, io.BytesIO(json.dumps(roles[k]).encode())), roles))
+    # The side records the catalog keeps (pryv_server/app.py builds a store of each), for a
+    # pryv that keeps them in its checkpoints; an older one reads them one by one at start.
+    sides = {"covers": frozenset(
+        (layout.TOKENS_PREFIX, layout.ROLES_PREFIX, layout.UPSTREAM_CONTROLS_PREFIX)
+    )} if "covers" in inspect.signature(Checkpoints.write).parameters else {}  # fmt: skip
+    if sides:
+        keys += roles
     Checkpoints(store, readers=16).write(
-        1_000_000_000, previous=None, fresh=set(), keys=lambda: keys, object_of=record_of
+        1_000_000_000,
+        previous=None,
+        fresh=set(),
+        keys=lambda: keys,
+        object_of=lambda key: roles.get(key) or record_of(key),
+        **sides,  # type: ignore[arg-type]
     )
+    return len(roles)
 
 
 def main() -> None:
@@ -368,6 +407,9 @@ def main() -> None:
     parser.add_argument("--ttl", type=float, default=1.0)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle counting")
     parser.add_argument("--files", type=int, default=100_000, help="cold-start catalog size")
+    parser.add_argument(
+        "--uploads", choices=("open", "owners"), default="open", help="[permissions] uploads"
+    )
     args = parser.parse_args()
 
     from moto.server import ThreadedMotoServer
@@ -397,7 +439,9 @@ def main() -> None:
             counts = Counts()
             _, proxy = counting_proxy(endpoint, counts)
             instances.append(
-                Instance(f"i{n}", work / f"i{n}", proxy, counts, args.ttl, args.workers)
+                Instance(
+                    f"i{n}", work / f"i{n}", proxy, counts, args.ttl, args.workers, args.uploads
+                )
             )
         for instance in instances:
             instance.start()
@@ -497,10 +541,11 @@ def main() -> None:
         results["mixed"] = s3_mixed.run(survivors, wheel, args.ttl, env)
 
         # 4. cold start on a simulated corpus
-        simulate_catalog(endpoint, args.files)
+        owner_records = simulate_catalog(endpoint, args.files, owners=args.uploads == "owners")
         counts = Counts()
         _, proxy = counting_proxy(endpoint, counts)
-        late = Instance("late", work / "late", proxy, counts, args.ttl, 1)
+        late = Instance("late", work / "late", proxy, counts, args.ttl, 1, args.uploads)
+        instances.append(late)  # stopped below even when its start fails
         seconds = late.start()
         late_files = len(
             json.loads(late.get("/simple/", "application/vnd.pypi.simple.v1+json"))["projects"]
@@ -508,6 +553,7 @@ def main() -> None:
         late.stop()
         results["cold_start"] = {
             "files": args.files,
+            "owner_records": owner_records,
             "requests": counts.total(),
             "by_kind": counts.snapshot(),
             "each": counts.log,
@@ -553,7 +599,10 @@ def main() -> None:
                 and results["mixed"]["grants_kept"]
             ),
         ],
-        [f"cold start at {args.files:,} files: requests", str(results["cold_start"]["requests"])],
+        [
+            f"cold start at {args.files:,} files ({owner_records:,} owner records): requests",
+            str(results["cold_start"]["requests"]),
+        ],
         [f"cold start at {args.files:,} files: seconds", str(results["cold_start"]["seconds"])],
     ]
     table = markdown_table(["measure", "value"], rows)
