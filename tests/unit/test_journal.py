@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from pryv_server.core.journal import JournalGap
 from pryv_server.core.layout import JOURNAL_PREFIX
 from pryv_server.core.layout import record_key
 from pryv_server.storage import MemoryStorage
+from tests.concurrency import all_at_once
 from tests.records import package
 
 
@@ -65,3 +67,25 @@ def test_a_follower_that_loses_the_race_with_the_collector_still_applies_every_u
     assert following <= position + 1, "the collector already removed its next entry: no race"
     store.collected = position + 1  # its next entry goes as it reads it, the later ones stay
     assert set(keys) <= set(follower.snapshot().packages)
+
+
+class SlowJournalWrites(MemoryStorage):
+    """A store whose writes take a while (an fsync's worth), counting every journal write."""
+
+    journal_writes = 0
+
+    def write(self, key, data, *, overwrite=False, durable=True):  # type: ignore[no-untyped-def]
+        if key.startswith(JOURNAL_PREFIX):
+            SlowJournalWrites.journal_writes += 1
+            time.sleep(0.005)
+        return super().write(key, data, overwrite=overwrite, durable=durable)
+
+
+def test_threads_of_one_process_append_without_racing_for_a_number() -> None:
+    """Eight uploads at once each write their entry once: every loser of a race for a number
+    writes (and fsyncs) it again, which under eight uploads was most of the journal's writes."""
+    store = SlowJournalWrites()
+    journal = Journal(store)
+    numbers = all_at_once(8, lambda n: journal.append([f"k{n}"], after=0))
+    assert sorted(numbers) == list(range(1, 9))
+    assert SlowJournalWrites.journal_writes == 8
