@@ -95,7 +95,7 @@ class Catalog:
         self.loaders = loaders
         self.marker = marker
         self.checkpoint_every = checkpoint_every
-        self.journal = Journal(records, readers=loaders, keep_for=keep_entries_for)
+        self.journal = Journal(records, readers=loaders, keep_for=keep_entries_for, probe=marker)
         self.checkpoints = Checkpoints(records, readers=loaders)
         self._clock = clock
         self._lock = threading.Lock()
