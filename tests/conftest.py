@@ -16,9 +16,12 @@ from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.credentials import write_users
+from tests.dists import make_wheel
+from tests.integration.explorer_helpers import login
 from tests.s3server import moto_admin  # noqa: F401 - fixtures for the S3 tests
 from tests.s3server import moto_endpoint  # noqa: F401
 from tests.s3server import s3  # noqa: F401
+from tests.uploads import post_upload
 from tests.upstream_index import StaticIndex
 
 
@@ -45,6 +48,27 @@ def app(settings: Settings) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def user(client: FlaskClient) -> FlaskClient:
+    """The test client, logged in to the explorer as the test user."""
+    assert login(client).status_code == 302
+    return client
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    """A folder for the wheels and sdists a test builds (made by the first one)."""
+    return tmp_path / "dist"
+
+
+@pytest.fixture
+def published(client: FlaskClient, dist: Path) -> Path:
+    """demo 1.0's wheel, uploaded by the test user: the one file most tests start from."""
+    wheel = make_wheel(dist, "demo", "1.0")
+    assert post_upload(client, wheel).status_code == 200
+    return wheel
 
 
 @pytest.fixture

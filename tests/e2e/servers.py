@@ -82,15 +82,14 @@ def write_config(root: Path, port: int, extra: str = "", permissions: Path | Non
     return config
 
 
-def add_user(config: Path, user: str = USER, password: str = PASSWORD) -> None:
-    result = subprocess.run(
-        [tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config)],
-        input=password.encode(),
-        capture_output=True,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"pryv user add {user} exited {result.returncode}: {result.stderr.decode()}")
+def add_user(
+    config: Path, user: str = USER, password: str = PASSWORD, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``pryv user add`` with the password on stdin (``check``: fail the test if it fails)."""
+    return run(
+        tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config),
+        input=password, env=None, timeout=60, check=check,
+    )  # fmt: skip
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:

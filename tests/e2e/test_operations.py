@@ -25,8 +25,7 @@ from tests.e2e.servers import start_server
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
 from tests.e2e.servers import write_config
-from tests.security_helpers import multipart
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
 
@@ -63,9 +62,7 @@ def test_health_over_http_and_its_access_log_line(server: Server) -> None:
 def multipart_upload(wheel: Path) -> tuple[bytes, bytes, str]:
     """The head (form fields and part header) and tail (file bytes and end) of a twine upload."""
     content = wheel.read_bytes()
-    name, version = wheel.name.split("-")[:2]
-    fields = upload_fields(wheel.name, content, name, version)
-    body, content_type = multipart(fields.items(), [("content", wheel.name, content)])
+    body, content_type = upload_body(wheel.name, content)
     split = body.index(content)
     return body[:split], body[split:], content_type
 

@@ -3,7 +3,6 @@ attestation files beside a wheel to a real ``pryv start``, which serves their pr
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import urllib.request
@@ -17,6 +16,7 @@ from tests.attestations import REAL_SDIST
 from tests.attestations import attestation
 from tests.attestations import attestation_of
 from tests.attestations import write_attestation
+from tests.credentials import basic_header
 from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
@@ -37,9 +37,8 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def get_json(url: str, accept: str) -> tuple[str, dict]:
-    credentials = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     request = urllib.request.Request(
-        url, headers={"Authorization": f"Basic {credentials}", "Accept": accept}
+        url, headers={"Authorization": basic_header(USER, PASSWORD), "Accept": accept}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.headers["Content-Type"], json.load(response)

@@ -44,6 +44,7 @@ from tests.corpus.cache import Pin
 from tests.corpus.cache import fetch_all
 from tests.corpus.cache import read_metadata
 from tests.corpus.cache import read_pins
+from tests.credentials import basic_header
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
@@ -197,8 +198,7 @@ class Client:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        token = f"{USER}:{PASSWORD}".encode()
-        self.basic = "Basic " + __import__("base64").b64encode(token).decode()
+        self.basic = basic_header(USER, PASSWORD)
         self.browser = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
