@@ -9,9 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.configs import build_app
+from tests.configs import write_ini
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -40,8 +41,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Flask:
-    app = create_app(settings)
-    app.config["TESTING"] = True
+    app = build_app(settings)
     return app
 
 
@@ -74,13 +74,7 @@ def published(client: FlaskClient, dist: Path) -> Path:
 @pytest.fixture
 def cli_config(settings: Settings, tmp_path: Path) -> Path:
     """A pryv.ini naming the ``settings``' stores, for ``pryv`` commands run with CliRunner."""
-    config = tmp_path / "pryv.ini"
-    config.write_text(
-        f"[core]\nprojects-path = {settings.projects_path.path}\n"
-        f"packages-path = {settings.packages_path.path}\n"
-        f"[user]\nusers-path = {settings.users_path.path}\n"
-    )
-    return config
+    return write_ini(settings, tmp_path / "pryv.ini")
 
 
 @pytest.fixture

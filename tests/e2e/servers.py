@@ -201,14 +201,28 @@ def pip(
 ISOLATED = {"PIP_CONFIG_FILE": "/dev/null", "UV_NO_CONFIG": "1"}
 
 
+def start_with_user(
+    root: Path,
+    *args: str,
+    extra: str = "",
+    permissions: Path | None = None,
+    env: dict[str, str] | None = None,
+    users: tuple[tuple[str, str], ...] = ((USER, PASSWORD),),
+) -> Server:
+    """Start ``pryv start`` (``args``: its options) on a fresh :func:`write_config` in ``root``
+    (``extra``: more lines of it), with the test user (or ``users``) added first."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = write_config(root, port, extra, permissions)
+    for user, password in users:
+        add_user(config, user, password)
+    return start_server(root, *args, config=config, port=port, env=env)
+
+
 def proxy_server(root: Path, upstream_url: str, **options: str) -> Server:
     """Start ``pryv start`` with an ``[upstream]`` section (``options`` are its other lines)."""
-    root.mkdir()
-    port = free_port()
-    extra = "".join(f"{name} = {value}\n" for name, value in options.items())
-    config = write_config(root, port, f"[upstream]\nurl = {upstream_url}\n{extra}")
-    add_user(config)
-    return start_server(root, config=config, port=port)
+    lines = "".join(f"{name} = {value}\n" for name, value in options.items())
+    return start_with_user(root, extra=f"[upstream]\nurl = {upstream_url}\n{lines}")
 
 
 def new_venv(path: Path) -> Path:

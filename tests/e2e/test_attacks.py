@@ -15,12 +15,9 @@ from tests.dists import metadata_text
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 from tests.security_helpers import AUTH
 from tests.security_helpers import get
 from tests.security_helpers import header
@@ -43,11 +40,7 @@ MAX_UPLOAD = 256 * 1024
 
 
 def launch(root: Path, extra: str, *args: str) -> Server:
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, extra)
-    add_user(config)
-    return start_server(root, *args, config=config, port=port)
+    return start_with_user(root, *args, extra=extra)
 
 
 @pytest.fixture(scope="module")

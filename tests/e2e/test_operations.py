@@ -19,12 +19,9 @@ from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
@@ -33,12 +30,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def debug_server(tmp_path: Path) -> Iterator[Server]:
     """A server with `debug = true`, which logs a line when each request starts."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, extra="debug = true\n")
-    add_user(config)
-    running = start_server(root, config=config, port=port)
+    running = start_with_user(tmp_path / "server", extra="debug = true\n")
     yield running
     stop_server(running)
 

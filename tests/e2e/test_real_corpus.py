@@ -48,13 +48,10 @@ from tests.credentials import basic_header
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
-from tests.e2e.servers import write_config
 from tests.e2e.tools import shared_dir
 from tests.e2e.tools import tool_venv
 
@@ -75,10 +72,7 @@ def corpus() -> list[tuple[Pin, Path]]:
 @pytest.fixture(scope="module")
 def corpus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("corpus-server")
-    port = free_port()
-    config = write_config(root, port, "login-attempts = 0\n")
-    add_user(config)
-    running = start_server(root, "--workers", "3", config=config, port=port)
+    running = start_with_user(root, "--workers", "3", extra="login-attempts = 0\n")
     yield running
     stop_server(running)
 

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import metadata_text
 from tests.security_helpers import sdist_members
@@ -424,8 +424,7 @@ def test_bad_utf8_in_fields_and_filename(client: FlaskClient, settings: Settings
 
 @pytest.fixture
 def small_app(settings: Settings) -> Flask:
-    app = create_app(settings.replace(max_upload_size=64 * 1024))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(max_upload_size=64 * 1024))
     return app
 
 

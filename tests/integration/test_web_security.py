@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.configs import from_address
 from tests.credentials import PASSWORD
 from tests.credentials import USER
@@ -59,8 +59,7 @@ def test_unknown_user_and_wrong_password_answer_identically(client: FlaskClient)
 
 @pytest.fixture
 def limited(settings: Settings) -> Flask:
-    app = create_app(settings.replace(login_attempts=3, login_window=120))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(login_attempts=3, login_window=120))
     return app
 
 
