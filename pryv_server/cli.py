@@ -30,6 +30,7 @@ from pryv_server.core.access import ROLES
 from pryv_server.core.names import normalize
 from pryv_server.errors import ConfigError
 from pryv_server.errors import UserExists
+from pryv_server.malloc_arenas import limit_malloc_arenas
 
 if TYPE_CHECKING:
     from pryv_server.core import Registry
@@ -168,6 +169,7 @@ def start(
     # loaded lives as long as the server, so the collector is off while it is built (at 60,000
     # files it rescanned the growing heap again and again: 4.0 s -> 3.0 s) and then freezes it,
     # so collections in the workers neither scan it nor copy the pages they share.
+    limit_malloc_arenas()
     gc.disable()
     try:
         with one_line():

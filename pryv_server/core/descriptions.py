@@ -77,15 +77,19 @@ def rendered(store: Storage, text: str, content_type: str) -> Description:
     if not text.strip():
         return Description("")
     key = storage_key(text, content_type)
+    damaged = False
     try:
         return Description.from_json(store.read(key))
     except ObjectNotFound:
         pass
     except (ValueError, KeyError, TypeError):
         log.warning("stored description %s is malformed; rendering it again", key)
+        damaged = True
     description = render(text, content_type)
     try:
-        store.write(key, io.BytesIO(description.to_json()), overwrite=False)
+        # A rendering is a cache of its text: a crash may lose it (it is made again), so it
+        # spares the two fsyncs of a durable write, about a sixth of an upload's.
+        store.write(key, io.BytesIO(description.to_json()), overwrite=damaged, durable=False)
     except ObjectExists:
         pass  # another process rendered the same description first
     return description
