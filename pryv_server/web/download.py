@@ -15,6 +15,7 @@ from flask import Blueprint
 from flask import redirect
 from flask import request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
@@ -27,6 +28,13 @@ blueprint = Blueprint("download", __name__)
 
 METADATA_SUFFIX = ".metadata"
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
+CACHE_IMMUTABLE = f"private, max-age={IMMUTABLE_MAX_AGE}, immutable"
+CACHE_REVALIDATE = "private, no-cache"
+# Request headers that can make a download a 206, 304, 412 or 416 (WSGI environ keys).
+CONDITIONS = frozenset(
+    ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
+     "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+)  # fmt: skip
 
 
 @blueprint.get("/packages/<path:filename>")
@@ -88,12 +96,13 @@ def send_stored(
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.set_etag(etag)
-    response.cache_control.private = True
-    if immutable:
-        response.cache_control.max_age = IMMUTABLE_MAX_AGE
-        response.cache_control.immutable = True
-    else:
-        response.cache_control.no_cache = True
+    # Spelled whole: werkzeug's cache_control object parses and rewrites the header per directive.
+    response.headers["Cache-Control"] = CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE
+    if not CONDITIONS.intersection(request.environ):
+        # What make_conditional adds to a plain GET, without its parsing (a fifth of a download).
+        response.headers["Accept-Ranges"] = "bytes"
+        response.headers["Date"] = http_date()
+        return response
     try:
         return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
     except RequestedRangeNotSatisfiable:

@@ -71,6 +71,8 @@ def test_a_download_sends_its_length_and_a_strong_etag(
     assert headers["ETag"] == f'"{hashlib.sha256(content).hexdigest()}"'
     assert headers["Accept-Ranges"] == "bytes"
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert "Date" in headers
 
 
 @pytest.mark.parametrize(

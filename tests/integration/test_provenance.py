@@ -172,10 +172,10 @@ def test_provenance_is_stored_before_the_record_is_visible(
     seen: list[list[str]] = []
     write = publisher.records.write
 
-    def spy(key, data, overwrite=True, **options):
+    def spy(key, data, overwrite=True, durable=True):
         if layout.is_record_key(key):
             seen.append([k for k in stored_keys(tmp_path) if "/provenance-" in k])
-        return write(key, data, overwrite=overwrite, **options)
+        return write(key, data, overwrite=overwrite, durable=durable)
 
     monkeypatch.setattr(publisher.records, "write", spy)
     assert upload_attested(client, wheel, attestation_of(wheel)).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -11,8 +12,10 @@ from pryv_server.core import Catalog
 from pryv_server.core.journal import Journal
 from pryv_server.core.journal import JournalGap
 from pryv_server.core.layout import JOURNAL_PREFIX
+from pryv_server.core.layout import checkpoint_key
 from pryv_server.core.layout import record_key
 from pryv_server.storage import MemoryStorage
+from tests.concurrency import all_at_once
 from tests.records import package
 
 
@@ -65,3 +68,61 @@ def test_a_follower_that_loses_the_race_with_the_collector_still_applies_every_u
     assert following <= position + 1, "the collector already removed its next entry: no race"
     store.collected = position + 1  # its next entry goes as it reads it, the later ones stay
     assert set(keys) <= set(follower.snapshot().packages)
+
+
+class SlowJournalWrites(MemoryStorage):
+    """A store whose writes take a while (an fsync's worth), counting every journal write."""
+
+    journal_writes = 0
+
+    def write(self, key, data, *, overwrite=False, durable=True):  # type: ignore[no-untyped-def]
+        if key.startswith(JOURNAL_PREFIX):
+            SlowJournalWrites.journal_writes += 1
+            time.sleep(0.005)
+        return super().write(key, data, overwrite=overwrite, durable=durable)
+
+
+def test_threads_of_one_process_append_without_racing_for_a_number() -> None:
+    """Eight uploads at once each write their entry once: every loser of a race for a number
+    writes (and fsyncs) it again, which under eight uploads was most of the journal's writes."""
+    store = SlowJournalWrites()
+    journal = Journal(store)
+    numbers = all_at_once(8, lambda n: journal.append([f"k{n}"], after=0))
+    assert sorted(numbers) == list(range(1, 9))
+    assert SlowJournalWrites.journal_writes == 8
+
+
+class Listings(MemoryStorage):
+    """A store that counts its listings of the journal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.journal_listings = 0
+
+    def list_objects(self, prefix: str = "", *, start_after: str = ""):  # type: ignore[no-untyped-def]
+        if prefix == JOURNAL_PREFIX:
+            self.journal_listings += 1
+        return super().list_objects(prefix, start_after=start_after)
+
+
+def test_a_probing_journal_appends_and_follows_without_listing_the_entries() -> None:
+    """On a local disk a listing reads every kept entry: a thousand under a stream of uploads."""
+    store = Listings()
+    writer, follower = Journal(store, probe=True), Journal(store, probe=True)
+    for n in range(1, 4):
+        assert writer.append([f"k{n}"], after=0) == n
+    assert [entry.keys for entry in follower.read_after(1)] == [("k2",), ("k3",)]
+    assert store.journal_listings == 0
+
+
+def test_a_probing_journal_still_finds_a_gap_and_never_reuses_a_removed_number() -> None:
+    store = Listings()
+    journal = Journal(store, probe=True, keep_for=0)
+    for n in range(1, 6):
+        journal.append([f"k{n}"], after=n - 1)
+    store.write(checkpoint_key(3), io.BytesIO(b"{}"))  # a checkpoint covers 1..3
+    assert journal.forget_through(3) == 3
+    with pytest.raises(JournalGap):
+        Journal(store, probe=True).read_after(0)  # 1 is missing, 4 and 5 are not: a gap
+    stale = Journal(store, probe=True)  # a writer that knows only entry 1
+    assert stale.append(["late"], after=1) == 6  # not 2, which followers have passed
