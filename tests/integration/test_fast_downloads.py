@@ -14,8 +14,8 @@ from flask import Flask
 from flask import request
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
@@ -37,7 +37,7 @@ def entered(app: Flask) -> list[str]:
 def wheel(settings: Settings, tmp_path: Path) -> Path:
     """A file uploaded through another instance: ``app`` has verified no password yet."""
     built = make_wheel(tmp_path / "dist", "Demo", "1.0")
-    assert post_upload(create_app(settings).test_client(), built).status_code == 200
+    assert post_upload(build_app(settings).test_client(), built).status_code == 200
     return built
 
 
