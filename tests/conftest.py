@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask import request
 from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
@@ -43,6 +44,15 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Flask:
     app = build_app(settings)
     return app
+
+
+@pytest.fixture
+def entered(app: Flask) -> list[str]:
+    """The paths of the requests Flask itself handled (the fast paths in front of it answer the
+    others)."""
+    seen: list[str] = []
+    app.before_request(lambda: seen.append(request.full_path.rstrip("?")))
+    return seen
 
 
 @pytest.fixture

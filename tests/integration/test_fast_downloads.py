@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask import request
 from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
@@ -23,14 +22,6 @@ from tests.uploads import post_upload
 
 FILE = "/packages/demo-1.0-py3-none-any.whl"
 METADATA = f"{FILE}.metadata"
-
-
-@pytest.fixture
-def entered(app: Flask) -> list[str]:
-    """The paths of the requests Flask itself handled."""
-    seen: list[str] = []
-    app.before_request(lambda: seen.append(request.full_path.rstrip("?")))
-    return seen
 
 
 @pytest.fixture
