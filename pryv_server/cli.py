@@ -20,12 +20,15 @@ from pryv_server import cli_upstream
 from pryv_server import cli_users
 from pryv_server import first_start
 from pryv_server import listener
+from pryv_server.cli_common import CLI
+from pryv_server.cli_common import one_line
+from pryv_server.cli_common import role_option
+from pryv_server.cli_common import services_of
 from pryv_server.config import Settings
 from pryv_server.config import load_settings
 from pryv_server.core.access import ROLES
 from pryv_server.core.names import normalize
 from pryv_server.errors import ConfigError
-from pryv_server.errors import PryvError
 from pryv_server.errors import UserExists
 from pryv_server.malloc_arenas import limit_malloc_arenas
 
@@ -56,28 +59,22 @@ def _on_registry(
     A command that changes what readers see passes ``audit``, which turns the result into the
     audit event (who and where are ``cli``), as the API and the explorer record theirs.
     """
-    from pryv_server.app import build_services
-
-    settings = _load(config_path)
-    try:
-        services = build_services(settings)
+    services = services_of(_load(config_path))
+    with one_line():
         result = action(services.registry)
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
     event = audit(result) if audit is not None else None
     if event is not None:
         name, target, details = event
-        services.audit.record(cli_access.CLI, cli_access.CLI, name, target, **details)
+        services.audit.record(CLI, CLI, name, target, **details)
     return result
 
 
 def _load(config_path: str | None) -> Settings:
     from pryv_server.backends import read_remote_config
 
-    try:
-        return load_settings(config_path, read_remote=read_remote_config)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    with one_line(ConfigError):
+        settings = load_settings(config_path, read_remote=read_remote_config)
+    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -151,22 +148,18 @@ def start(
     else:
         from pryv_server import server as gunicorn_server
 
-    try:
+    with one_line(ConfigError):
         written = first_start.write_first_config(config_path)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
     settings = _load(config_path)
     # One key for every worker; without secret-key it is new at each start, as documented.
     settings = settings.replace(host=host or settings.host, port=port or settings.port)
     settings = settings.with_secret_key()
-    try:
+    with one_line(ConfigError):
         users_warning = first_start.check_users_file(settings)
         # Bound before the app is built: a busy port or a bad host is one line, at once.
         fd = listener.bind(settings.host, settings.port)
         address = settings.metrics_address
         metrics_fd = None if address is None else metrics_server.bind(address)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -179,10 +172,9 @@ def start(
     limit_malloc_arenas()
     gc.disable()
     try:
-        app = create_app(settings)
-        warm_up(app)
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
+        with one_line():
+            app = create_app(settings)
+            warm_up(app)
     finally:
         gc.freeze()
         gc.enable()
@@ -220,7 +212,7 @@ def user() -> None:
 @config_option
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--role", type=click.Choice(ROLES), help="Global role (needs permissions-path).")
+@role_option(ROLES, "Global role (needs permissions-path).")
 def user_add(config_path: str | None, name: str, password_stdin: bool, role: str | None) -> None:
     """Add user NAME with a bcrypt password hash to users.json or .htpasswd."""
     from pryv_server.app import open_user_store
@@ -232,11 +224,9 @@ def user_add(config_path: str | None, name: str, password_stdin: bool, role: str
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="NAME") from None
     password = cli_users.read_password(password_stdin)
-    try:
+    with one_line(ConfigError, UserExists):
         store = open_user_store(settings)
         store.add(name, password)
-    except (ConfigError, UserExists) as error:
-        raise click.ClickException(str(error)) from None
     location = settings.htpasswd_path or settings.users_path
     click.echo(f"added user {name!r} to {location.path if location.is_local else location}")
     cli_users.after_user_add(settings, name, role)
@@ -261,7 +251,7 @@ def yank(
     release = _on_registry(
         config_path,
         lambda registry: registry.yank(
-            project, version, filename=filename, reason=reason, user="cli", undo=undo
+            project, version, filename=filename, reason=reason, user=CLI, undo=undo
         ),
         lambda done: (
             "unyank" if undo else "yank",

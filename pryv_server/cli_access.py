@@ -6,23 +6,20 @@ commands to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
-from typing import Any
 
 import click
 
 from pryv_server.auth import TOKEN_ROLES
-from pryv_server.config import Settings
+from pryv_server.cli_common import CLI
+from pryv_server.cli_common import Decorator
+from pryv_server.cli_common import Loader
+from pryv_server.cli_common import one_line
+from pryv_server.cli_common import role_option
+from pryv_server.cli_common import services_of
 from pryv_server.core import tokens
 from pryv_server.core.access import PROJECT_ROLES
 from pryv_server.errors import PryvError
-
-if TYPE_CHECKING:
-    from pryv_server.web.services import Services
-
-CLI = "cli"  # who and where, in the audit log, for a command run on the server
 
 
 def parse_expiry(value: str | None) -> datetime | None:
@@ -33,12 +30,7 @@ def parse_expiry(value: str | None) -> datetime | None:
         raise click.BadParameter(str(error)) from None
 
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-def register(
-    main: click.Group, config_option: Decorator, load: Callable[[str | None], Settings]
-) -> None:
+def register(main: click.Group, config_option: Decorator, load: Loader) -> None:
     """Add ``pryv token create|list|revoke`` to ``main``.
 
     :param config_option: the ``-c/--config`` option decorator every command takes.
@@ -49,19 +41,10 @@ def register(
     def token() -> None:
         """Create, list and revoke API tokens (user name __token__, the token as password)."""
 
-    def services(config_path: str | None) -> Services:
-        return services_for(load, config_path)
-
     @token.command("create")
     @config_option
     @click.argument("user")
-    @click.option(
-        "--role",
-        type=click.Choice(TOKEN_ROLES),
-        default="upload",
-        show_default=True,
-        help="What the token may do at most (never more than its user).",
-    )
+    @role_option(TOKEN_ROLES, "What the token may do at most (never more than its user).", "upload")
     @click.option(
         "--project",
         "projects",
@@ -80,10 +63,10 @@ def register(
         description: str,
     ) -> None:
         """Create an API token acting for USER; the token is printed once, never again."""
-        built = services(config_path)
+        built = services_of(load(config_path))
         if built.users.stored_hash(user) is None:
             raise click.ClickException(f"no user {user!r} in the users file")
-        try:
+        with one_line():
             record, secret = built.tokens.create(
                 user,
                 role,
@@ -91,8 +74,6 @@ def register(
                 expires=parse_expiry(expires),
                 description=description,
             )
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         built.audit.record(CLI, CLI, "token.create", record.id, user=user, role=role)
         click.echo(secret)
         click.echo(
@@ -106,7 +87,7 @@ def register(
     @click.option("--user", default=None, help="Only this user's tokens.")
     def token_list(config_path: str | None, user: str | None) -> None:
         """List API tokens: id, user, role, projects, expiry, last use, state, description."""
-        built = services(config_path)
+        built = services_of(load(config_path))
         tokens = built.tokens.list(user)
         if not tokens:
             click.echo("no API tokens")
@@ -124,18 +105,14 @@ def register(
     @click.argument("token_id")
     def token_revoke(config_path: str | None, token_id: str) -> None:
         """Revoke the API token TOKEN_ID (refused at once here, within index-ttl elsewhere)."""
-        built = services(config_path)
-        try:
+        built = services_of(load(config_path))
+        with one_line():
             record = built.tokens.revoke(token_id)
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         built.audit.record(CLI, CLI, "token.revoke", record.id, user=record.user)
         click.echo(f"revoked token {record.id} of {record.user}")
 
 
-def register_project_roles(
-    main: click.Group, config_option: Decorator, load: Callable[[str | None], Settings]
-) -> None:
+def register_project_roles(main: click.Group, config_option: Decorator, load: Loader) -> None:
     """Add ``pryv project-role grant|revoke|list`` to ``main``."""
 
     @main.group("project-role")
@@ -146,20 +123,14 @@ def register_project_roles(
     @config_option
     @click.argument("project")
     @click.argument("name")
-    @click.option(
-        "--role",
-        type=click.Choice(PROJECT_ROLES),
-        default="owner",
-        show_default=True,
-        help="owner: upload, yank, manage roles; maintainer: upload, yank.",
+    @role_option(
+        PROJECT_ROLES, "owner: upload, yank, manage roles; maintainer: upload, yank.", "owner"
     )
     def grant(config_path: str | None, project: str, name: str, role: str) -> None:
         """Give user NAME (or @group) ROLE in PROJECT."""
-        built = services_for(load, config_path)
-        try:
+        built = services_of(load(config_path))
+        with one_line():
             built.project_roles.grant(project, name, role, by=CLI)
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         built.audit.record(CLI, CLI, "project-role.grant", project, grantee=name, role=role)
         click.echo(f"{name} is now {role} of {project}")
 
@@ -169,7 +140,7 @@ def register_project_roles(
     @click.argument("name")
     def revoke(config_path: str | None, project: str, name: str) -> None:
         """Take the role of user NAME (or @group) in PROJECT away."""
-        built = services_for(load, config_path)
+        built = services_of(load(config_path))
         if not built.project_roles.revoke(project, name):
             raise click.ClickException(f"{name} holds no role in {project}")
         built.audit.record(CLI, CLI, "project-role.revoke", project, grantee=name)
@@ -180,18 +151,8 @@ def register_project_roles(
     @click.argument("project", required=False)
     def listing(config_path: str | None, project: str | None) -> None:
         """List the project roles (of PROJECT, or of every project)."""
-        rows = services_for(load, config_path).project_roles.listing(project)
+        rows = services_of(load(config_path)).project_roles.listing(project)
         for name, grantee, role in rows:
             click.echo(f"{name}  {grantee}  {role}")
         if not rows:
             click.echo("no project roles")
-
-
-def services_for(load: Callable[[str | None], Settings], config_path: str | None) -> Services:
-    """Build the services of the config at ``config_path``, its errors as one-line exits."""
-    from pryv_server.app import build_services
-
-    try:
-        return build_services(load(config_path))
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None

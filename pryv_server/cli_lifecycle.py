@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from pryv_server.config import Settings
+from pryv_server.cli_common import CLI
+from pryv_server.cli_common import Decorator
+from pryv_server.cli_common import Loader
 from pryv_server.core.names import normalize
 
 # PEP 792's statuses, as core.models.STATUSES (a test keeps them equal): the CLI imports core
@@ -17,8 +19,8 @@ STATUSES = ("active", "archived", "deprecated", "quarantined")
 
 def register(
     main: click.Group,
-    config_option: Callable[[Any], Any],
-    load: Callable[[str | None], Settings],
+    config_option: Decorator,
+    load: Loader,
     on_registry: Callable[..., Any],
 ) -> None:
     """Add the lifecycle commands to ``main``."""
@@ -33,7 +35,7 @@ def register(
         record = on_registry(
             config_path,
             lambda registry: registry.lifecycle.set_status(
-                project, status, reason=reason, user="cli"
+                project, status, reason=reason, user=CLI
             ),
             lambda done: (
                 "status",
@@ -71,7 +73,7 @@ def register(
         deleted = on_registry(
             config_path,
             lambda registry: registry.lifecycle.delete(
-                project, version, filename=filename, reason=reason, user="cli"
+                project, version, filename=filename, reason=reason, user=CLI
             ),
             lambda deleted: (
                 "delete",

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pryv_server.cli_access import CLI
-from pryv_server.cli_access import Decorator
-from pryv_server.cli_access import services_for
-from pryv_server.config import Settings
+from pryv_server.cli_common import CLI
+from pryv_server.cli_common import Decorator
+from pryv_server.cli_common import Loader
+from pryv_server.cli_common import one_line
+from pryv_server.cli_common import services_of
 from pryv_server.core.names import normalize
 from pryv_server.core.upstream_controls import BLOCK
 from pryv_server.core.upstream_controls import PIN
 from pryv_server.core.upstream_controls import UpstreamControls
-from pryv_server.errors import PryvError
 
 if TYPE_CHECKING:
     from pryv_server.web.services import Services
@@ -32,9 +32,7 @@ _WHAT = {
 }
 
 
-def register(
-    main: click.Group, config_option: Decorator, load: Callable[[str | None], Settings]
-) -> None:
+def register(main: click.Group, config_option: Decorator, load: Loader) -> None:
     """Add ``pryv upstream ...`` to ``main``."""
 
     @main.group()
@@ -42,7 +40,7 @@ def register(
         """Block, pin or purge names served from the upstream index ([upstream])."""
 
     def controls(config_path: str | None) -> tuple[Services, UpstreamControls]:
-        built = services_for(load, config_path)
+        built = services_of(load(config_path))
         if built.upstream_controls is None:  # build_services always sets it
             raise click.ClickException("this registry keeps no upstream controls")
         return built, built.upstream_controls
@@ -94,12 +92,10 @@ def register(
         built, found = controls(config_path)
         normalized = normalize(name)
         local = built.registry.snapshot().by_project.get(normalized, ())
-        try:
+        with one_line():
             purged = found.purge(
                 normalized, by=CLI, keep=frozenset(package.blob_key for package in local)
             )
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         built.audit.record(
             CLI, CLI, "upstream.purge", normalized, page=purged.page, files=purged.files
         )

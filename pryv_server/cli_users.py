@@ -8,32 +8,29 @@ page's too) and writes an audit event.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import TYPE_CHECKING
-from typing import Any
 
 import click
 
 from pryv_server.auth.stores import check_password
+from pryv_server.cli_common import CLI
+from pryv_server.cli_common import Decorator
+from pryv_server.cli_common import Loader
+from pryv_server.cli_common import one_line
+from pryv_server.cli_common import services_of
 from pryv_server.config import Settings
 from pryv_server.core.access import ROLES
-from pryv_server.errors import PryvError
 
 if TYPE_CHECKING:
     from pryv_server.web.services import Services
 
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-CLI = "cli"
-
 
 def check_new_password(password: str) -> None:
     """Apply the password policy (at least 8 characters), as a one-line CLI error."""
-    try:
+    with one_line(ValueError):
         check_password(password)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
 
 
 def read_password(from_stdin: bool) -> str:
@@ -46,19 +43,9 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def build(settings: Settings) -> Services:
-    """Build the services of ``settings``; a failure is one line."""
-    from pryv_server.app import build_services
-
-    try:
-        return build_services(settings)
-    except PryvError as error:
-        raise click.ClickException(str(error)) from None
-
-
 def after_user_add(settings: Settings, name: str, role: str | None) -> None:
     """Give a new user its ``--role`` and record the addition in the audit log."""
-    services = build(settings)
+    services = services_of(settings)
     if role is not None:
         _set_role(services, name, role)
     services.audit.record(CLI, CLI, "user.add", name, role=role)
@@ -67,17 +54,15 @@ def after_user_add(settings: Settings, name: str, role: str | None) -> None:
 def _set_role(services: Services, name: str, role: str | None) -> None:
     from pryv_server.core.permissions import set_role
 
-    try:
+    with one_line(note="; roles live in the permissions file"):
         services.permissions.edit(set_role(name, role))
-    except PryvError as error:
-        raise click.ClickException(f"{error}; roles live in the permissions file") from None
 
 
 def register_users(
     main: click.Group,
     user: click.Group,
     config_option: Decorator,
-    load: Callable[[str | None], Settings],
+    load: Loader,
 ) -> None:
     """Add ``list``, ``remove``, ``passwd`` and ``role`` to ``pryv user``, and ``pryv audit``."""
 
@@ -85,7 +70,7 @@ def register_users(
     @config_option
     def user_list(config_path: str | None) -> None:
         """List the users with their global roles."""
-        services = build(load(config_path))
+        services = services_of(load(config_path))
         policy = services.access.policy()
         for name in services.users.usernames():
             click.echo(f"{name}  {policy.role(name) if policy.configured else 'member'}")
@@ -95,11 +80,9 @@ def register_users(
     @click.argument("name")
     def user_remove(config_path: str | None, name: str) -> None:
         """Remove user NAME (their sessions and API tokens stop working at once)."""
-        services = build(load(config_path))
-        try:
+        services = services_of(load(config_path))
+        with one_line():
             services.users.remove(name)
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         if services.permissions.source is not None:
             _set_role(services, name, None)
         services.audit.record(CLI, CLI, "user.remove", name)
@@ -111,12 +94,10 @@ def register_users(
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
     def user_passwd(config_path: str | None, name: str, password_stdin: bool) -> None:
         """Set a new password for user NAME (their explorer sessions end)."""
-        services = build(load(config_path))
+        services = services_of(load(config_path))
         password = read_password(password_stdin)
-        try:
+        with one_line():
             services.users.set_password(name, password)
-        except PryvError as error:
-            raise click.ClickException(str(error)) from None
         services.audit.record(CLI, CLI, "user.passwd", name)
         click.echo(f"changed the password of {name!r}")
 
@@ -126,7 +107,7 @@ def register_users(
     @click.argument("role", type=click.Choice(ROLES))
     def user_role(config_path: str | None, name: str, role: str) -> None:
         """Give user NAME the global ROLE (admin, member or reader)."""
-        services = build(load(config_path))
+        services = services_of(load(config_path))
         if services.users.stored_hash(name) is None:
             raise click.ClickException(f"no user {name!r} in the users file")
         _set_role(services, name, role)
@@ -145,7 +126,7 @@ def register_users(
             except ValueError:
                 raise click.BadParameter(f"{since!r} is not a date (2026-12-01)") from None
             start = start if start.tzinfo else start.replace(tzinfo=UTC)
-        for event in build(load(config_path)).audit.events(start):
+        for event in services_of(load(config_path)).audit.events(start):
             details = " ".join(f"{k}={v}" for k, v in sorted(event.details.items()) if v)
             click.echo(
                 f"{event.time}  {event.who}  {event.where}  {event.action}  {event.target}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import zipfile
@@ -10,12 +9,9 @@ from pathlib import Path
 
 from tests.dists import FIXED_TIME
 from tests.dists import metadata_text
+from tests.dists import record_hash
 
 CHUNK = 1024 * 1024
-
-
-def _record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def make_big_wheel(folder: Path, name: str, version: str, size: int) -> Path:
@@ -35,7 +31,7 @@ def make_big_wheel(folder: Path, name: str, version: str, size: int) -> Path:
                 member.write(chunk)
                 digest.update(chunk)
                 left -= len(chunk)
-        records.append(f"{module}/blob.bin,{_record_hash(digest.digest())},{size}")
+        records.append(f"{module}/blob.bin,{record_hash(digest.digest())},{size}")
         small = {
             f"{module}/__init__.py": b"",
             f"{dist_info}/METADATA": metadata_text(name, version).encode(),
@@ -46,9 +42,7 @@ def make_big_wheel(folder: Path, name: str, version: str, size: int) -> Path:
         }
         for path, content in small.items():
             archive.writestr(zipfile.ZipInfo(path, FIXED_TIME), content)
-            records.append(
-                f"{path},{_record_hash(hashlib.sha256(content).digest())},{len(content)}"
-            )
+            records.append(f"{path},{record_hash(hashlib.sha256(content).digest())},{len(content)}")
         records.append(f"{dist_info}/RECORD,,")
         archive.writestr(
             zipfile.ZipInfo(f"{dist_info}/RECORD", FIXED_TIME), "\n".join(records) + "\n"

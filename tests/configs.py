@@ -1,4 +1,4 @@
-"""Configuration files for tests that run the ``pryv`` command against a test app's stores."""
+"""Apps built from a test's settings, their clients, and config files naming their stores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
+from pryv_server.app import create_app
 from pryv_server.config import Settings
+
+
+def build_app(settings: Settings) -> Flask:
+    """The app of ``settings`` in Flask's testing mode (its errors reach the test)."""
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
 
 
 def write_ini(settings: Settings, path: Path, extra: str = "") -> Path:

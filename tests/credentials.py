@@ -17,7 +17,12 @@ PASSWORD = "wonderland"
 
 def basic_header(user: str, password: str) -> str:
     """Return the ``Authorization`` value HTTP Basic sends for ``user`` and ``password``."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return raw_basic_header(f"{user}:{password}".encode())
+
+
+def raw_basic_header(token: bytes) -> str:
+    """Return a Basic ``Authorization`` value carrying any bytes (malformed ones included)."""
+    return "Basic " + base64.b64encode(token).decode("ascii")
 
 
 def basic(user: str = USER, password: str = PASSWORD) -> dict[str, str]:

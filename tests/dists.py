@@ -46,6 +46,11 @@ def _module_name(name: str) -> str:
     return canonicalize_name(name).replace("-", "_")
 
 
+def record_hash(digest: bytes) -> str:
+    """A file's hash as a wheel's RECORD spells it (PEP 376: urlsafe base64, no padding)."""
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def make_wheel(
     folder: Path,
     name: str,
@@ -68,8 +73,9 @@ def make_wheel(
     }
     record_lines = []
     for path, content in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
-        record_lines.append(f"{path},sha256={digest},{len(content)}")
+        record_lines.append(
+            f"{path},{record_hash(hashlib.sha256(content).digest())},{len(content)}"
+        )
     record_lines.append(f"{dist_info}/RECORD,,")
     files[f"{dist_info}/RECORD"] = ("\n".join(record_lines) + "\n").encode()
     target = folder / (filename or f"{module}-{version}-{tag}.whl")

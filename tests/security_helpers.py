@@ -7,7 +7,6 @@ import io
 import os
 import socket
 import tarfile
-import uuid
 import warnings
 import zipfile
 import zlib
@@ -18,7 +17,7 @@ from typing import Any
 
 from tests.credentials import basic_header
 from tests.dists import metadata_text
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 # The e2e servers' user (tests/e2e/servers.py), as a ready Authorization value.
 AUTH = basic_header("carol", "s3cret-pass").encode()  # tests/e2e/servers.py's user
@@ -80,28 +79,6 @@ def special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
     info.type = kind
     info.linkname = linkname
     return info
-
-
-def multipart(
-    fields: Iterable[tuple[str, str]], files: Iterable[tuple[str, str, bytes]]
-) -> tuple[bytes, str]:
-    """Encode a multipart/form-data body by hand (so tests control every byte)."""
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for key, value in fields:
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode())
-        out.write(value.encode("utf-8", "surrogateescape") + b"\r\n")
-    for key, filename, content in files:
-        filename = filename.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
-        out.write(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(
-                "utf-8", "surrogateescape"
-            )
-        )
-        out.write(content + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def raw_request(
@@ -174,8 +151,7 @@ def get(server: Any, path: bytes, headers: bytes = b"") -> tuple[int, bytes]:
 def upload(
     server: Any, filename: str, content: bytes, name: str = "demo", version: str = "1.0"
 ) -> tuple[int, bytes]:
-    fields = list(upload_fields(filename, content, name, version).items())
-    body, content_type = multipart(fields, [("content", filename, content)])
+    body, content_type = upload_body(filename, content, name, version)
     head = (
         (
             f"POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"

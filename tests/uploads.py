@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -52,6 +54,54 @@ def upload_fields(
         else:
             fields[key] = value
     return fields
+
+
+def multipart(
+    fields: Iterable[tuple[str, str]], files: Iterable[tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """Encode a multipart/form-data body by hand (so tests control every byte)."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for key, value in fields:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode())
+        out.write(value.encode("utf-8", "surrogateescape") + b"\r\n")
+    for key, filename, content in files:
+        filename = filename.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(
+                "utf-8", "surrogateescape"
+            )
+        )
+        out.write(content + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_body(
+    filename: str,
+    content: bytes,
+    name: str | None = None,
+    version: str | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+    drop: Iterable[str] = (),
+    **overrides: str | None,
+) -> tuple[bytes, str]:
+    """The raw multipart body twine sends for ``filename`` (its fields as :func:`upload_fields`
+    gives them, less those in ``drop``, then ``extra``), and its Content-Type."""
+    dropped = set(drop)
+    fields = upload_fields(filename, content, name, version, **overrides).items()
+    kept = [(key, value) for key, value in fields if key not in dropped]
+    return multipart([*kept, *extra], [("content", filename, content)])
+
+
+def post_multipart(client: FlaskClient, body: bytes, content_type: str | None) -> TestResponse:
+    """Post a raw body (an :func:`upload_body`, or a broken one) to ``/legacy/`` as the test user;
+    ``content_type`` None sends none."""
+    headers = basic()
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return client.post("/legacy/", data=body, headers=headers)
 
 
 def upload_form(path: Path, **overrides: str | None) -> dict[str, object]:

@@ -131,6 +131,7 @@ __all__ = [
 
 RESERVED_PREFIX = "_"  # in the projects store: never a package record
 RECORD_SUFFIX = ".json"
+CLAIM_SUFFIX = ".claim"
 GENERATION_KEY = "_generation"
 JOURNAL_PREFIX = "_journal/"
 CHECKPOINT_PREFIX = "_checkpoint/"
@@ -176,17 +177,17 @@ def is_record_key(key: str) -> bool:
 
 def release_yank_key(project: NormalizedName, version: str) -> str:
     """Return the key of the yank record of a whole release."""
-    return f"{YANK_PREFIX}{project}/{release_key(version)}.json"
+    return f"{YANK_PREFIX}{project}/{release_key(version)}{RECORD_SUFFIX}"
 
 
 def file_yank_key(project: NormalizedName, version: str, identity: str) -> str:
     """Return the key of the yank record of one file."""
-    return f"{YANK_PREFIX}{project}/{release_key(version)}/{identity}.json"
+    return f"{YANK_PREFIX}{project}/{release_key(version)}/{identity}{RECORD_SUFFIX}"
 
 
 def backfilled_metadata_key(project: NormalizedName, identity: str) -> str:
     """Return the key of the backfilled metadata record of one file."""
-    return f"{METADATA_PREFIX}{project}/{identity}.json"
+    return f"{METADATA_PREFIX}{project}/{identity}{RECORD_SUFFIX}"
 
 
 def sdist_claim_key(project: NormalizedName, version: str) -> str:
@@ -196,17 +197,17 @@ def sdist_claim_key(project: NormalizedName, version: str) -> str:
 
 def project_status_key(project: NormalizedName) -> str:
     """Return the key of a project's PEP 792 status record (absent: ``active``)."""
-    return f"{STATUS_PREFIX}{project}.json"
+    return f"{STATUS_PREFIX}{project}{RECORD_SUFFIX}"
 
 
 def tombstone_key(project: NormalizedName, identity: str) -> str:
     """Return the key of a deleted file's tombstone: its filename is never published again."""
-    return f"{TOMBSTONE_PREFIX}{project}/{identity}.json"
+    return f"{TOMBSTONE_PREFIX}{project}/{identity}{RECORD_SUFFIX}"
 
 
 def is_overlay_key(key: str) -> bool:
     """Say whether ``key`` holds a yank, metadata, status or tombstone record."""
-    return key.endswith(".json") and key.startswith(
+    return key.endswith(RECORD_SUFFIX) and key.startswith(
         (YANK_PREFIX, METADATA_PREFIX, STATUS_PREFIX, TOMBSTONE_PREFIX)
     )
 
@@ -224,32 +225,36 @@ def overlay_project(key: str) -> NormalizedName:
 
 def journal_key(seq: int) -> str:
     """Return the key of the journal entry number ``seq`` (keys sort in seq order)."""
-    return f"{JOURNAL_PREFIX}{seq:0{SEQ_DIGITS}d}.json"
+    return _seq_key(JOURNAL_PREFIX, seq, RECORD_SUFFIX)
 
 
 def journal_seq(key: str) -> int | None:
     """Return the seq of a journal entry key, or None for any other key."""
-    return _seq_of(key, JOURNAL_PREFIX, ".json")
+    return _seq_of(key, JOURNAL_PREFIX, RECORD_SUFFIX)
 
 
 def checkpoint_key(seq: int) -> str:
     """Return the key of the manifest of the checkpoint taken at journal entry ``seq``."""
-    return f"{CHECKPOINT_PREFIX}{seq:0{SEQ_DIGITS}d}.json"
+    return _seq_key(CHECKPOINT_PREFIX, seq, RECORD_SUFFIX)
 
 
 def checkpoint_claim_key(seq: int) -> str:
     """Return the key that one instance creates before writing the checkpoint at ``seq``."""
-    return f"{CHECKPOINT_PREFIX}{seq:0{SEQ_DIGITS}d}.claim"
+    return _seq_key(CHECKPOINT_PREFIX, seq, CLAIM_SUFFIX)
 
 
 def checkpoint_seq(key: str) -> int | None:
     """Return the seq of a checkpoint manifest key, or None for any other key."""
-    return _seq_of(key, CHECKPOINT_PREFIX, ".json")
+    return _seq_of(key, CHECKPOINT_PREFIX, RECORD_SUFFIX)
 
 
 def checkpoint_part_key(content: bytes) -> str:
     """Return the content-addressed key of one part of a checkpoint."""
-    return f"{CHECKPOINT_PARTS_PREFIX}{hashlib.sha256(content).hexdigest()}.json"
+    return f"{CHECKPOINT_PARTS_PREFIX}{hashlib.sha256(content).hexdigest()}{RECORD_SUFFIX}"
+
+
+def _seq_key(prefix: str, seq: int, suffix: str) -> str:
+    return f"{prefix}{seq:0{SEQ_DIGITS}d}{suffix}"
 
 
 def _seq_of(key: str, prefix: str, suffix: str) -> int | None:
@@ -259,13 +264,17 @@ def _seq_of(key: str, prefix: str, suffix: str) -> int | None:
     return int(digits) if key.startswith(prefix) and key.endswith(suffix) else None
 
 
+def _name_digest(name: str) -> str:
+    """Hash a user or group name into a key segment: any name (``/``, ``..``, any length) fits."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 # -- projects store: the explorer's records ---------------------------------------------------
 
 
 def logout_key(username: str) -> str:
     """Return the key of a user's last-logout record (the name is hashed: any name is a key)."""
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{SESSIONS_PREFIX}{digest}.json"
+    return f"{SESSIONS_PREFIX}{_name_digest(username)}{RECORD_SUFFIX}"
 
 
 # -- projects store: API tokens (see core/tokens.py) ------------------------------------------
@@ -283,8 +292,7 @@ def token_used_key(token_id: str) -> str:
 
 def project_role_key(project: NormalizedName, grantee: str) -> str:
     """Return the key of one grantee's role in a project (the grantee's name is hashed)."""
-    digest = hashlib.sha256(grantee.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{ROLES_PREFIX}{project}/{digest}{RECORD_SUFFIX}"
+    return f"{ROLES_PREFIX}{project}/{_name_digest(grantee)}{RECORD_SUFFIX}"
 
 
 def project_claim_key(project: NormalizedName) -> str:
@@ -341,12 +349,12 @@ def provenance_key(sha256: str, digest: str) -> str:
 
 def upstream_page_key(project: NormalizedName) -> str:
     """Return the key of an upstream project page kept by the caching proxy (shared by workers)."""
-    return f"{UPSTREAM_PREFIX}{project}.json"
+    return f"{UPSTREAM_PREFIX}{project}{RECORD_SUFFIX}"
 
 
 def is_upstream_page_key(key: str) -> bool:
     """Say whether ``key`` (of the packages store) holds a cached upstream page."""
-    return key.startswith(UPSTREAM_PREFIX) and key.endswith(".json") and key.count("/") == 1
+    return key.startswith(UPSTREAM_PREFIX) and key.endswith(RECORD_SUFFIX) and key.count("/") == 1
 
 
 def upstream_lease_key(sha256: str) -> str:
@@ -356,7 +364,7 @@ def upstream_lease_key(sha256: str) -> str:
 
 def description_key(digest: str) -> str:
     """Return the key of a rendered description, by the digest of what it is rendered from."""
-    return f"{DESCRIPTIONS_PREFIX}{_fan_out(digest)}.json"
+    return f"{DESCRIPTIONS_PREFIX}{_fan_out(digest)}{RECORD_SUFFIX}"
 
 
 def audit_key(moment: datetime, suffix: str) -> str:

@@ -13,6 +13,7 @@ from pryv_server.web.basic_auth import harden
 from pryv_server.web.basic_auth import relative_redirects
 from pryv_server.web.client_address import TrustedProxies
 from pryv_server.web.errors import register_error_handlers
+from pryv_server.web.fast_downloads import FastDownloads
 from pryv_server.web.page_cache import SimplePageCache
 
 
@@ -24,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
     register_error_handlers(app)
     services = app.extensions["pryv"]
     app.wsgi_app = SimplePageCache(app.wsgi_app, services)  # type: ignore[method-assign]
+    app.wsgi_app = FastDownloads(app.wsgi_app, services)  # type: ignore[method-assign]
     install_access_log(app, services.metrics.observe_request)
     explorer.init_app(
         app, csrf_exempt=api.api_blueprints(app), sessionless=api.sessionless_prefixes(app)

@@ -16,6 +16,7 @@ from flask import redirect
 from flask import request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
+from werkzeug.http import quote_etag
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import wrap_file
 
@@ -87,27 +88,48 @@ def send_stored(
     :param immutable: let clients keep it for a year (the API: content under a filename never
         changes); false revalidates every time (the explorer's downloads).
     """
+    headers = stored_headers(
+        size=size, etag=etag, filename=filename, mimetype=mimetype, immutable=immutable
+    )
     response = Response(
-        wrap_file(request.environ, stream), mimetype=mimetype, direct_passthrough=True
+        wrap_file(request.environ, stream), headers=headers, direct_passthrough=True
     )
     # A 304 or 206 answer replaces the body; the file must still be closed when the server is done.
     response.call_on_close(stream.close)
-    response.content_length = size
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.set_etag(etag)
-    # Spelled whole: werkzeug's cache_control object parses and rewrites the header per directive.
-    response.headers["Cache-Control"] = CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE
     if not CONDITIONS.intersection(request.environ):
         # What make_conditional adds to a plain GET, without its parsing (a fifth of a download).
-        response.headers["Accept-Ranges"] = "bytes"
-        response.headers["Date"] = http_date()
+        response.headers.extend(plain_get_headers())
         return response
     try:
         return response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
     except RequestedRangeNotSatisfiable:
         stream.close()
         return _not_satisfiable(filename, size)
+
+
+def stored_headers(
+    *, size: int, etag: str, filename: str, mimetype: str, immutable: bool = True
+) -> list[tuple[str, str]]:
+    """Return the headers every answer with a stored file starts with, in Flask's order.
+
+    The fast path (:mod:`pryv_server.web.fast_downloads`) sends the same, so the two answers
+    are byte for byte alike.
+    """
+    text = mimetype.startswith("text/")
+    return [
+        ("Content-Type", f"{mimetype}; charset=utf-8" if text else mimetype),
+        ("Content-Length", str(size)),
+        ("Content-Disposition", f'attachment; filename="{filename}"'),
+        ("X-Content-Type-Options", "nosniff"),
+        ("ETag", quote_etag(etag)),
+        # Spelled whole: werkzeug's cache_control object parses and rewrites it per directive.
+        ("Cache-Control", CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE),
+    ]
+
+
+def plain_get_headers() -> list[tuple[str, str]]:
+    """Return what werkzeug's ``make_conditional`` adds to a GET with no Range or If-* header."""
+    return [("Accept-Ranges", "bytes"), ("Date", http_date())]
 
 
 def _not_satisfiable(filename: str, size: int) -> Response:

@@ -85,7 +85,7 @@ class SimplePageCache:
         fmt = negotiate(environ.get("HTTP_ACCEPT"))
         if fmt is None:
             return None
-        identity = self._verified(environ)
+        identity = cached_identity(self.services, environ)
         if identity is None:
             return None
         services = self.services
@@ -112,17 +112,19 @@ class SimplePageCache:
         services.metrics.page(hit=True)
         return page, CONTENT_TYPES[fmt], upstream
 
-    def _verified(self, environ: WSGIEnvironment) -> Identity | None:
-        """Return the identity when the authenticator knows it without a password check.
 
-        Sets the user for the access log, as the Flask path does.
-        """
-        identity = self.services.authenticator.cached_basic(
-            environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR") or ""
-        )
-        if identity is not None:
-            environ[USER_KEY] = identity.name
-        return identity
+def cached_identity(services: Services, environ: WSGIEnvironment) -> Identity | None:
+    """Return the identity when the authenticator knows it without a password check.
+
+    Sets the user for the access log, as the Flask path does. Every answer given in front of
+    Flask starts here: anything not already verified is Flask's to answer.
+    """
+    identity = services.authenticator.cached_basic(
+        environ.get("HTTP_AUTHORIZATION"), environ.get("REMOTE_ADDR") or ""
+    )
+    if identity is not None:
+        environ[USER_KEY] = identity.name
+    return identity
 
 
 def _project_of(rest: str) -> NormalizedName | Literal[False] | None:

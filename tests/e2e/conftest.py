@@ -11,22 +11,14 @@ import pytest
 
 from tests.e2e.browser_helpers import launch_options
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
-from tests.e2e.servers import write_config
 
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """``pryv start`` with one user; an indirect parameter adds arguments (``--server granian``)."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port)
-    add_user(config)
-    running = start_server(root, *getattr(request, "param", ()), config=config, port=port)
+    running = start_with_user(tmp_path / "server", *getattr(request, "param", ()))
     yield running
     stop_server(running)
 

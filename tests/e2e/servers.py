@@ -82,15 +82,14 @@ def write_config(root: Path, port: int, extra: str = "", permissions: Path | Non
     return config
 
 
-def add_user(config: Path, user: str = USER, password: str = PASSWORD) -> None:
-    result = subprocess.run(
-        [tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config)],
-        input=password.encode(),
-        capture_output=True,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"pryv user add {user} exited {result.returncode}: {result.stderr.decode()}")
+def add_user(
+    config: Path, user: str = USER, password: str = PASSWORD, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``pryv user add`` with the password on stdin (``check``: fail the test if it fails)."""
+    return run(
+        tool("pryv"), "user", "add", user, "--password-stdin", "-c", str(config),
+        input=password, env=None, timeout=60, check=check,
+    )  # fmt: skip
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
@@ -202,14 +201,28 @@ def pip(
 ISOLATED = {"PIP_CONFIG_FILE": "/dev/null", "UV_NO_CONFIG": "1"}
 
 
+def start_with_user(
+    root: Path,
+    *args: str,
+    extra: str = "",
+    permissions: Path | None = None,
+    env: dict[str, str] | None = None,
+    users: tuple[tuple[str, str], ...] = ((USER, PASSWORD),),
+) -> Server:
+    """Start ``pryv start`` (``args``: its options) on a fresh :func:`write_config` in ``root``
+    (``extra``: more lines of it), with the test user (or ``users``) added first."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = write_config(root, port, extra, permissions)
+    for user, password in users:
+        add_user(config, user, password)
+    return start_server(root, *args, config=config, port=port, env=env)
+
+
 def proxy_server(root: Path, upstream_url: str, **options: str) -> Server:
     """Start ``pryv start`` with an ``[upstream]`` section (``options`` are its other lines)."""
-    root.mkdir()
-    port = free_port()
-    extra = "".join(f"{name} = {value}\n" for name, value in options.items())
-    config = write_config(root, port, f"[upstream]\nurl = {upstream_url}\n{extra}")
-    add_user(config)
-    return start_server(root, config=config, port=port)
+    lines = "".join(f"{name} = {value}\n" for name, value in options.items())
+    return start_with_user(root, extra=f"[upstream]\nurl = {upstream_url}\n{lines}")
 
 
 def new_venv(path: Path) -> Path:

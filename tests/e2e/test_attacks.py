@@ -15,16 +15,12 @@ from tests.dists import metadata_text
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 from tests.security_helpers import AUTH
 from tests.security_helpers import get
 from tests.security_helpers import header
-from tests.security_helpers import multipart
 from tests.security_helpers import read_response
 from tests.security_helpers import request
 from tests.security_helpers import sdist_members
@@ -34,7 +30,7 @@ from tests.security_helpers import tree
 from tests.security_helpers import upload
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
 
@@ -44,11 +40,7 @@ MAX_UPLOAD = 256 * 1024
 
 
 def launch(root: Path, extra: str, *args: str) -> Server:
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, extra)
-    add_user(config)
-    return start_server(root, *args, config=config, port=port)
+    return start_with_user(root, *args, extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -356,8 +348,7 @@ def test_malformed_chunked_body_is_400(target: Server, body: bytes) -> None:
 def test_upload_needs_basic_auth_even_with_a_cookie(target: Server) -> None:
     before = state(target)
     content = zip_bytes([*wheel_members("demo", "2.0")])
-    fields = list(upload_fields("demo-2.0-py3-none-any.whl", content, "demo", "2.0").items())
-    body, content_type = multipart(fields, [("content", "demo-2.0-py3-none-any.whl", content)])
+    body, content_type = upload_body("demo-2.0-py3-none-any.whl", content, "demo", "2.0")
     connection = http.client.HTTPConnection(target.url.removeprefix("http://"), timeout=20)
     connection.request(
         "POST",

@@ -21,12 +21,9 @@ from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -41,11 +38,12 @@ def team_server(tmp_path: Path) -> Iterator[Server]:
     root.mkdir()
     permissions = root / "permissions.json"
     permissions.write_text(json.dumps({"roles": {USER: "admin"}, "groups": {"team": [BOB]}}))
-    port = free_port()
-    config = write_config(root, port, "[permissions]\nuploads = owners\n", permissions)
-    add_user(config)
-    add_user(config, BOB, BOB_PASSWORD)
-    running = start_server(root, config=config, port=port)
+    running = start_with_user(
+        root,
+        extra="[permissions]\nuploads = owners\n",
+        permissions=permissions,
+        users=((USER, PASSWORD), (BOB, BOB_PASSWORD)),
+    )
     yield running
     stop_server(running)
 

@@ -19,12 +19,9 @@ from tests.e2e.browser_helpers import watch_errors
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -46,11 +43,7 @@ STYLES = """() => {
 
 
 def _serve(root: Path, extra: str = "") -> Server:
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, extra)
-    add_user(config)
-    return start_server(root, config=config, port=port)
+    return start_with_user(root, extra=extra)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from passlib.apache import HtpasswdFile
 
 from pryv_server import __version__
+from tests.e2e.servers import add_user
 from tests.e2e.servers import free_port
 from tests.e2e.servers import run
 from tests.e2e.servers import start_in_home
@@ -53,31 +54,12 @@ def test_user_add_writes_bcrypt_into_htpasswd_when_configured(tmp_path: Path) ->
     config.write_text(
         f"[user]\nusers-path = {tmp_path / 'users.json'}\nhtpasswd-path = file://{htpasswd}\n"
     )
-    run(
-        tool("pryv"),
-        "user",
-        "add",
-        "hank",
-        "--password-stdin",
-        "-c",
-        str(config),
-        input="pw-hank-42\n",
-    )
+    add_user(config, "hank", "pw-hank-42")
     assert not (tmp_path / "users.json").exists()
     entries = HtpasswdFile(str(htpasswd))
     assert entries.check_password("hank", "pw-hank-42")
     assert entries.get_hash("hank").startswith(b"$2")
-    again = run(
-        tool("pryv"),
-        "user",
-        "add",
-        "hank",
-        "--password-stdin",
-        "-c",
-        str(config),
-        input="another-password\n",
-        check=False,
-    )
+    again = add_user(config, "hank", "another-password", check=False)
     assert again.returncode != 0
     assert "already exists" in again.stderr
 
@@ -85,17 +67,7 @@ def test_user_add_writes_bcrypt_into_htpasswd_when_configured(tmp_path: Path) ->
 def test_user_add_refuses_bad_names(tmp_path: Path) -> None:
     config = tmp_path / "pryv.ini"
     config.write_text(f"[user]\nusers-path = {tmp_path / 'users.json'}\n")
-    result = run(
-        tool("pryv"),
-        "user",
-        "add",
-        "a:b",
-        "--password-stdin",
-        "-c",
-        str(config),
-        input="x\n",
-        check=False,
-    )
+    result = add_user(config, "a:b", "x", check=False)
     assert result.returncode != 0
     assert "cannot contain" in result.stderr
 

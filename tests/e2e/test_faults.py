@@ -30,12 +30,11 @@ from tests.e2e.servers import stop_server
 from tests.e2e.servers import write_config
 from tests.security_helpers import AUTH
 from tests.security_helpers import get
-from tests.security_helpers import multipart
 from tests.security_helpers import read_response
 from tests.security_helpers import upload
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
 
@@ -124,8 +123,7 @@ def open_upload(
     server: Server, filename: str, content: bytes, name: str
 ) -> tuple[socket.socket, bytes, bytes]:
     """Connect and send the request head; return the socket and the body to send."""
-    fields = list(upload_fields(filename, content, name, "1.0").items())
-    body, content_type = multipart(fields, [("content", filename, content)])
+    body, content_type = upload_body(filename, content, name, "1.0")
     host, port = server.url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=60)
     head = (

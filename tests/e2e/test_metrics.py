@@ -19,10 +19,9 @@ from tests.docs_commands import docs_block
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import free_port
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
@@ -39,12 +38,8 @@ REQUESTS = 40
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[Server]:
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, f"[metrics]\ntoken = {TOKEN}\n")
-    add_user(config)
-    server = start_server(root, "--workers", "2", config=config, port=port)
+    extra = f"[metrics]\ntoken = {TOKEN}\n"
+    server = start_with_user(tmp_path / "server", "--workers", "2", extra=extra)
     yield server
     stop_server(server)
 
@@ -83,15 +78,10 @@ def test_one_scrape_adds_up_every_worker(two_workers: Server, tmp_path: Path) ->
 @pytest.fixture(params=["gunicorn", "granian"])
 def own_address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, str]]:
     """Two workers, and ``/metrics`` also on a port of its own, with the token."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port, metrics_port = free_port(), free_port()
-    config = write_config(
-        root, port, f"[metrics]\ntoken = {TOKEN}\naddress = 127.0.0.1:{metrics_port}\n"
-    )
-    add_user(config)
-    server = start_server(
-        root, "--workers", "2", "--server", request.param, config=config, port=port
+    metrics_port = free_port()
+    extra = f"[metrics]\ntoken = {TOKEN}\naddress = 127.0.0.1:{metrics_port}\n"
+    server = start_with_user(
+        tmp_path / "server", "--workers", "2", "--server", request.param, extra=extra
     )
     yield server, f"http://127.0.0.1:{metrics_port}"
     stop_server(server)

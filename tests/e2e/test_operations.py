@@ -19,14 +19,10 @@ from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
-from tests.security_helpers import multipart
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +30,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def debug_server(tmp_path: Path) -> Iterator[Server]:
     """A server with `debug = true`, which logs a line when each request starts."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, extra="debug = true\n")
-    add_user(config)
-    running = start_server(root, config=config, port=port)
+    running = start_with_user(tmp_path / "server", extra="debug = true\n")
     yield running
     stop_server(running)
 
@@ -63,9 +54,7 @@ def test_health_over_http_and_its_access_log_line(server: Server) -> None:
 def multipart_upload(wheel: Path) -> tuple[bytes, bytes, str]:
     """The head (form fields and part header) and tail (file bytes and end) of a twine upload."""
     content = wheel.read_bytes()
-    name, version = wheel.name.split("-")[:2]
-    fields = upload_fields(wheel.name, content, name, version)
-    body, content_type = multipart(fields.items(), [("content", wheel.name, content)])
+    body, content_type = upload_body(wheel.name, content)
     split = body.index(content)
     return body[:split], body[split:], content_type
 

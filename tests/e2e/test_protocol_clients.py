@@ -23,16 +23,13 @@ from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
 from tests.e2e.servers import pip
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +66,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         "yanky1": make_wheel(dist, "yanky", "1.0"),
         "yanky2": make_wheel(dist, "yanky", "2.0"),
     }
-    port = free_port()
-    config = write_config(root, port, "debug = true\n")
-    add_user(config)
-    server = start_server(root, config=config, port=port)
+    server = start_with_user(root, extra="debug = true\n")
     try:
         twine_upload(server, *dists.values())
-        run(tool("pryv"), "yank", "yanky", "2.0", "--reason", "broken build", "-c", str(config))
+        run(
+            tool("pryv"),
+            "yank",
+            "yanky",
+            "2.0",
+            "--reason",
+            "broken build",
+            "-c",
+            str(server.config),
+        )
         yield Registry(server, dists)
     finally:
         stop_server(server)

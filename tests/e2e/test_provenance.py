@@ -3,7 +3,6 @@ attestation files beside a wheel to a real ``pryv start``, which serves their pr
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import urllib.request
@@ -17,19 +16,17 @@ from tests.attestations import REAL_SDIST
 from tests.attestations import attestation
 from tests.attestations import attestation_of
 from tests.attestations import write_attestation
+from tests.credentials import basic_header
 from tests.dists import make_wheel
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -37,9 +34,8 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def get_json(url: str, accept: str) -> tuple[str, dict]:
-    credentials = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     request = urllib.request.Request(
-        url, headers={"Authorization": f"Basic {credentials}", "Accept": accept}
+        url, headers={"Authorization": basic_header(USER, PASSWORD), "Accept": accept}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.headers["Content-Type"], json.load(response)
@@ -102,13 +98,12 @@ def test_uv_publish_with_a_bad_digest_attestation_is_refused(
 @pytest.fixture
 def sigstore_server(tmp_path: Path) -> Iterator[Server]:
     """A server that verifies attestations with Sigstore's bundled trust root, offline."""
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
-    config = write_config(root, port, "[provenance]\nverify = sigstore\n")
-    add_user(config)
     cache = str(tmp_path / "cache")  # where sigstore copies its trust root
-    server = start_server(root, config=config, port=port, env={"XDG_CACHE_HOME": cache})
+    server = start_with_user(
+        tmp_path / "server",
+        extra="[provenance]\nverify = sigstore\n",
+        env={"XDG_CACHE_HOME": cache},
+    )
     yield server
     stop_server(server)
 

@@ -44,16 +44,14 @@ from tests.corpus.cache import Pin
 from tests.corpus.cache import fetch_all
 from tests.corpus.cache import read_metadata
 from tests.corpus.cache import read_pins
+from tests.credentials import basic_header
 from tests.e2e.servers import PASSWORD
 from tests.e2e.servers import USER
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
 from tests.e2e.servers import clean_env
-from tests.e2e.servers import free_port
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
-from tests.e2e.servers import write_config
 from tests.e2e.tools import shared_dir
 from tests.e2e.tools import tool_venv
 
@@ -74,10 +72,7 @@ def corpus() -> list[tuple[Pin, Path]]:
 @pytest.fixture(scope="module")
 def corpus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("corpus-server")
-    port = free_port()
-    config = write_config(root, port, "login-attempts = 0\n")
-    add_user(config)
-    running = start_server(root, "--workers", "3", config=config, port=port)
+    running = start_with_user(root, "--workers", "3", extra="login-attempts = 0\n")
     yield running
     stop_server(running)
 
@@ -197,8 +192,7 @@ class Client:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        token = f"{USER}:{PASSWORD}".encode()
-        self.basic = "Basic " + __import__("base64").b64encode(token).decode()
+        self.basic = basic_header(USER, PASSWORD)
         self.browser = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )

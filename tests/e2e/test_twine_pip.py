@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
 import time
 import urllib.error
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.concurrency import all_at_once
 from tests.credentials import basic_header
 from tests.dists import make_sdist
 from tests.dists import make_wheel
@@ -21,8 +21,7 @@ from tests.e2e.servers import USER
 from tests.e2e.servers import Server
 from tests.e2e.servers import pip
 from tests.e2e.servers import twine_upload
-from tests.security_helpers import multipart
-from tests.uploads import upload_fields
+from tests.uploads import upload_body
 
 pytestmark = pytest.mark.e2e
 
@@ -104,10 +103,7 @@ def test_requests_without_credentials_get_401_with_basic_challenge(server: Serve
 
 def _post_upload(server: Server, path: Path) -> int:
     """Post one file the way twine does, with a multipart body built by hand."""
-    content = path.read_bytes()
-    name, version = path.name.split("-")[:2]
-    fields = upload_fields(path.name, content, name, version)
-    body, content_type = multipart(fields.items(), [("content", path.name, content)])
+    body, content_type = upload_body(path.name, path.read_bytes())
     request = urllib.request.Request(f"{server.url}/legacy/", data=body, method="POST")
     request.add_header("Content-Type", content_type)
     request.add_header("Authorization", basic_header(USER, PASSWORD))
@@ -122,8 +118,7 @@ def test_twenty_concurrent_uploads_to_one_new_project_are_all_listed(
     server: Server, tmp_path: Path
 ) -> None:
     wheels = [make_wheel(tmp_path / "dist", "crowd", f"1.{n}") for n in range(20)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(lambda wheel: _post_upload(server, wheel), wheels))
+    statuses = all_at_once(20, lambda n: _post_upload(server, wheels[n]))
     assert statuses == [200] * 20
     status, body, _ = get(server, "/simple/crowd/")
     assert status == 200
@@ -137,8 +132,7 @@ def test_racing_uploads_of_one_filename_exactly_one_wins(server: Server, tmp_pat
         make_wheel(tmp_path / f"c{n}", "racer", "1.0", payload=f"CONTENDER = {n}\n")
         for n in range(8)
     ]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda wheel: _post_upload(server, wheel), contenders))
+    statuses = all_at_once(8, lambda n: _post_upload(server, contenders[n]))
     assert sorted(statuses) == [200] + [409] * 7
     winner = contenders[statuses.index(200)]
     status, body, _ = get(server, f"/packages/{winner.name}")

@@ -14,14 +14,11 @@ import pytest
 
 from tests.dists import make_wheel
 from tests.e2e.servers import Server
-from tests.e2e.servers import add_user
-from tests.e2e.servers import free_port
 from tests.e2e.servers import run
-from tests.e2e.servers import start_server
+from tests.e2e.servers import start_with_user
 from tests.e2e.servers import stop_server
 from tests.e2e.servers import tool
 from tests.e2e.servers import twine_upload
-from tests.e2e.servers import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -65,13 +62,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def server(tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
-    root = tmp_path / "server"
-    root.mkdir()
-    port = free_port()
     hook = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
-    config = write_config(root, port, f"[webhooks]\nurls = {hook}\nsecret = {SECRET}\n")
-    add_user(config)
-    running = start_server(root, config=config, port=port)
+    extra = f"[webhooks]\nurls = {hook}\nsecret = {SECRET}\n"
+    running = start_with_user(tmp_path / "server", extra=extra)
     yield running
     stop_server(running)
 

@@ -20,11 +20,6 @@ from tests.dists import make_wheel
 from tests.uploads import post_upload
 
 
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    return tmp_path / "dist"
-
-
 def stored_files(settings: Settings) -> list[str]:
     root = Path(settings.packages_path.path)
     records = Path(settings.projects_path.path)

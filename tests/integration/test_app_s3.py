@@ -23,6 +23,7 @@ from pryv_server.errors import ConfigError
 from tests.bigwheel import make_big_wheel
 from tests.bigwheel import sha256_of
 from tests.concurrency import all_at_once
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
@@ -32,8 +33,7 @@ from tests.uploads import post_upload
 
 
 def client_for(settings: Settings) -> FlaskClient:
-    app = create_app(settings)
-    app.config["TESTING"] = True
+    app = build_app(settings)
     return app.test_client()
 
 

@@ -13,14 +13,13 @@ from flask.testing import FlaskClient
 from pryv_server.core import distributions
 from pryv_server.core.names import parse_filename
 from pryv_server.errors import InvalidDistribution
-from tests.credentials import basic
 from tests.security_helpers import many_members_sdist
-from tests.security_helpers import multipart
 from tests.security_helpers import pax_bomb_sdist
 from tests.security_helpers import sdist_members
 from tests.security_helpers import special
 from tests.security_helpers import tar_bytes
-from tests.uploads import upload_fields
+from tests.uploads import post_multipart
+from tests.uploads import upload_body
 
 SDIST = "demo-1.0.tar.gz"
 
@@ -30,9 +29,7 @@ def check(content: bytes) -> bytes:
 
 
 def upload(client: FlaskClient, content: bytes) -> tuple[int, str]:
-    fields = list(upload_fields(SDIST, content, "demo", "1.0").items())
-    body, content_type = multipart(fields, [("content", SDIST, content)])
-    response = client.post("/legacy/", data=body, content_type=content_type, headers=basic())
+    response = post_multipart(client, *upload_body(SDIST, content))
     return response.status_code, response.text
 
 

@@ -12,19 +12,12 @@ from flask.testing import FlaskClient
 from pryv_server.config import Settings
 from pryv_server.core import descriptions
 from tests.dists import make_wheel
-from tests.integration.explorer_helpers import login
 from tests.uploads import post_upload
 
 BROKEN_RST = "Title\n=====\n\n    indented  by four\n\n.. no-such-directive::\n\n*unclosed\n"
 # 300 levels of nested block quotes overflow docutils' recursion.
 DEEP_RST = "".join("  " * level + f"- item {level}\n\n" for level in range(300))
 NOTICE = 'class="readme-notice"'
-
-
-@pytest.fixture
-def user(client: FlaskClient) -> FlaskClient:
-    assert login(client).status_code == 302
-    return client
 
 
 def publish(client: FlaskClient, tmp_path: Path, text: str, content_type: str = "") -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.s3server import S3
@@ -30,8 +30,7 @@ def store_client(request: pytest.FixtureRequest, settings: Settings) -> FlaskCli
             projects_path=parse_location(s3.url("registry/projects")),
             packages_path=parse_location(s3.url("registry/packages")),
         )
-    app = create_app(settings)
-    app.config["TESTING"] = True
+    app = build_app(settings)
     return app.test_client()
 
 

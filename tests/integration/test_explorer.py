@@ -19,18 +19,6 @@ from tests.integration.explorer_helpers import readme_html
 from tests.uploads import post_upload
 
 
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    return tmp_path / "dist"
-
-
-@pytest.fixture
-def user(client: FlaskClient) -> FlaskClient:
-    """A client logged in as alice."""
-    assert login(client).status_code == 302
-    return client
-
-
 def upload(client: FlaskClient, path: Path) -> None:
     response = post_upload(client, path)
     assert response.status_code == 200, response.text

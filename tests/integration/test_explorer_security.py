@@ -22,17 +22,6 @@ from tests.security_helpers import TagCollector
 from tests.uploads import post_upload
 
 
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    return tmp_path / "dist"
-
-
-@pytest.fixture
-def user(client: FlaskClient) -> FlaskClient:
-    assert login(client).status_code == 302
-    return client
-
-
 def fresh_app(settings: Settings, tmp_path: Path, **changes: object) -> Flask:
     """An app whose users file does not exist yet: the first visit is the setup."""
     users = tmp_path / "fresh" / "users.json"

@@ -37,28 +37,17 @@ RICH = [
 @pytest.fixture
 def demo(client: FlaskClient, tmp_path: Path) -> dict[str, Path]:
     dist = tmp_path / "dist"
+    rich: dict[str, object] = {
+        "requires_python": ">=3.9",
+        "metadata_version": "2.4",
+        "extra": RICH,
+        "description": "# Hello",
+        "content_type": "text/markdown",
+    }
     files = {
         "old": make_wheel(dist, "Demo.Pkg", "0.9"),
-        "wheel": make_wheel(
-            dist,
-            "Demo.Pkg",
-            "1.0",
-            requires_python=">=3.9",
-            metadata_version="2.4",
-            extra=RICH,
-            description="# Hello",
-            content_type="text/markdown",
-        ),
-        "sdist": make_sdist(
-            dist,
-            "Demo.Pkg",
-            "1.0",
-            requires_python=">=3.9",
-            metadata_version="2.4",
-            extra=RICH,
-            description="# Hello",
-            content_type="text/markdown",
-        ),
+        "wheel": make_wheel(dist, "Demo.Pkg", "1.0", **rich),
+        "sdist": make_sdist(dist, "Demo.Pkg", "1.0", **rich),
         "pre": make_wheel(dist, "Demo.Pkg", "2.0b1"),
     }
     for path in files.values():

@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.configs import from_address as peer
 from tests.credentials import basic
 from tests.integration.explorer_helpers import login
@@ -26,8 +26,7 @@ PROXY = "10.0.0.1"
 
 
 def limited_app(settings: Settings, **changes: object) -> Flask:
-    app = create_app(settings.replace(login_attempts=3, login_window=120, **changes))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(login_attempts=3, login_window=120, **changes))
     return app
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask import request
 from flask.testing import FlaskClient
 
 from pryv_server.config import Settings
@@ -24,14 +23,6 @@ from tests.uploads import post_upload
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = f"{JSON}, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
-
-
-@pytest.fixture
-def entered(app: Flask) -> list[str]:
-    """The paths of the requests Flask itself handled."""
-    seen: list[str] = []
-    app.before_request(lambda: seen.append(request.full_path.rstrip("?")))
-    return seen
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.core import layout
 from pryv_server.errors import UpstreamMismatch
 from tests.concurrency import all_at_once
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import make_wheel
 from tests.uploads import post_upload
@@ -36,8 +36,7 @@ def proxied(settings: Settings, upstream_index: StaticIndex) -> Settings:
 
 
 def make_client(settings: Settings) -> tuple[Flask, FlaskClient]:
-    app = create_app(settings)
-    app.config["TESTING"] = True
+    app = build_app(settings)
     return app, app.test_client()
 
 

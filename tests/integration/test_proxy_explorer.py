@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
+from tests.configs import build_app
 from tests.credentials import USER
 from tests.credentials import basic
 from tests.dists import make_wheel
@@ -22,8 +22,7 @@ from tests.upstream_index import StaticIndex
 
 @pytest.fixture
 def browser(settings: Settings, upstream_index: StaticIndex, tmp_path: Path) -> FlaskClient:
-    app = create_app(settings.replace(upstream=True, upstream_url=upstream_index.url))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(upstream=True, upstream_url=upstream_index.url))
     client = app.test_client()
     upstream_index.add(make_wheel(tmp_path / "up", "http-helper", "1.0"), yanked="bad")
     upstream_index.add(make_wheel(tmp_path / "up", "other-tool", "2.0"))
@@ -95,14 +94,13 @@ def test_only_an_admin_may_use_the_upstream_controls(
 ) -> None:
     permissions = tmp_path / "permissions.json"
     permissions.write_text(json.dumps({"roles": {"someone-else": "admin"}}))
-    app = create_app(
+    app = build_app(
         settings.replace(
             upstream=True,
             upstream_url=upstream_index.url,
             permissions_path=parse_location(str(permissions)),
         )
     )
-    app.config["TESTING"] = True
     client = app.test_client()
     upstream_index.add(make_wheel(tmp_path / "up", "http-helper", "1.0"))
     login(client)

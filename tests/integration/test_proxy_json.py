@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import make_sdist
 from tests.dists import make_wheel
@@ -21,8 +21,7 @@ from tests.upstream_index import StaticIndex
 @pytest.fixture
 def client(settings: Settings, upstream_index: StaticIndex) -> FlaskClient:
     proxied = settings.replace(upstream=True, upstream_url=upstream_index.url, upstream_timeout=2.0)
-    app = create_app(proxied)
-    app.config["TESTING"] = True
+    app = build_app(proxied)
     return app.test_client()
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from pryv_server.core import layout
 from tests.concurrency import all_at_once
+from tests.configs import build_app
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
@@ -26,7 +26,7 @@ from tests.upstream_index import StaticIndex
 def instance(s3: S3, upstream_index: StaticIndex, download: str = "stream") -> Flask:
     users = {USER: {"password": hashlib.sha256(PASSWORD.encode()).hexdigest()}}
     s3.client().put_object(Bucket=s3.bucket, Key="users.json", Body=json.dumps(users).encode())
-    app = create_app(
+    app = build_app(
         Settings(
             projects_path=parse_location(s3.url("projects")),
             packages_path=parse_location(s3.url("packages")),
@@ -37,7 +37,6 @@ def instance(s3: S3, upstream_index: StaticIndex, download: str = "stream") -> F
             aws_download=download,
         )
     )
-    app.config["TESTING"] = True
     return app
 
 

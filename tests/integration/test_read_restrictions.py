@@ -60,6 +60,10 @@ def test_the_fast_path_keeps_the_restriction(restricted: Flask) -> None:
     for _ in range(3):  # the second and third answers come from the caches in front of Flask
         assert client.get("/simple/secret-tool/", headers=basic()).status_code == 200
         assert client.get("/simple/secret-tool/", headers=BOB).status_code == 403
+        with client.get(f"/packages/{SECRET_FILE}", headers=basic()) as download:
+            assert download.status_code == 200
+        assert client.get(f"/packages/{SECRET_FILE}", headers=BOB).status_code == 403
+        assert client.get(f"/packages/{SECRET_FILE}.metadata", headers=BOB).status_code == 403
         assert "secret-tool" not in client.get("/simple/", headers=BOB).text
         assert "secret-tool" in client.get("/simple/", headers=basic()).text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -11,13 +10,14 @@ from flask.testing import FlaskClient
 
 from pryv_server.cli import main
 from pryv_server.config import Settings
+from tests.concurrency import all_at_once
 from tests.credentials import basic
-from tests.security_helpers import multipart
 from tests.security_helpers import sdist_members
 from tests.security_helpers import tar_bytes
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
-from tests.uploads import upload_fields
+from tests.uploads import post_multipart
+from tests.uploads import upload_body
 
 TAR = tar_bytes(sdist_members())
 ZIP = zip_bytes([*sdist_members(), ("demo-1.0/other.py", b"other = True\n")])
@@ -25,9 +25,7 @@ WHEEL = zip_bytes(wheel_members())
 
 
 def send(client: FlaskClient, filename: str, content: bytes):
-    fields = list(upload_fields(filename, content, "demo", "1.0").items())
-    body, content_type = multipart(fields, [("content", filename, content)])
-    return client.post("/legacy/", data=body, content_type=content_type, headers=basic())
+    return post_multipart(client, *upload_body(filename, content, "demo", "1.0"))
 
 
 def blob_path(settings: Settings, filename: str) -> Path:
@@ -50,20 +48,9 @@ def test_a_second_sdist_of_a_release_is_refused(client: FlaskClient) -> None:
 
 
 def test_two_different_sdists_racing_have_one_winner(app: Flask) -> None:
-    results: dict[str, int] = {}
-
-    def post(filename: str, content: bytes) -> None:
-        results[filename] = send(app.test_client(), filename, content).status_code
-
-    threads = [
-        threading.Thread(target=post, args=args)
-        for args in (("demo-1.0.tar.gz", TAR), ("demo-1.0.zip", ZIP))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results.values()) == [200, 400]
+    contenders = [("demo-1.0.tar.gz", TAR), ("demo-1.0.zip", ZIP)]
+    statuses = all_at_once(2, lambda n: send(app.test_client(), *contenders[n]).status_code)
+    assert sorted(statuses) == [200, 400]
     files = app.test_client().get("/simple/demo/?format=json", headers=basic()).json["files"]
     assert len(files) == 1
 

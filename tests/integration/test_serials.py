@@ -27,11 +27,6 @@ SERIAL = "X-PyPI-Last-Serial"
 
 
 @pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    return tmp_path / "dist"
-
-
-@pytest.fixture
 def two_projects(client: FlaskClient, dist: Path) -> None:
     for path in (
         make_wheel(dist, "Alpha", "1.0"),

@@ -8,7 +8,6 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,13 +28,6 @@ from tests.uploads import post_upload
 def token(app: Flask, role: str, **options: object) -> dict[str, str]:
     _, secret = app.extensions["pryv"].tokens.create(USER, role, **options)
     return basic("__token__", secret)
-
-
-@pytest.fixture
-def published(client: FlaskClient, tmp_path: Path) -> Path:
-    wheel = make_wheel(tmp_path / "a", "demo", "1.0")
-    assert post_upload(client, wheel).status_code == 200
-    return wheel
 
 
 def yank(client: FlaskClient, headers: dict[str, str], project: str = "demo") -> int:

@@ -11,17 +11,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.credentials import basic
 from tests.dists import metadata_text
-from tests.security_helpers import multipart
 from tests.security_helpers import sdist_members
 from tests.security_helpers import special
 from tests.security_helpers import tar_bytes
 from tests.security_helpers import tree
 from tests.security_helpers import wheel_members
 from tests.security_helpers import zip_bytes
+from tests.uploads import multipart
+from tests.uploads import post_multipart
+from tests.uploads import upload_body
 from tests.uploads import upload_fields
 
 
@@ -36,11 +38,8 @@ def send(
     drop: tuple[str, ...] = (),
     **overrides: str,
 ):
-    fields = upload_fields(filename, content, name, version)
-    fields.update(overrides)
-    pairs = [(k, v) for k, v in fields.items() if k not in drop] + (extra or [])
-    body, content_type = multipart(pairs, [("content", filename, content)])
-    return client.post("/legacy/", data=body, content_type=content_type, headers=basic())
+    body = upload_body(filename, content, name, version, extra or (), drop, **overrides)
+    return post_multipart(client, *body)
 
 
 def storage(settings: Settings) -> dict[str, bytes]:
@@ -379,13 +378,6 @@ def test_duplicated_identical_fields_are_fine(client: FlaskClient) -> None:
     assert response.status_code == 200, response.text
 
 
-def post_raw(client: FlaskClient, body: bytes, content_type: str | None):
-    headers = basic()
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    return client.post("/legacy/", data=body, headers=headers)
-
-
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [
@@ -402,7 +394,7 @@ def test_non_multipart_bodies(
     client: FlaskClient, settings: Settings, body: bytes, content_type: str | None, status: int
 ) -> None:
     before = storage(settings)
-    response = post_raw(client, body, content_type)
+    response = post_multipart(client, body, content_type)
     assert response.status_code == status, response.text
     assert storage(settings) == before
 
@@ -411,11 +403,11 @@ def test_content_as_plain_field_or_two_files(client: FlaskClient, settings: Sett
     before = storage(settings)
     fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     body, ctype = multipart([*fields, ("content", "not a file")], [])
-    assert "no 'content' file" in post_raw(client, body, ctype).text
+    assert "no 'content' file" in post_multipart(client, body, ctype).text
     body, ctype = multipart(fields, [("content", WHEEL, GOOD_WHEEL)] * 2)
-    assert "several 'content'" in post_raw(client, body, ctype).text
+    assert "several 'content'" in post_multipart(client, body, ctype).text
     body, ctype = multipart(fields, [("content", "", GOOD_WHEEL)])
-    assert "no 'content' file" in post_raw(client, body, ctype).text
+    assert "no 'content' file" in post_multipart(client, body, ctype).text
     assert storage(settings) == before
 
 
@@ -425,15 +417,14 @@ def test_bad_utf8_in_fields_and_filename(client: FlaskClient, settings: Settings
     body, ctype = multipart([(k, "d\udcffmo" if k == "name" else v) for k, v in fields], [])
     body2, ctype2 = multipart(fields, [("content", "d\udcffmo-1.0-py3-none-any.whl", GOOD_WHEEL)])
     for raw, kind in [(body, ctype), (body2, ctype2)]:
-        response = post_raw(client, raw, kind)
+        response = post_multipart(client, raw, kind)
         assert response.status_code == 400, response.text
     assert storage(settings) == before
 
 
 @pytest.fixture
 def small_app(settings: Settings) -> Flask:
-    app = create_app(settings.replace(max_upload_size=64 * 1024))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(max_upload_size=64 * 1024))
     return app
 
 
@@ -462,7 +453,7 @@ def test_too_many_parts_is_413(client: FlaskClient, settings: Settings) -> None:
     fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     padding = [("classifiers", "x")] * (1001 - len(fields) - 1)
     body, ctype = multipart([*fields, *padding], [("content", WHEEL, GOOD_WHEEL)])
-    response = post_raw(client, body, ctype)
+    response = post_multipart(client, body, ctype)
     assert response.status_code == 413
     assert "a form 1000 parts" in response.text
     assert storage(settings) == before
@@ -472,7 +463,7 @@ def test_a_thousand_parts_are_accepted(client: FlaskClient) -> None:
     fields = list(upload_fields(WHEEL, GOOD_WHEEL, "demo", "1.0").items())
     padding = [("classifiers", "x")] * (1000 - len(fields) - 1)
     body, ctype = multipart([*fields, *padding], [("content", WHEEL, GOOD_WHEEL)])
-    assert post_raw(client, body, ctype).status_code == 200
+    assert post_multipart(client, body, ctype).status_code == 200
 
 
 def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None:
@@ -481,7 +472,7 @@ def test_huge_form_field_is_413(client: FlaskClient, settings: Settings) -> None
     body, ctype = multipart(
         [*fields, ("description", "x" * (1024 * 1024 + 1))], [("content", WHEEL, GOOD_WHEEL)]
     )
-    response = post_raw(client, body, ctype)
+    response = post_multipart(client, body, ctype)
     assert response.status_code == 413
     assert "any other field 1M" in response.text
     assert storage(settings) == before
@@ -492,7 +483,7 @@ def test_a_one_mib_description_field_is_accepted(client: FlaskClient) -> None:
     body, ctype = multipart(
         [*fields, ("description", "x" * (1024 * 1024))], [("content", WHEEL, GOOD_WHEEL)]
     )
-    assert post_raw(client, body, ctype).status_code == 200
+    assert post_multipart(client, body, ctype).status_code == 200
 
 
 @pytest.mark.parametrize("protocol", ["2", "0", ""])

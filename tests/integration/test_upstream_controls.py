@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from click.testing import Result
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.cli import main
 from pryv_server.config import Settings
 from pryv_server.core import layout
 from pryv_server.core.audit import AuditLog
 from pryv_server.storage import LocalStorage
+from tests.configs import build_app
 from tests.configs import write_ini
 from tests.credentials import basic
 from tests.dists import make_wheel
@@ -38,8 +38,7 @@ def config(proxied: Settings, upstream_index: StaticIndex, tmp_path: Path) -> Pa
 
 
 def client_of(settings: Settings) -> FlaskClient:
-    app = create_app(settings)
-    app.config["TESTING"] = True
+    app = build_app(settings)
     return app.test_client()
 
 

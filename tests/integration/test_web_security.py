@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from pryv_server.app import create_app
 from pryv_server.config import Settings
+from tests.configs import build_app
 from tests.configs import from_address
 from tests.credentials import PASSWORD
 from tests.credentials import USER
 from tests.credentials import basic
+from tests.credentials import raw_basic_header
 from tests.dists import make_wheel
 from tests.security_helpers import tree
 from tests.uploads import post_upload
 
-
-def b64(raw: bytes) -> str:
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
 MALFORMED = [
     pytest.param("Basic !!!", id="bad-base64"),
     pytest.param("Basic YWxpY2U", id="base64-no-padding"),
-    pytest.param(b64(b"alice"), id="no-colon"),
-    pytest.param(b64(b"\xff\xfe:\xff"), id="not-utf8"),
-    pytest.param(b64(b":"), id="empty-user-password"),
-    pytest.param(b64(b""), id="empty-token"),
+    pytest.param(raw_basic_header(b"alice"), id="no-colon"),
+    pytest.param(raw_basic_header(b"\xff\xfe:\xff"), id="not-utf8"),
+    pytest.param(raw_basic_header(b":"), id="empty-user-password"),
+    pytest.param(raw_basic_header(b""), id="empty-token"),
     pytest.param("Basic", id="scheme-only"),
     pytest.param("Basic ", id="scheme-space"),
     pytest.param("", id="empty-header"),
     pytest.param("Bearer abc", id="bearer"),
     pytest.param('Digest username="alice"', id="digest"),
     pytest.param("Basic " + "A" * 20_000, id="huge"),
-    pytest.param(b64(b"alice:" + PASSWORD.encode() + b"\0"), id="nul-suffix"),
-    pytest.param(b64(b"alice\0:" + PASSWORD.encode()), id="nul-in-user"),
-    pytest.param(b64(b"alice:wonderland:extra"), id="two-colons"),
+    pytest.param(raw_basic_header(b"alice:" + PASSWORD.encode() + b"\0"), id="nul-suffix"),
+    pytest.param(raw_basic_header(b"alice\0:" + PASSWORD.encode()), id="nul-in-user"),
+    pytest.param(raw_basic_header(b"alice:wonderland:extra"), id="two-colons"),
 ]
 
 
@@ -64,8 +59,7 @@ def test_unknown_user_and_wrong_password_answer_identically(client: FlaskClient)
 
 @pytest.fixture
 def limited(settings: Settings) -> Flask:
-    app = create_app(settings.replace(login_attempts=3, login_window=120))
-    app.config["TESTING"] = True
+    app = build_app(settings.replace(login_attempts=3, login_window=120))
     return app
 
 
@@ -119,13 +113,6 @@ def test_upload_ignores_session_cookie(client: FlaskClient, tmp_path: Path) -> N
     assert response.status_code == 401
     assert client.get("/simple/", headers={}).status_code == 401
     assert client.get("/simple/demo/", headers=basic()).status_code == 404
-
-
-@pytest.fixture
-def published(client: FlaskClient, tmp_path: Path) -> Path:
-    wheel = make_wheel(tmp_path / "d", "demo", "1.0")
-    assert post_upload(client, wheel).status_code == 200
-    return wheel
 
 
 def test_downloads_are_nosniff(client: FlaskClient, published: Path) -> None:

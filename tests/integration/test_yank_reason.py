@@ -11,8 +11,6 @@ from flask.testing import FlaskClient
 
 from pryv_server.cli import main
 from tests.credentials import basic
-from tests.dists import make_wheel
-from tests.uploads import post_upload
 
 BAD_REASONS = [
     pytest.param("\x1b]0;owned\x07\x1b[2J", id="terminal-escape"),
@@ -21,13 +19,6 @@ BAD_REASONS = [
     pytest.param("x" * 501, id="too-long"),
     pytest.param("x" * (1024 * 1024), id="one-mebibyte"),
 ]
-
-
-@pytest.fixture
-def published(client: FlaskClient, tmp_path: Path) -> Path:
-    wheel = make_wheel(tmp_path, "demo", "1.0")
-    assert post_upload(client, wheel).status_code == 200
-    return wheel
 
 
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "form"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from pryv_server.errors import UpstreamError
 from pryv_server.upstream import HttpIndex
+from tests.credentials import basic_header
 from tests.dists import make_wheel
 from tests.upstream_index import StaticIndex
 
@@ -36,7 +36,7 @@ def test_credentials_from_the_environment_go_to_the_index_host_only(
     assert b"".join(download.chunks()) == wheel.read_bytes()
     download.close()
 
-    expected = "Basic " + base64.b64encode(b"mirror:s3cret").decode()
+    expected = basic_header("mirror", "s3cret")
     assert upstream_index.authorizations["/simple/private-up/"] == expected
     assert upstream_index.authorizations[f"/files/{wheel.name}"] is None
 
