@@ -22,9 +22,10 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
+from pryv_server.core.layout import RECORD_SUFFIX
+
 SideRecord = dict[str, Any]  # a record's JSON object, as stored
 _EMPTY: Mapping[str, SideRecord] = MappingProxyType({})
-_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class SideRecords:
         return SideRecords(MappingProxyType({**self.by_prefix, **frozen}))
 
     def _prefix_of(self, key: str) -> str | None:
-        if key.endswith(_SUFFIX):
+        if key.endswith(RECORD_SUFFIX):
             for prefix in self.by_prefix:
                 if key.startswith(prefix):
                     return prefix
