@@ -17,23 +17,21 @@ local ``signal`` marker, so the others see an upload at once whichever worker to
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
+from pryv_server.core import generation
 from pryv_server.core import overlays
 from pryv_server.core.checkpoints import Checkpoints
 from pryv_server.core.checkpoints import Manifest
 from pryv_server.core.journal import KEEP_FOR
 from pryv_server.core.journal import Journal
 from pryv_server.core.journal import JournalGap
-from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.core.layout import is_overlay_key
 from pryv_server.core.layout import is_record_key
 from pryv_server.core.models import Package
@@ -123,7 +121,7 @@ class Catalog:
     def snapshot(self) -> Snapshot:
         """Return a current snapshot, reading the journal first if others may have written."""
         now = self._clock()
-        signal = _marker_of(self.signal) if self.signal is not None else None
+        signal = generation.current(self.signal) if self.signal is not None else None
         if signal != self._signal_seen or now - self._checked_at >= self.check_interval:
             self._refresh(now, force=signal != self._signal_seen)
             self._signal_seen = signal
@@ -171,7 +169,7 @@ class Catalog:
         waits for it instead of serving the snapshot being replaced: a request that arrives
         after an upload or a yank must see it.
         """
-        marker = _marker_of(self.records) if self.marker else None
+        marker = generation.current(self.records) if self.marker else None
         if self._due(marker, now, force=force):
             with self._lock:  # unless another thread caught up meanwhile
                 if self._followed_at < now and self._due(marker, now, force=force):
@@ -390,19 +388,6 @@ class Catalog:
 
     def _bump(self) -> None:
         """Tell the other processes of this machine (and, on local disk, all) to catch up."""
-        stores = (self.records if self.marker else None, self.signal)
-        for store in stores:
-            if store is None:
-                continue
-            try:
-                marker = io.BytesIO(os.urandom(16).hex().encode())
-                store.write(GENERATION_KEY, marker, overwrite=True, durable=False)
-            except StorageError:
-                log.exception("could not update the generation marker; others see it within ttl")
-
-
-def _marker_of(store: Storage) -> str | None:
-    try:
-        return store.stat(GENERATION_KEY).version
-    except ObjectNotFound:
-        return None
+        for store in (self.records if self.marker else None, self.signal):
+            if store is not None:
+                generation.bump(store)
