@@ -93,8 +93,8 @@ class LocalStorage:
     ) -> ObjectInfo:
         """Copy ``data`` to a temp file beside the target, fsync it, then link or replace it.
 
-        Without ``durable`` neither the file nor its folder is fsynced (the generation marker,
-        rewritten by every upload: two of its fifteen fsyncs).
+        Without ``durable`` neither the file nor its folder is fsynced: for hints a crash may
+        lose (the generation marker, rendered descriptions), two fsyncs each of an upload's.
         """
         target = self._path(key)
         if not overwrite and target.exists():
