@@ -303,9 +303,13 @@ class Catalog:
         try:
             newest = self.checkpoints.newest()
             known = self._manifest.seq if self._manifest else 0
-            usable = newest is None or newest <= known or self._adopt(newest)
+            newer = newest is not None and newest > known
+            needs = self._side.prefixes
+            usable = not newer or self.checkpoints.readable(newest or 0, needs=needs)
             if usable and newest is not None and newest > self._applied - self.checkpoint_every:
                 return  # a recent one exists (an unreadable one, of an older schema, does not)
+            if newer and usable:
+                self._adopt(newest or 0)  # ours is due now: build on it (its deltas read once)
             written = self.checkpoints.write(
                 self._applied,
                 previous=self._manifest,
@@ -328,22 +332,21 @@ class Catalog:
         except StorageError:
             log.exception("could not take a checkpoint; the next catch-up tries again")
 
-    def _adopt(self, seq: int) -> bool:
+    def _adopt(self, seq: int) -> None:
         """Build on another instance's newer checkpoint (reading its deltas, not its base).
 
         Only when our fresh keys cover every change after it: they hold the keys changed since
         our own older checkpoint (or our start), so a checkpoint taken before that point would
         lose the changes in between. Then we keep ours, and write a new base if it comes to us.
-        Returns False when it cannot be read (or lacks side records we keep): one is due.
+        One that cannot be read meanwhile is not adopted: ours is written on our own.
         """
         if seq > self._applied or seq < self._fresh_since:
-            return True  # it covers entries we have not read yet, or misses some we did not note
+            return  # it covers entries we have not read yet, or misses some we did not note
         try:
             loaded = self.checkpoints.load(seq, base=False, needs=self._side.prefixes)
         except (ObjectNotFound, ValueError, KeyError, TypeError):
-            return False
+            return
         self._manifest = loaded.manifest
-        return True
 
     def _keys(self) -> list[str]:
         return [*self._snapshot.packages, *self._snapshot.overlays, *self._side.keys()]

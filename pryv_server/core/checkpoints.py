@@ -101,12 +101,7 @@ class Checkpoints:
         :raises ValueError: a damaged manifest or part (also KeyError, TypeError), or one that
             lacks side records the reader keeps.
         """
-        body = json.loads(self.store.read(checkpoint_key(seq)))
-        if body.get("schema") != SCHEMA or body["seq"] != seq:
-            raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
-        covers = frozenset(str(prefix) for prefix in body["covers"])
-        if not needs <= covers:
-            raise ValueError(f"it lacks the records under {', '.join(sorted(needs - covers))}")
+        body, covers = self._manifest_body(seq, needs)
         base_parts = tuple(str(part) for part in body["base"])
         delta_parts = [str(part) for part in body["deltas"]]
         read = self._map(self._read_part, (*(base_parts if base else ()), *delta_parts))
@@ -121,6 +116,30 @@ class Checkpoints:
                 objects.pop(key, None)
             deltas.append(Delta(part, frozenset(records) | frozenset(deleted)))
         return Loaded(Manifest(seq, base_parts, tuple(deltas), covers), objects)
+
+    def readable(self, seq: int, *, needs: frozenset[str] = frozenset()) -> bool:
+        """Say whether the checkpoint at ``seq`` is one a start could use (its manifest only).
+
+        Another instance's newer checkpoint is checked this way at each of this instance's
+        checkpoint turns; its deltas are read only when this instance writes one on top of it
+        (on S3, one request instead of one per delta at every turn).
+        """
+        try:
+            self._manifest_body(seq, needs)
+        except (ObjectNotFound, ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def _manifest_body(
+        self, seq: int, needs: frozenset[str]
+    ) -> tuple[dict[str, Any], frozenset[str]]:
+        body = json.loads(self.store.read(checkpoint_key(seq)))
+        if body.get("schema") != SCHEMA or body["seq"] != seq:
+            raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
+        covers = frozenset(str(prefix) for prefix in body["covers"])
+        if not needs <= covers:
+            raise ValueError(f"it lacks the records under {', '.join(sorted(needs - covers))}")
+        return body, covers
 
     def write(
         self,

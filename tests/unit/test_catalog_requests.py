@@ -26,6 +26,7 @@ from pryv_server.core import Catalog
 from pryv_server.core import Registry
 from pryv_server.core import Upload
 from pryv_server.core import checkpoints
+from pryv_server.core.layout import CHECKPOINT_PARTS_PREFIX
 from pryv_server.core.layout import CHECKPOINT_PREFIX
 from pryv_server.core.layout import JOURNAL_PREFIX
 from pryv_server.core.layout import record_key
@@ -365,3 +366,31 @@ def test_a_checkpoint_lists_the_checkpoints_twice_and_rereads_no_manifest_it_wro
     # removed), and this test's newest()
     assert len(listings) == 4
     assert ("read", checkpoints.checkpoint_key(newest or 0)) not in records.calls
+
+
+def test_a_follower_reads_another_instances_deltas_only_when_its_own_checkpoint_is_due() -> None:
+    """While the writer keeps checkpoints recent, a follower's checkpoint turn reads the newest
+    manifest only (one request). Before, each turn read every delta part of it: up to seven
+    more requests, and 29 ms of JSON at 6,000 changes."""
+
+    class Reads(CountingStorage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts_read = 0
+
+        def read(self, key: str) -> bytes:
+            if key.startswith(CHECKPOINT_PARTS_PREFIX):
+                self.parts_read += 1
+            return super().read(key)
+
+    records, clock = Reads(), Clock()
+    writer, follower = s3_catalog(records, clock), s3_catalog(records, clock)
+    writer.snapshot()
+    follower.snapshot()
+    for n in range(40):
+        publish(records, writer, f"p{n}", "1.0")
+        writer.snapshot()  # the writer takes a checkpoint every 5 entries
+        clock.now += 5
+        follower.snapshot()  # catches up; its own checkpoint turn finds the writer's, recent
+    assert len(follower.snapshot().packages) == 40
+    assert records.parts_read == 0
