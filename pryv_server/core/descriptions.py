@@ -20,10 +20,12 @@ import hashlib
 import io
 import json
 import logging
+import os
 import select
 import subprocess  # nosec B404 - the only child is this module, run by this interpreter
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from email.message import Message
 
@@ -100,8 +102,7 @@ def render(text: str, content_type: str) -> Description:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_RENDER_BYTES:
         return _plain(f"it is {size:,} bytes long, over the {MAX_RENDER_BYTES:,} rendered")
-    request = json.dumps({"text": text, "type": content_type, "cpu": CPU_SECONDS}).encode()
-    answer = _RENDERER.ask(request)
+    answer = _RENDERER.ask({"text": text, "type": content_type, "cpu": CPU_SECONDS})
     if answer is None:
         log.warning("a description took too long to render; showing it as plain text")
         return _plain("it took too long")
@@ -124,9 +125,16 @@ class _Renderer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
+        self._asked = 0  # the number of the last request: the child echoes it in its answer
+        self._unread = b""  # bytes read from the child past the last answer line
 
-    def ask(self, request: bytes) -> bytes | None:
-        """Send one request line; return the answer line, or None when the child failed."""
+    def ask(self, request: dict[str, object]) -> bytes | None:
+        """Send one request; return its answer line, or None when the child failed.
+
+        Each answer carries its request's number, and answers to other numbers are skipped:
+        a line left unread by an earlier request (however that came about) would otherwise be
+        taken for this one's, and every later description shown one upload late.
+        """
         with self._lock:
             if self._child is None or self._child.poll() is not None:
                 # bandit B603: a fixed argument list (this interpreter, this module), no shell.
@@ -135,21 +143,42 @@ class _Renderer:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                 )
+                self._unread = b""
                 atexit.register(self.close)
-            stdin, stdout = self._child.stdin, self._child.stdout
+            self._asked += 1
+            number = self._asked
+            deadline = time.monotonic() + WALL_SECONDS
             try:
-                if stdin is None or stdout is None:  # pragma: no cover - both are PIPEs
-                    raise OSError("the renderer has no pipes")
-                stdin.write(request + b"\n")
-                stdin.flush()
-                ready, _, _ = select.select([stdout], [], [], WALL_SECONDS)
-                answer = stdout.readline() if ready else b""
+                self._send(json.dumps({**request, "id": number}).encode())
+                while (answer := self._line(deadline)) is not None:
+                    if _answer_number(answer) == number:
+                        return answer
+                    log.warning("skipped an answer of the description renderer to another request")
             except OSError:
-                answer = b""
-            if answer.endswith(b"\n"):
-                return answer
+                pass
             self._stop()
             return None
+
+    def _send(self, line: bytes) -> None:
+        stdin = self._child.stdin if self._child is not None else None
+        if stdin is None:  # pragma: no cover - a PIPE
+            raise OSError("the renderer has no input pipe")
+        stdin.write(line + b"\n")
+        stdin.flush()
+
+    def _line(self, deadline: float) -> bytes | None:
+        """Return the child's next line by ``deadline``, or None (silence, or it died)."""
+        stdout = self._child.stdout if self._child is not None else None
+        if stdout is None:  # pragma: no cover - a PIPE
+            return None
+        while b"\n" not in self._unread:
+            ready, _, _ = select.select([stdout], [], [], max(deadline - time.monotonic(), 0))
+            chunk = os.read(stdout.fileno(), 1 << 16) if ready else b""
+            if not chunk:
+                return None
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
+        return line + b"\n"
 
     def close(self) -> None:
         """Stop the child, if it runs (it would stop by itself once this process is gone)."""
@@ -218,6 +247,15 @@ def _out_of_time(signum: int, frame: object) -> None:
     raise _OutOfTime()
 
 
+def _answer_number(answer: bytes) -> object:
+    """Return the request number an answer line carries (None if it carries none)."""
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        return None
+    return value.get("id") if isinstance(value, dict) else None
+
+
 def _serve() -> None:
     """Render descriptions read as JSON lines on stdin; write each result as a JSON line."""
     import resource
@@ -234,7 +272,8 @@ def _serve() -> None:
             result = _plain("it took too long")
         finally:
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        sys.stdout.buffer.write(result.to_json() + b"\n")
+        answer = {"html": result.html, "notice": result.notice, "id": request.get("id")}
+        sys.stdout.buffer.write(json.dumps(answer).encode("utf-8") + b"\n")
         sys.stdout.buffer.flush()
 
 
