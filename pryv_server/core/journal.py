@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from pryv_server.core.layout import CHECKPOINT_PREFIX
+from pryv_server.core.checkpoints import Checkpoints
 from pryv_server.core.layout import JOURNAL_PREFIX
-from pryv_server.core.layout import checkpoint_seq
 from pryv_server.core.layout import journal_key
 from pryv_server.core.layout import journal_seq
 from pryv_server.errors import ObjectExists
@@ -127,7 +126,7 @@ class Journal:
             seq = after + 1
             while self._exists(seq):
                 seq += 1
-            if seq > max(self._checkpoints(), default=0):
+            if seq > (Checkpoints(self.store).newest() or 0):
                 return seq
         return self.head(after) + 1
 
@@ -201,10 +200,6 @@ class Journal:
         except ObjectNotFound:
             return False
         return True
-
-    def _checkpoints(self) -> list[int]:
-        numbers = (checkpoint_seq(info.key) for info in self.store.list_objects(CHECKPOINT_PREFIX))
-        return [number for number in numbers if number is not None]
 
     def _read(self, seq: int) -> Entry | None:
         try:
