@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pryv_server.core.layout import RECORD_SUFFIX
+from pryv_server.core.mappings import copied
 
 SideRecord = dict[str, Any]  # a record's JSON object, as stored
 _EMPTY: Mapping[str, SideRecord] = MappingProxyType({})
@@ -86,7 +87,7 @@ class SideRecords:
             prefix = self._prefix_of(key)
             if prefix is None:
                 continue
-            copy = touched.setdefault(prefix, dict(self.by_prefix[prefix]))
+            copy = touched.setdefault(prefix, copied(self.by_prefix[prefix]))
             if record is None:
                 copy.pop(key, None)
             else:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from types import MappingProxyType
-from typing import TypeVar
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -23,6 +22,7 @@ from pryv_server.core.layout import TOMBSTONE_PREFIX
 from pryv_server.core.layout import is_overlay_key
 from pryv_server.core.layout import overlay_project
 from pryv_server.core.layout import record_key
+from pryv_server.core.mappings import copied
 from pryv_server.core.models import ACTIVE
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
@@ -31,9 +31,6 @@ from pryv_server.core.models import Release
 from pryv_server.core.names import release_key
 from pryv_server.core.overlays import Overlay
 from pryv_server.core.overlays import apply
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -97,9 +94,9 @@ class Snapshot:
         every upload made publishing cost O(files), 25 ms per upload at 6,000 files. The dict
         copies left are C-speed (about 1 ms at 60,000).
         """
-        packages = _copied(self.packages)
-        overlays = _copied(self.overlays)
-        statuses = _copied(self.statuses)
+        packages = copied(self.packages)
+        overlays = copied(self.overlays)
+        statuses = copied(self.statuses)
         added: dict[NormalizedName, list[str]] = {}
         for key, value in changes.items():
             if is_overlay_key(key):
@@ -122,8 +119,8 @@ class Snapshot:
                 packages[key] = value
                 added.setdefault(value.project, []).append(key)
         frozen = MappingProxyType(overlays)
-        by_project = _copied(self.by_project)
-        by_filename = _copied(self.by_filename)
+        by_project = copied(self.by_project)
+        by_filename = copied(self.by_filename)
         for name, new_keys in added.items():
             previous = by_project.pop(name, ())
             keys = [record_key(name, package.identity) for package in previous]
@@ -188,17 +185,6 @@ class Snapshot:
                 max((project.last_serial for project in self.projects()), default=0)
             )
         return self._last_serial[0]
-
-
-def _copied(mapping: Mapping[K, V]) -> dict[K, V]:
-    """Copy a dict, or the dict behind a read-only proxy, at C speed.
-
-    ``dict(proxy)`` walks a ``MappingProxyType`` key by key: 11 ms at 60,000 files against
-    0.37 ms for ``proxy.copy()``, on every upload in every worker.
-    """
-    if isinstance(mapping, dict | MappingProxyType):
-        return mapping.copy()
-    return dict(mapping)
 
 
 def _assemble(
