@@ -90,3 +90,16 @@ def test_the_metrics_address_app_serves_metrics_alone(app: Flask, tmp_path: Path
     assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     allowed = guarded.get("/metrics", headers={"Authorization": f"Bearer {'m' * 32}"})
     assert allowed.status_code == 200
+
+
+def test_a_client_cannot_grow_the_series_with_invented_methods(client: FlaskClient) -> None:
+    for number in range(5):
+        with client.open("/simple/", method=f"INVENTED{number}", headers=basic()) as response:
+            assert response.status_code == 405
+    samples = scrape(client, basic())
+    methods = {
+        dict(labels)["method"] for name, labels in samples if name == "pryv_http_requests_total"
+    }
+    assert not any(method.startswith("INVENTED") for method in methods), methods
+    other = (("method", "other"), ("route", "unmatched"), ("status", "405"))
+    assert samples[("pryv_http_requests_total", other)] == 5
