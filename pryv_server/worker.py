@@ -10,6 +10,12 @@ the request, reading the rest (the body) must keep pace: a client that sends not
 ``BODY_IDLE_TIMEOUT`` seconds, or on average less than ``BODY_MIN_RATE`` after the first
 ``BODY_GRACE`` seconds, gets a ``408`` (see :class:`RequestTooSlow`), and the thread is free again.
 
+It also spreads connections over the workers. Every worker waits on the one listening socket,
+and the one the kernel runs first used to accept a whole burst: wrk's 32 connections all landed in
+one worker in 2 of 10 runs (1,229 req/s against 4,300 when spread). A worker that already holds a
+connection per thread now lets the listener wait a few milliseconds before it accepts another
+(longer the more it holds), so a less loaded worker takes it first.
+
 pryv does not serve TLS or HTTP/2 itself (a reverse proxy does), so this worker is for HTTP/1.x.
 """
 
@@ -35,6 +41,10 @@ BODY_MIN_RATE = 8 * 1024  # bytes per second, averaged over the whole request
 # far below what gunicorn's own limits would let through (100 fields of 8 KiB).
 MAX_HEAD = 64 * 1024
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+# Seconds a worker holding a connection per thread waits, per such share, before it accepts
+# another (so that a less loaded worker takes it), and the longest it ever waits.
+ACCEPT_DEFER_STEP = 0.002
+ACCEPT_DEFER_MAX = 0.010
 
 
 def _answer(status: str, reason: str) -> bytes:
@@ -109,9 +119,19 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Connections whose headers are arriving, oldest deadline first.
         self.heads: deque[TConn] = deque()
+        # While deferring: when this worker listens again; then, that its next accept goes ahead.
+        self.accept_paused_until = 0.0
+        self.accept_deferred = False
 
     def accept(self, listener: socket.socket) -> None:
-        """Accept a connection and read its headers without a thread."""
+        """Accept a connection and read its headers without a thread (see the module's notes)."""
+        defer = self._accept_defer()
+        if defer > 0 and not self.accept_deferred:
+            self.accept_paused_until = time.monotonic() + defer
+            self.accept_deferred = True
+            self.set_accept_enabled(False)
+            return
+        self.accept_deferred = False
         try:
             client, address = listener.accept()
         except OSError as error:
@@ -120,6 +140,25 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
             return
         self.nr_conns += 1
         self._read_head(TConn(self.cfg, client, address, listener.getsockname()))
+
+    def _accept_defer(self) -> float:
+        if self.cfg.workers < 2:
+            return 0.0
+        shares: int = self.nr_conns // max(self.cfg.threads, 1)
+        return min(ACCEPT_DEFER_STEP * shares, ACCEPT_DEFER_MAX)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Listen again only once a deferral is over (gunicorn's loop asks every turn)."""
+        if enabled and time.monotonic() < self.accept_paused_until:
+            return
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """Wake up when a deferral ends, to listen again."""
+        paused = self.accept_paused_until - time.monotonic()
+        if paused > 0:
+            timeout = min(timeout, paused)
+        super().wait_for_and_dispatch_events(timeout)
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
         """Read a kept-alive connection's next request headers without a thread."""
