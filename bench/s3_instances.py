@@ -19,7 +19,9 @@ own, so every request an instance makes is counted where S3 would bill it. The r
 4. **cold start**: a new instance on a bucket holding a catalog of ``--files`` files (a
    simulated corpus whose checkpoint is written straight to the bucket): requests and seconds
    until it answers. With ``--uploads owners`` each of its projects (up to 10,000) also has the
-   owner record a first upload leaves (``_roles/``), as the checkpoint holds it.
+   owner record a first upload leaves (``_roles/``), as the checkpoint holds it;
+5. **catch-up at that size**: ``--names`` uploads through a second new instance on that catalog,
+   and the requests the first one makes to take them in (and the writer's per upload).
 
 Standard library plus boto3 and moto (the test extras); results in ``bench/results/``.
 """
@@ -399,6 +401,42 @@ def simulate_catalog(endpoint: str, files: int, *, owners: bool) -> int:
     return len(roles)
 
 
+def catch_up_at_size(
+    late: Instance, work: Path, endpoint: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``--names`` uploads through a second new instance on the large catalog.
+
+    Counts what the first one (``late``) requests to take them in, beyond its idle rate of one
+    request per ``index-ttl``, and what the writer requests per upload: neither may grow with
+    the catalog's size.
+    """
+    counts = Counts()
+    _, proxy = counting_proxy(endpoint, counts)
+    writer = Instance("writer", work / "writer", proxy, counts, args.ttl, 1, args.uploads)
+    try:
+        writer.start()
+        written = counts.total()
+        before = late.counts.total()
+        started = time.monotonic()
+        for n in range(args.names):
+            writer.upload(*wheel("scaled", f"1.{n}", f"N = {n}\n"))
+        uploads = counts.total() - written
+        listed: dict[str, str] = {}
+        while time.monotonic() - started < 60 and len(listed) < args.names:
+            time.sleep(args.ttl / 2)
+            listed = late.files("scaled")
+        elapsed = time.monotonic() - started
+        return {
+            "files": args.files,
+            "uploads": args.names,
+            "listed": len(listed),
+            "extra_requests": round(late.counts.total() - before - elapsed / args.ttl),
+            "writer_requests_per_upload": round(uploads / args.names, 1),
+        }
+    finally:
+        writer.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=4)
@@ -550,7 +588,6 @@ def main() -> None:
         late_files = len(
             json.loads(late.get("/simple/", "application/vnd.pypi.simple.v1+json"))["projects"]
         )
-        late.stop()
         results["cold_start"] = {
             "files": args.files,
             "owner_records": owner_records,
@@ -560,6 +597,8 @@ def main() -> None:
             "seconds": round(seconds, 2),
             "projects_listed": late_files,
         }
+        results["catch_up_at_size"] = catch_up_at_size(late, work, endpoint, args)
+        late.stop()
     finally:
         for instance in instances:
             instance.stop()
@@ -604,6 +643,16 @@ def main() -> None:
             str(results["cold_start"]["requests"]),
         ],
         [f"cold start at {args.files:,} files: seconds", str(results["cold_start"]["seconds"])],
+        [
+            f"catch-up at {args.files:,} files: requests of the new instance after "
+            f"{args.names} uploads through another (listed)",
+            f"{results['catch_up_at_size']['extra_requests']} "
+            f"({results['catch_up_at_size']['listed']}/{args.names})",
+        ],
+        [
+            f"catch-up at {args.files:,} files: the writer's requests per upload",
+            str(results["catch_up_at_size"]["writer_requests_per_upload"]),
+        ],
     ]
     table = markdown_table(["measure", "value"], rows)
     write_results("s3_instances", results, table)
@@ -614,6 +663,7 @@ def main() -> None:
         and results["mixed"]["status_agreed"]
         and results["mixed"]["grants_kept"]
         and results["cold_start"]["projects_listed"] == min(args.files, 10_000)
+        and results["catch_up_at_size"]["listed"] == args.names
     )
     raise SystemExit(0 if ok else 1)
 

@@ -3,7 +3,7 @@
 Runs ``bench/s3_instances.py`` at a size that fits CI: filenames raced through two instances at
 once with different bytes (one winner), an instance killed mid-run, convergence of every survivor
 on every acknowledged upload, and the S3 requests an idle instance, a catch-up and a cold start
-cost. The instances run with ``uploads = owners``, so the cold start's corpus has an owner record
+cost, and a catch-up on the cold start's large catalog. The instances run with ``uploads = owners``, so the cold start's corpus has an owner record
 per project (10,000): they come with the checkpoint, not one GET each. ``python -m bench.s3_instances --files 1000000`` runs the same at a million files.
 """
 
@@ -47,3 +47,6 @@ def test_four_instances_on_one_bucket_converge_and_count_their_requests(tmp_path
     assert figures["cold_start"]["owner_records"] == 10_000
     assert figures["cold_start"]["requests"] <= 20 + FILES // 10_000
     assert figures["cold_start"]["projects_listed"] == 10_000
+    at_size = figures["catch_up_at_size"]
+    assert at_size["listed"] == 16, at_size
+    assert at_size["extra_requests"] <= 16 * 3, at_size
