@@ -12,9 +12,12 @@ the request, reading the rest (the body) must keep pace: a client that sends not
 
 It also spreads connections over the workers. Every worker waits on the one listening socket,
 and the one the kernel runs first used to accept a whole burst: wrk's 32 connections all landed in
-one worker in 2 of 10 runs (1,229 req/s against 4,300 when spread). A worker that already holds a
-connection per thread now lets the listener wait a few milliseconds before it accepts another
-(longer the more it holds), so a less loaded worker takes it first.
+one worker in 2 of 10 runs (1,229 req/s against 4,300 when spread). A worker that holds a thread's
+worth of connections (idle kept-alive ones aside) more than another worker
+(:mod:`pryv_server.worker_loads`) now lets the listener wait 2 ms before it accepts, so the other
+takes the connection; then it takes whatever still waits at once. Workers about equally loaded
+never wait, so traffic that opens a connection per request (a proxy without keep-alive) is not
+slowed.
 
 pryv does not serve TLS or HTTP/2 itself (a reverse proxy does), so this worker is for HTTP/1.x.
 """
@@ -33,6 +36,8 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import TConn
 from gunicorn.workers.gthread import ThreadWorker
 
+from pryv_server import worker_loads
+
 HEADER_TIMEOUT = 10.0  # seconds from a request's first byte (or its connection) to its last header
 BODY_IDLE_TIMEOUT = 30.0  # seconds a request may send nothing once a thread reads it
 BODY_GRACE = 10.0  # seconds before the average rate counts
@@ -41,10 +46,11 @@ BODY_MIN_RATE = 8 * 1024  # bytes per second, averaged over the whole request
 # far below what gunicorn's own limits would let through (100 fields of 8 KiB).
 MAX_HEAD = 64 * 1024
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
-# Seconds a worker holding a connection per thread waits, per such share, before it accepts
-# another (so that a less loaded worker takes it), and the longest it ever waits.
-ACCEPT_DEFER_STEP = 0.002
-ACCEPT_DEFER_MAX = 0.010
+# Seconds a worker that holds a thread's worth of connections more than another waits before it
+# accepts (so that the other takes the connection); then it accepts freely for ACCEPT_DRAIN
+# seconds, so a backlog the other did not take is taken at once, not one connection per wait.
+ACCEPT_DEFER = 0.002
+ACCEPT_DRAIN = 0.001
 
 
 def _answer(status: str, reason: str) -> bytes:
@@ -119,19 +125,20 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Connections whose headers are arriving, oldest deadline first.
         self.heads: deque[TConn] = deque()
-        # While deferring: when this worker listens again; then, that its next accept goes ahead.
+        # While deferring: when this worker listens again, and until when it then accepts freely.
         self.accept_paused_until = 0.0
-        self.accept_deferred = False
+        self.accept_free_until = 0.0
 
     def accept(self, listener: socket.socket) -> None:
         """Accept a connection and read its headers without a thread (see the module's notes)."""
-        defer = self._accept_defer()
-        if defer > 0 and not self.accept_deferred:
-            self.accept_paused_until = time.monotonic() + defer
-            self.accept_deferred = True
-            self.set_accept_enabled(False)
-            return
-        self.accept_deferred = False
+        now = time.monotonic()
+        if now >= self.accept_free_until:
+            defer = self._accept_defer()
+            if defer > 0:
+                self.accept_paused_until = now + defer
+                self.accept_free_until = self.accept_paused_until + ACCEPT_DRAIN
+                self.set_accept_enabled(False)
+                return
         try:
             client, address = listener.accept()
         except OSError as error:
@@ -141,11 +148,19 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns += 1
         self._read_head(TConn(self.cfg, client, address, listener.getsockname()))
 
+    def _load(self) -> int:
+        # Idle kept-alive connections hold no thread: only the others count.
+        return int(self.nr_conns - len(self.keepalived_conns))
+
     def _accept_defer(self) -> float:
-        if self.cfg.workers < 2:
+        now = time.monotonic()
+        load = self._load()
+        worker_loads.SHARED.publish(self.age, load, now)
+        threads: int = self.cfg.threads
+        if load < threads:
             return 0.0
-        shares: int = self.nr_conns // max(self.cfg.threads, 1)
-        return min(ACCEPT_DEFER_STEP * shares, ACCEPT_DEFER_MAX)
+        least = worker_loads.SHARED.least_other(self.age, now)
+        return ACCEPT_DEFER if least is not None and load > least + threads else 0.0
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """Listen again only once a deferral is over (gunicorn's loop asks every turn)."""
@@ -154,8 +169,10 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        """Wake up when a deferral ends, to listen again."""
-        paused = self.accept_paused_until - time.monotonic()
+        """Tell the other workers this one's load; wake up when a deferral ends, to listen again."""
+        now = time.monotonic()
+        worker_loads.SHARED.publish(self.age, self._load(), now)
+        paused = self.accept_paused_until - now
         if paused > 0:
             timeout = min(timeout, paused)
         super().wait_for_and_dispatch_events(timeout)

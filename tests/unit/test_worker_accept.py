@@ -1,8 +1,8 @@
 """The gunicorn worker spreads a burst of connections over the workers (pryv_server/worker.py).
 
 Every worker waits on one listening socket; the one the kernel runs first used to accept a whole
-burst. A worker that already holds a connection per thread now stops listening for a moment, so
-that another takes the next connection, and accepts it itself only if it is still waiting.
+burst. A worker that holds a thread's worth of connections more than another now stops listening
+for a moment, so that the other takes the next connection, and then takes whatever still waits.
 """
 
 from __future__ import annotations
@@ -16,8 +16,38 @@ from unittest import mock
 import pytest
 from gunicorn.config import Config
 
-from pryv_server.worker import ACCEPT_DEFER_MAX
+from pryv_server import worker as worker_module
+from pryv_server import worker_loads
 from pryv_server.worker import PacedThreadWorker
+from pryv_server.worker_loads import LIVE
+from pryv_server.worker_loads import WorkerLoads
+
+THREADS = 2
+OTHER = 7  # the slot (age) of another worker of the same server
+
+
+class Clock:
+    """Stands in for the worker's ``time`` module: the test moves ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    made = Clock()
+    monkeypatch.setattr(worker_module, "time", made)
+    return made
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> WorkerLoads:
+    table = WorkerLoads()
+    monkeypatch.setattr(worker_loads, "SHARED", table)
+    return table
 
 
 @pytest.fixture
@@ -27,59 +57,76 @@ def listener() -> Iterator[socket.socket]:
         yield sock
 
 
-def worker(listener: socket.socket, workers: int) -> PacedThreadWorker:
+@pytest.fixture
+def clients(listener: socket.socket) -> Iterator[list[socket.socket]]:
+    """Five connections waiting in the listener's backlog."""
+    made = [socket.create_connection(listener.getsockname()) for _ in range(5)]
+    time.sleep(0.05)
+    yield made
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def busy(listener: socket.socket) -> Iterator[PacedThreadWorker]:
     cfg = Config()
-    cfg.set("workers", workers)
-    cfg.set("threads", 2)
-    made = PacedThreadWorker(0, 0, [listener], None, 30, cfg, mock.Mock())
+    cfg.set("workers", 2)
+    cfg.set("threads", THREADS)
+    made = PacedThreadWorker(1, 0, [listener], None, 30, cfg, mock.Mock())
     made.poller = selectors.DefaultSelector()  # as init_process makes it, without the process
     made.set_accept_enabled(True)
-    return made
-
-
-def close(made: PacedThreadWorker, clients: list[socket.socket]) -> None:
+    yield made
+    made.keepalived_conns.clear()
     for conn in list(made.heads):
         made._drop(conn)
     made.poller.close()
     made.tmp.close()  # gunicorn's heartbeat file
-    for client in clients:
-        client.close()
 
 
-def connect(listener: socket.socket) -> socket.socket:
-    client = socket.create_connection(listener.getsockname())
-    time.sleep(0.01)  # in the listener's backlog
-    return client
+def accept(worker: PacedThreadWorker, listener: socket.socket, times: int) -> int:
+    for _ in range(times):
+        worker.accept(listener)
+    return int(worker.nr_conns)
 
 
-def test_a_worker_with_a_connection_per_thread_lets_the_next_wait(
-    listener: socket.socket,
+@pytest.mark.usefixtures("clients")
+def test_a_worker_far_ahead_of_another_lets_the_next_connection_wait(
+    busy: PacedThreadWorker, listener: socket.socket, clock: Clock, loads: WorkerLoads
 ) -> None:
-    busy = worker(listener, workers=2)
-    clients = [connect(listener) for _ in range(3)]
-    try:
-        busy.accept(listener)
-        busy.accept(listener)
-        assert busy.nr_conns == 2  # under one per thread: accepted at once
-        busy.accept(listener)
-        assert busy.nr_conns == 2, "accepted at once although it holds a connection per thread"
-        busy.set_accept_enabled(True)  # gunicorn's loop asks on every turn
-        assert not busy._accepting, "listens again before the deferral is over"
-        time.sleep(ACCEPT_DEFER_MAX)
-        busy.set_accept_enabled(True)
-        assert busy._accepting
-        busy.accept(listener)  # nobody else took it: now this worker does
-        assert busy.nr_conns == 3
-    finally:
-        close(busy, clients)
+    loads.publish(OTHER, 0, clock.now)
+    assert accept(busy, listener, THREADS + 1) == THREADS + 1  # a thread's worth more: at once
+    assert accept(busy, listener, 1) == THREADS + 1, "accepted although another worker holds none"
+    busy.set_accept_enabled(True)  # gunicorn's loop asks on every turn
+    assert not busy._accepting, "listens again before the wait is over"
+    clock.now = busy.accept_paused_until
+    loads.publish(OTHER, 0, clock.now)
+    busy.set_accept_enabled(True)
+    assert busy._accepting
+    assert accept(busy, listener, 1) == THREADS + 2, "the other did not take it: this one does"
 
 
-def test_a_single_worker_never_defers(listener: socket.socket) -> None:
-    alone = worker(listener, workers=1)
-    clients = [connect(listener) for _ in range(3)]
-    try:
-        for _ in clients:
-            alone.accept(listener)
-        assert alone.nr_conns == 3
-    finally:
-        close(alone, clients)
+@pytest.mark.usefixtures("clients")
+def test_workers_about_equally_loaded_accept_at_once(
+    busy: PacedThreadWorker, listener: socket.socket, clock: Clock, loads: WorkerLoads
+) -> None:
+    """A connection per request (a proxy without keep-alive) must not wait at every accept."""
+    loads.publish(OTHER, THREADS * 2, clock.now)
+    assert accept(busy, listener, 5) == 5
+
+
+@pytest.mark.usefixtures("clients")
+def test_a_worker_that_stopped_writing_its_load_is_not_waited_for(
+    busy: PacedThreadWorker, listener: socket.socket, clock: Clock, loads: WorkerLoads
+) -> None:
+    loads.publish(OTHER, 0, clock.now - LIVE)
+    assert accept(busy, listener, 5) == 5
+
+
+@pytest.mark.usefixtures("clients")
+def test_idle_kept_alive_connections_do_not_count(
+    busy: PacedThreadWorker, listener: socket.socket, clock: Clock, loads: WorkerLoads
+) -> None:
+    loads.publish(OTHER, 0, clock.now)
+    accept(busy, listener, THREADS + 1)
+    busy.keepalived_conns.extend(busy.heads)  # as if every one had been answered
+    assert accept(busy, listener, 1) == THREADS + 2
