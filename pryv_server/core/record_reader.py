@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -55,6 +56,16 @@ class RecordReader:
         except ValueError as error:
             log.warning("skipping the unreadable record %s: %s", key, error)
             return None
+
+    def decode_all(
+        self, objects: Mapping[str, Any | None], kept: Callable[[str], bool]
+    ) -> dict[str, Record | None]:
+        """Decode the stored objects whose keys ``kept`` keeps (None stays None: removed)."""
+        return {
+            key: None if value is None else self.decode(key, value)
+            for key, value in objects.items()
+            if kept(key)
+        }
 
     def decode(self, key: str, record: Any) -> Record | None:
         """Turn a stored JSON object into a package, an overlay or a side record (None: bad)."""
