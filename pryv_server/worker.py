@@ -11,13 +11,13 @@ the request, reading the rest (the body) must keep pace: a client that sends not
 ``BODY_GRACE`` seconds, gets a ``408`` (see :class:`RequestTooSlow`), and the thread is free again.
 
 It also spreads connections over the workers. Every worker waits on the one listening socket,
-and the one the kernel runs first used to accept a whole burst: wrk's 32 connections all landed in
-one worker in 2 of 10 runs (1,229 req/s against 4,300 when spread). A worker that holds a thread's
-worth of connections (idle kept-alive ones aside) more than another worker
-(:mod:`pryv_server.worker_loads`) now lets the listener wait 2 ms before it accepts, so the other
-takes the connection; then it takes whatever still waits at once. Workers about equally loaded
-never wait, so traffic that opens a connection per request (a proxy without keep-alive) is not
-slowed.
+and the one the kernel runs first used to accept a whole burst: in rounds of ``wrk -c32``, one
+worker took all 32 connections (1,722 req/s against about 4,000 when spread) or 27 to 30 of them
+(down to 3,200 req/s). A worker that holds a thread's worth of connections (idle kept-alive
+ones aside) more than another worker (:mod:`pryv_server.worker_loads`) now lets the listener wait
+2 ms before it accepts, so the other takes the connection; then it takes whatever still waits at
+once. Workers about equally loaded never wait, so traffic that opens a connection per request (a
+proxy without keep-alive) is not slowed.
 
 pryv does not serve TLS or HTTP/2 itself (a reverse proxy does), so this worker is for HTTP/1.x.
 """

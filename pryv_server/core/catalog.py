@@ -154,7 +154,7 @@ class Catalog:
         return self._side.under(prefix)
 
     def latest(self) -> Snapshot:
-        """Return the snapshot as this process last saw it (own writes included), at no cost."""
+        """Return this process's last snapshot, at no cost: for checks a conditional write backs."""
         return self._snapshot
 
     def _refresh(self, now: float, *, force: bool) -> None:
