@@ -11,6 +11,7 @@ import selectors
 import socket
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -21,25 +22,17 @@ from pryv_server import worker_loads
 from pryv_server.worker import PacedThreadWorker
 from pryv_server.worker_loads import LIVE
 from pryv_server.worker_loads import WorkerLoads
+from tests.stores import Clock
 
 THREADS = 2
 OTHER = 7  # the slot (age) of another worker of the same server
 
 
-class Clock:
-    """Stands in for the worker's ``time`` module: the test moves ``now``."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The worker's ``time`` module, with a clock the test moves."""
     made = Clock()
-    monkeypatch.setattr(worker_module, "time", made)
+    monkeypatch.setattr(worker_module, "time", SimpleNamespace(monotonic=made))
     return made
 
 
