@@ -28,6 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from email.message import Message
+from typing import Any
 
 from pryv_server.core import layout
 from pryv_server.errors import ObjectExists
@@ -59,7 +60,11 @@ class Description:
     @classmethod
     def from_json(cls, data: bytes) -> Description:
         """Decode a stored result; raises ValueError/KeyError/TypeError on a malformed one."""
-        value = json.loads(data)
+        return cls.from_value(json.loads(data))
+
+    @classmethod
+    def from_value(cls, value: Any) -> Description:
+        """Build from a decoded JSON object; raises KeyError/TypeError on a malformed one."""
         html, notice = value["html"], value["notice"]
         if not (html is None or isinstance(html, str)) or not isinstance(notice, str):
             raise TypeError("malformed stored description")
@@ -107,7 +112,7 @@ def render(text: str, content_type: str) -> Description:
         log.warning("a description took too long to render; showing it as plain text")
         return _plain("it took too long")
     try:
-        return Description.from_json(answer)
+        return Description.from_value(answer)
     except (ValueError, KeyError, TypeError):
         log.exception("the description renderer answered nonsense")
         return _plain("the renderer failed")
@@ -128,8 +133,8 @@ class _Renderer:
         self._asked = 0  # the number of the last request: the child echoes it in its answer
         self._unread = b""  # bytes read from the child past the last answer line
 
-    def ask(self, request: dict[str, object]) -> bytes | None:
-        """Send one request; return its answer line, or None when the child failed.
+    def ask(self, request: dict[str, object]) -> dict[str, Any] | None:
+        """Send one request; return its decoded answer, or None when the child failed.
 
         Each answer carries its request's number, and answers to other numbers are skipped:
         a line left unread by an earlier request (however that came about) would otherwise be
@@ -150,8 +155,9 @@ class _Renderer:
             deadline = time.monotonic() + WALL_SECONDS
             try:
                 self._send(json.dumps({**request, "id": number}).encode())
-                while (answer := self._line(deadline)) is not None:
-                    if _answer_number(answer) == number:
+                while (line := self._line(deadline)) is not None:
+                    answer = _decoded(line)
+                    if answer is not None and answer.get("id") == number:
                         return answer
                     log.warning("skipped an answer of the description renderer to another request")
             except OSError:
@@ -247,13 +253,13 @@ def _out_of_time(signum: int, frame: object) -> None:
     raise _OutOfTime()
 
 
-def _answer_number(answer: bytes) -> object:
-    """Return the request number an answer line carries (None if it carries none)."""
+def _decoded(line: bytes) -> dict[str, Any] | None:
+    """Return an answer line's JSON object (None if it is not one): decoded once, here."""
     try:
-        value = json.loads(answer)
+        value = json.loads(line)
     except ValueError:
         return None
-    return value.get("id") if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def _serve() -> None:

@@ -136,8 +136,9 @@ def test_an_answer_left_unread_is_never_taken_for_the_next_one() -> None:
         )
         second = renderer.ask({"text": "Second *one*.\n", "type": "text/x-rst", "cpu": 5})
         assert second is not None
-        assert b"<em>one</em>" in second
-        assert b"Second" in second
-        assert b"Stale" not in second
+        answer = json.dumps(second)
+        assert "<em>one</em>" in answer
+        assert "Second" in answer
+        assert "Stale" not in answer
     finally:
         renderer.close()
