@@ -133,7 +133,7 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         """Accept a connection and read its headers without a thread (see the module's notes)."""
         now = time.monotonic()
         if now >= self.accept_free_until:
-            defer = self._accept_defer()
+            defer = self._accept_defer(now)
             if defer > 0:
                 self.accept_paused_until = now + defer
                 self.accept_free_until = self.accept_paused_until + ACCEPT_DRAIN
@@ -152,8 +152,7 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]
         # Idle kept-alive connections hold no thread: only the others count.
         return int(self.nr_conns - len(self.keepalived_conns))
 
-    def _accept_defer(self) -> float:
-        now = time.monotonic()
+    def _accept_defer(self, now: float) -> float:
         load = self._load()
         worker_loads.SHARED.publish(self.age, load, now)
         threads: int = self.cfg.threads
