@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 
+from pryv_server.core.tokens import Token
 from pryv_server.core.tokens import TokenStore
 from pryv_server.errors import AuthenticationRequired
 from pryv_server.errors import InvalidRequest
 from pryv_server.errors import NotFound
 from pryv_server.storage import MemoryStorage
 from tests.stores import Clock
+from tests.stores import CountingStorage
 from tests.stores import s3_catalog
 
 
@@ -69,13 +71,20 @@ def test_expiry_and_validation() -> None:
         tokens.revoke("0123456789abcdef")
 
 
-def test_checking_a_token_costs_microseconds() -> None:
-    tokens = stores(MemoryStorage(), Clock())
+def test_checking_a_token_costs_no_request_and_no_parsing() -> None:
+    """A check is a regex, a digest and a dict lookup: no storage request, no record parsed.
+
+    (It asserted under 50 µs per check, a time the shared CI machine once missed at 84 µs: what
+    it protected, no per-check I/O or parsing, is counted here instead.)
+    """
+    storage = CountingStorage()
+    tokens = stores(storage, Clock())
     secrets = [tokens.create(f"user{n}", "read")[1] for n in range(200)]
-    tokens.verify(secrets[0])
-    started = time.perf_counter()
-    for _ in range(20):
-        for secret in secrets:
-            tokens.verify(secret)
-    per_check = (time.perf_counter() - started) / (20 * len(secrets))
-    assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
+    for secret in secrets:
+        tokens.verify(secret)  # parses the records once, and notes each token's first use
+    requests = storage.requests
+    with patch.object(Token, "from_json", side_effect=AssertionError("parsed per check")):
+        for _ in range(20):
+            for secret in secrets:
+                tokens.verify(secret)
+    assert storage.requests == requests
