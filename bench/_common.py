@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import socket
@@ -49,11 +50,26 @@ def auth_header(user: str = USER, password: str = PASSWORD) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+# Below Linux's default ephemeral range (32768-60999): a port the kernel hands to bind(0) is also
+# handed to outgoing connections as their source port, so between free_port() and the server's own
+# bind, any client connection of the run could take it (CI saw this once in 1,855 tests).
+FREE_PORTS = range(20_000, 32_768)
+
+
 def free_port() -> int:
-    """Return a loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a loopback port nobody uses right now, from outside the ephemeral range.
+
+    Another process of the run may still pick the same port before the server binds it, so a
+    caller that starts a server retries with another port when the server reports it taken.
+    """
+    while True:
+        port = random.choice(FREE_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 # --- memory over a process tree ------------------------------------------------------------

@@ -169,6 +169,7 @@ class Instance:
     uploads: str = "open"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    port_retried: bool = False
 
     @property
     def url(self) -> str:
@@ -216,7 +217,12 @@ class Instance:
         log.close()
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError((self.root / "server.log").read_text()[-3000:])
+                output = (self.root / "server.log").read_text()[-3000:]
+                if "the port is in use by another program" in output and not self.port_retried:
+                    self.port = free_port()  # taken since free_port() chose it: choose again
+                    self.port_retried = True
+                    return self.start()
+                raise RuntimeError(output)
             try:
                 self.get("/simple/", timeout=START_TIMEOUT)
                 return time.perf_counter() - started

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bench._common import free_port
+
 USER = "carol"
 PASSWORD = "s3cret-pass"
 BIN = Path(sys.executable).parent
@@ -25,12 +26,6 @@ BIN = Path(sys.executable).parent
 EVERY_HTTP_SERVER = pytest.mark.parametrize(
     "server", [(), ("--server", "granian")], ids=["gunicorn", "granian"], indirect=True
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tool(name: str) -> str:
@@ -92,11 +87,18 @@ def add_user(
     )  # fmt: skip
 
 
+class PortTaken(Exception):
+    """Another process bound the port between ``free_port()`` and ``pryv start``."""
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"pryv start exited with {process.returncode}:\n{log.read_text()}")
+            output = log.read_text()
+            if "the port is in use by another program" in output:
+                raise PortTaken(output)
+            pytest.fail(f"pryv start exited with {process.returncode}:\n{output}")
         try:
             urllib.request.urlopen(f"{url}/simple/", timeout=2)
             return
@@ -114,20 +116,28 @@ def start_server(
     port: int | None = None,
     env: dict[str, str] | None = None,
 ) -> Server:
-    port = port or free_port()
-    config = config or write_config(root, port)
-    log = root / f"server-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [tool("pryv"), "start", "-c", str(config), "--port", str(port), *args],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=clean_env(**(env or {})),
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process, log)
-    return Server(url, root, config, process, log)
+    """Start ``pryv start`` on ``port``, or on a free port (another one if that was taken)."""
+    for _ in range(5):
+        chosen = port or free_port()
+        chosen_config = config or write_config(root, chosen)
+        log = root / f"server-{chosen}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [tool("pryv"), "start", "-c", str(chosen_config), "--port", str(chosen), *args],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=clean_env(**(env or {})),
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{chosen}"
+        try:
+            wait_ready(url, process, log)
+        except PortTaken as taken:
+            if port:
+                pytest.fail(f"pryv start could not listen on the port it was given:\n{taken}")
+            continue
+        return Server(url, root, chosen_config, process, log)
+    pytest.fail(f"pryv start found each of five free ports taken:\n{log.read_text()}")
 
 
 def start_in_home(home: Path, port: int) -> Server:
