@@ -175,10 +175,21 @@ def test_truncated_body_is_400(deployment: Deployment, fraction: float) -> None:
 def spooled(deployment: Deployment, server: Server) -> list[Path]:
     """What is left in the server's TMPDIR besides the running server's metrics folder.
 
-    A killed server's metrics folder is removed by the next start (its name holds its pid).
+    A killed server's metrics folder is removed by the next start (its name holds its pid). A
+    file seen there for an instant is not left over: gunicorn's master makes each worker's
+    heartbeat file there and unlinks it at once (CI once listed one while a worker started), so
+    only what is still there a second later counts.
     """
     own = f"pryv-metrics-{server.process.pid}-"
-    return [path for path in deployment.tmpdir.iterdir() if not path.name.startswith(own)]
+
+    def listing() -> set[Path]:
+        return {path for path in deployment.tmpdir.iterdir() if not path.name.startswith(own)}
+
+    seen = listing()
+    if seen:
+        time.sleep(1)
+        seen &= listing()
+    return sorted(seen)
 
 
 def _wait_for(condition, timeout: float = 60.0) -> bool:
