@@ -367,7 +367,8 @@ class Catalog:
 
     def published(self, key: str, package: Package) -> None:
         """Journal a package record this process just wrote, and show it here at once."""
-        self._journaled([key], {key: package.to_json()}, lambda: {key: package})
+        held = package.without_description()  # as every reader of the record holds it
+        self._journaled([key], {key: held.to_json()}, lambda: {key: held})
 
     def changed(self, key: str, *more: str) -> None:
         """Journal records this process just wrote, replaced or removed, and re-read them.

@@ -31,6 +31,7 @@ from email.message import Message
 from typing import Any
 
 from pryv_server.core import layout
+from pryv_server.core.record_fields import description_digest
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.storage import Storage
@@ -71,19 +72,22 @@ class Description:
         return cls(html, notice)
 
 
-def storage_key(text: str, content_type: str) -> str:
-    """Return the key of a description's rendering: the hash of what it is rendered from."""
-    digest = hashlib.sha256(
-        f"{RENDERER_VERSION}\0{content_type}\0{text}".encode("utf-8", "surrogatepass")
-    ).hexdigest()
-    return layout.description_key(digest)
+def storage_key(text_sha256: str, content_type: str) -> str:
+    """Return the key of a description's rendering: the hash of what it is rendered from.
+
+    Named by the text's digest, which the catalog keeps in place of the text (``pryv gc``
+    keeps the renderings of every listed file from it). Renderings stored before were named by
+    the text itself: they are rendered again when first shown, and collected as orphans.
+    """
+    digest = hashlib.sha256(f"{RENDERER_VERSION}\0{content_type}\0{text_sha256}".encode())
+    return layout.description_key(digest.hexdigest())
 
 
 def rendered(store: Storage, text: str, content_type: str) -> Description:
     """Return the stored rendering of a description, rendering and storing it if needed."""
     if not text.strip():
         return Description("")
-    key = storage_key(text, content_type)
+    key = storage_key(description_digest(text), content_type)
     damaged = False
     try:
         return Description.from_json(store.read(key))

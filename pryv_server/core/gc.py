@@ -73,9 +73,9 @@ def referenced_blobs(snapshot: Snapshot) -> set[str]:
             keys.add(package.metadata_key)
         if package.provenance_key:
             keys.add(package.provenance_key)
-        text, kind = package.metadata.description, package.metadata.description_content_type
-        if text.strip():
-            keys.add(descriptions.storage_key(text, kind))
+        if package.description_sha256:
+            content_type = package.metadata.description_content_type
+            keys.add(descriptions.storage_key(package.description_sha256, content_type))
     return keys
 
 

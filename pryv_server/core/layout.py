@@ -41,7 +41,8 @@ a key gets its meaning. "Where does an upload go?" is answered here::
     their sha256 matched the upstream page's.
 
     (1) create-if-absent: of two concurrent writers exactly one wins, the other sees it exists.
-    (2) once, keyed by r = sha256 of the renderer version, content type and text.
+    (2) once, keyed by r = sha256 of the renderer version, content type and the text's sha256 (the
+        one part of a package record the catalog keeps in place of the text).
     (3) then changed only by a conditional replace (revocation): no update is ever lost.
     (4) g = sha256 of the grantee (a user or @group); one object per grant, conditional replace.
     (5) block, pin: created if absent, deleted to lift; purge: its last time, conditional replace.

@@ -12,30 +12,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from functools import cached_property
-from functools import lru_cache
 from typing import Any
 from typing import Literal
 
 from packaging.utils import NormalizedName
-from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.record_fields import codecs
+from pryv_server.core.record_fields import description_digest
 from pryv_server.core.record_fields import shared_text
 
 RECORD_SCHEMA = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-# PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
-# marked Dynamic match the wheels built from it), so only those are served as core metadata.
-RELIABLE_SDIST_METADATA = Version("2.2")
-# What a resolver reads from core metadata (PEP 658); none may be Dynamic in a served sdist's.
-RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +71,17 @@ class Metadata:
     import_namespaces: tuple[str, ...] = ()
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> Metadata:
-        """Build from packaging's ``RawMetadata`` (or a stored record); unknown keys are ignored."""
+    def from_raw(cls, raw: Mapping[str, Any], *, with_description: bool = True) -> Metadata:
+        """Build from packaging's ``RawMetadata`` (or a stored record); unknown keys are ignored.
+
+        ``with_description=False`` leaves the long description out (see :meth:`Package.from_json`).
+        """
+        codecs = _CODECS if with_description else _HELD_CODECS
         return cls(
             **{
-                name: _CODECS[name][0](value)
+                name: codecs[name][0](value)
                 for name, value in raw.items()
-                if value is not None and name in _CODECS
+                if value is not None and name in codecs
             }
         )
 
@@ -172,6 +171,7 @@ class Package:
     # PEP 740: the stored provenance object of the file's attestations, if it was sent any.
     provenance_key: str | None = None
     provenance_sha256: str | None = None
+    description_sha256: str = ""  # names the rendering; the text stays in the stored record
     # Not part of the record: the index applies the separate yank records (PEP 592) on load.
     yank: YankState = NOT_YANKED
     # Not part of the record either: when ``pryv backfill-metadata`` added the metadata (if so).
@@ -207,54 +207,41 @@ class Package:
             record[item.name] = value.to_raw() if item.name == "metadata" else value
         return record
 
+    def without_description(self) -> Package:
+        """Return this file as the catalog holds it: its long description stays in storage."""
+        if not self.metadata.description:
+            return self
+        return replace(self, metadata=replace(self.metadata, description=""))
+
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> Package:
-        """Build from a stored record; raises KeyError/TypeError/ValueError on a malformed one."""
+        """Build from a stored record; raises KeyError/TypeError/ValueError on a malformed one.
+
+        Without the description: a real README (7.7 KB on average in the test corpus's wheels)
+        outweighs the rest of a record; it is read when shown (``Registry.description``).
+        """
         if record.get("schema") != RECORD_SCHEMA:
             raise ValueError(f"unsupported record schema {record.get('schema')!r}")
         values = {name: record[name] for name in _RECORD_FIELDS if name in record}
         for name in _REPEATED_FIELDS:  # shared, as the metadata's values (see _codec)
             if isinstance(values.get(name), str):
                 values[name] = shared_text(values[name])
-        values["metadata"] = Metadata.from_raw(record.get("metadata") or {})
+        raw = record.get("metadata") or {}
+        values["metadata"] = Metadata.from_raw(raw, with_description=False)
+        if "description_sha256" not in record:  # written before pryv kept it
+            values["description_sha256"] = description_digest(str(raw.get("description") or ""))
         if not serves_core_metadata(values["kind"], values["metadata"]):
             # Stored by a pryv that served sdist metadata with dynamic dependencies.
             values["metadata_key"] = values["metadata_sha256"] = None
         return cls(**values)
 
 
-def serves_core_metadata(kind: str, metadata: Metadata) -> bool:
-    """Say whether a file's core metadata is served as ``<file>.metadata`` (PEP 658 and 643).
-
-    A wheel's always is. An sdist's only when installers may trust it to describe the wheel they
-    would build: PEP 643 makes a ``PKG-INFO`` of Metadata 2.2 or later reliable except for the
-    fields it marks ``Dynamic``, and a resolver reads ``Requires-Dist``, ``Requires-Python``
-    and ``Provides-Extra`` from it; when any of them is dynamic, pip must build the sdist to
-    learn its dependencies, so no metadata is advertised.
-    """
-    if kind == "wheel":
-        return True
-    if not _reliable_sdist_metadata(metadata.metadata_version):
-        return False
-    dynamic = {field.strip().lower() for field in metadata.dynamic}
-    return not dynamic & RESOLVER_FIELDS
-
-
-@lru_cache(maxsize=64)
-def _reliable_sdist_metadata(metadata_version: str) -> bool:
-    # Cached: start-up asks this of every stored sdist, and a registry holds a handful of
-    # Metadata-Version strings.
-    try:
-        return Version(metadata_version) >= RELIABLE_SDIST_METADATA
-    except InvalidVersion:
-        return False
-
-
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
 # Field name -> (decode, encode), in declaration order so records keep their field order.
 _CODECS = codecs(item.name for item in fields(Metadata))
+_HELD_CODECS = {name: codec for name, codec in _CODECS.items() if name != "description"}
 # Record fields whose values repeat across files: one string each in memory.
-_REPEATED_FIELDS = ("project", "version", "kind", "uploader")
+_REPEATED_FIELDS = ("project", "version", "kind", "uploader", "description_sha256")
 _RECORD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
 
 
@@ -266,19 +253,24 @@ class Release:
     packages: tuple[Package, ...]
 
     @cached_property
+    def newest(self) -> Package:
+        """The most recently uploaded file, whose metadata stands for the release's."""
+        return max(self.packages, key=lambda package: package.upload_time)
+
+    @property
     def metadata(self) -> Metadata:
         """The metadata of the most recently uploaded file: later uploads overwrite it."""
-        return max(self.packages, key=lambda package: package.upload_time).metadata
+        return self.newest.metadata
 
     @cached_property
     def upload_time(self) -> str:
         """When the first file of the release was uploaded."""
         return min(package.upload_time for package in self.packages)
 
-    @cached_property
+    @property
     def last_upload_time(self) -> str:
         """When the last file of the release was uploaded."""
-        return max(package.upload_time for package in self.packages)
+        return self.newest.upload_time
 
     @property
     def is_prerelease(self) -> bool:

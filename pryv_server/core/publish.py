@@ -42,14 +42,15 @@ from pryv_server.core import layout
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.core_metadata import read_core_metadata
 from pryv_server.core.lifecycle import check_publishable
+from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
-from pryv_server.core.models import serves_core_metadata
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
 from pryv_server.core.names import parse_filename
 from pryv_server.core.provenance import Provenance
 from pryv_server.core.provenance import provenance_for
+from pryv_server.core.record_fields import description_digest
 from pryv_server.errors import DistributionExists
 from pryv_server.errors import InvalidFilename
 from pryv_server.errors import InvalidUpload
@@ -163,6 +164,7 @@ class Publisher:
             metadata=metadata,
             provenance_key=provenance_key,
             provenance_sha256=provenance.sha256 if provenance is not None else None,
+            description_sha256=description_digest(metadata.description),
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
         try:

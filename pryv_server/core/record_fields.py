@@ -8,6 +8,7 @@ went from 3.0 to 1.7 KB each; see :mod:`pryv_server.core.models` for the records
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from collections.abc import Iterable
 from functools import lru_cache
@@ -52,3 +53,14 @@ def _urls(value: Any) -> tuple[tuple[str, str], ...]:
 def _shared(value: tuple[Any, ...]) -> tuple[Any, ...]:
     """Return the first tuple equal to ``value`` seen lately (classifiers repeat across files)."""
     return value
+
+
+def description_digest(text: str) -> str:
+    """Return the sha256 of a long description ("" for none): what names its rendering.
+
+    A loaded record keeps this instead of the text (see ``Package.from_json``), so that what a
+    release's rendering is stored under stays known without the text in memory.
+    """
+    if not text.strip():
+        return ""
+    return shared_text(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())

@@ -8,6 +8,7 @@ beside the package records (:mod:`pryv_server.core.overlays`), never the records
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import tempfile
@@ -27,11 +28,11 @@ from pryv_server.core.catalog import Snapshot
 from pryv_server.core.events import Events
 from pryv_server.core.events import no_events
 from pryv_server.core.lifecycle import Lifecycle
+from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release
 from pryv_server.core.models import YankState
-from pryv_server.core.models import serves_core_metadata
 from pryv_server.core.names import normalize
 from pryv_server.core.names import parse_filename
 from pryv_server.core.publish import Published
@@ -39,6 +40,7 @@ from pryv_server.core.publish import Publisher
 from pryv_server.core.publish import Upload
 from pryv_server.core.publish import utc_now
 from pryv_server.errors import ObjectExists
+from pryv_server.errors import ObjectNotFound
 from pryv_server.errors import PackageNotFound
 from pryv_server.errors import ProjectNotFound
 from pryv_server.storage.base import CHUNK_SIZE
@@ -109,6 +111,17 @@ class Registry:
             # PEP 792: a quarantined project offers no file for download, by any path.
             raise PackageNotFound(f"project {package.project!r} is quarantined: no file is offered")
         return package
+
+    def description(self, package: Package) -> str:
+        """Return a file's long description, read from its record (the catalog holds none)."""
+        key = layout.record_key(package.project, package.identity)
+        try:
+            return str(json.loads(self.records.read(key))["metadata"].get("description") or "")
+        except ObjectNotFound:
+            return ""  # deleted since the page was asked for
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            log.error("the record %s is damaged; showing no description: %r", key, error)
+            return ""
 
     def open_package(self, package: Package) -> BinaryIO:
         """Open the file's bytes for streaming."""

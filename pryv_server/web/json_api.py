@@ -71,7 +71,10 @@ def _answer(name: str, version: str | None) -> Response:
         PageKey(project.normalized, form),
         lambda: Page(
             json.dumps(
-                build_document(project, release, version is None), separators=(",", ":")
+                build_document(
+                    project, release, version is None, services.registry.description(release.newest)
+                ),
+                separators=(",", ":"),
             ).encode(),
             project.last_serial,
         ),
@@ -81,13 +84,15 @@ def _answer(name: str, version: str | None) -> Response:
     return response
 
 
-def build_document(project: Project, release: Release, with_releases: bool) -> dict[str, Any]:
+def build_document(
+    project: Project, release: Release, with_releases: bool, description: str
+) -> dict[str, Any]:
     """Build PyPI's JSON document for ``release`` of ``project``.
 
     A quarantined project (PEP 792) lists its releases without files: it offers none.
     """
     offered = project.status.offers_files
-    document: dict[str, Any] = {"info": _info(project, release)}
+    document: dict[str, Any] = {"info": _info(project, release, description)}
     document["last_serial"] = project.last_serial
     if with_releases:
         document["releases"] = {
@@ -99,7 +104,7 @@ def build_document(project: Project, release: Release, with_releases: bool) -> d
     return document
 
 
-def _info(project: Project, release: Release) -> dict[str, Any]:
+def _info(project: Project, release: Release, description: str) -> dict[str, Any]:
     meta = release.metadata
     # The explorer's pages, as PyPI points to its own project pages.
     project_page = f"{request.host_url}project/{project.normalized}/"
@@ -109,7 +114,7 @@ def _info(project: Project, release: Release) -> dict[str, Any]:
         "author_email": meta.author_email,
         "bugtrack_url": None,
         "classifiers": list(meta.classifiers),
-        "description": meta.description,
+        "description": description,
         "description_content_type": meta.description_content_type or None,
         "docs_url": None,
         "download_url": meta.download_url,

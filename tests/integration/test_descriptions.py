@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -10,9 +11,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from pryv_server import app as app_module
 from pryv_server.config import Settings
 from pryv_server.core import descriptions
+from tests.configs import build_app
+from tests.credentials import basic
 from tests.dists import make_wheel
+from tests.integration.explorer_helpers import login
 from tests.uploads import post_upload
 
 BROKEN_RST = "Title\n=====\n\n    indented  by four\n\n.. no-such-directive::\n\n*unclosed\n"
@@ -142,3 +147,40 @@ def test_an_answer_left_unread_is_never_taken_for_the_next_one() -> None:
         assert "Stale" not in answer
     finally:
         renderer.close()
+
+
+def test_descriptions_stay_in_storage_and_are_shown_from_the_record(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process holds a description, nor writes one into the journal or a checkpoint.
+
+    The catalog keeps every record in memory, and a real README outweighs the rest of a record;
+    the two pages that show a description read it from the file's record when they are made.
+    """
+    marker = "Described-" + "x" * 2000
+    monkeypatch.setattr(app_module, "LOCAL_CHECKPOINT_EVERY", 1)
+    writer = build_app(settings)
+    wheel = make_wheel(tmp_path, "described", "1.0", description=f"# {marker}")
+    assert post_upload(writer.test_client(), wheel).status_code == 200
+
+    restarted = build_app(settings)  # loads the record, and takes a checkpoint of it
+    client = restarted.test_client()
+    assert login(client).status_code == 302
+    assert marker in page(client)
+    info = client.get("/pypi/described/json", headers=basic()).json["info"]
+    assert info["description"] == f"# {marker}"
+    from_checkpoint = build_app(settings)
+    for app in (writer, restarted, from_checkpoint):
+        held = app.extensions["pryv"].registry.snapshot().project("described").releases[0].newest
+        assert held.metadata.description == ""
+        # ... but what names its rendering, which `pryv gc` must keep
+        assert held.description_sha256 == hashlib.sha256(f"# {marker}".encode()).hexdigest()
+    projects = Path(settings.projects_path.path)
+    holding = {
+        path.relative_to(projects).parts[0]
+        for path in projects.rglob("*")
+        if path.is_file() and marker.encode() in path.read_bytes()
+    }
+    assert holding == {"described"}  # the file's record alone
+    assert list(projects.glob("_journal/*"))  # ... though the journal entry
+    assert list(projects.glob("_checkpoint-parts/*"))  # ... and a checkpoint name the record

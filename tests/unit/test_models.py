@@ -6,10 +6,10 @@ import pytest
 from packaging.version import Version
 
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serial_of
-from pryv_server.core.models import serves_core_metadata
 from tests.records import package
 
 

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from pryv_server.core import Project
 from pryv_server.core import Release
+from pryv_server.core import descriptions
 from pryv_server.core.access import Action
 from pryv_server.core.names import normalize
 from pryv_server.core.search import SORT_ORDERS
@@ -105,6 +106,8 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
     if tab not in TABS:
         raise NotFound(f"there is no tab {tab!r}: choose description, releases or packages")
     metadata = chosen.metadata
+    # Read from the file's record: the catalog holds no descriptions (Package.from_json).
+    text = registry.description(chosen.newest) if tab == "description" else ""
     return render_template(
         "project.html",
         project=found,
@@ -114,8 +117,12 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
         tab=tab,
         tabs=TABS,
         description=(
-            rendering.render_description(registry, metadata) if tab == "description" else None
+            # As stored at upload, or rendered now if it never was.
+            descriptions.rendered(registry.blobs, text, metadata.description_content_type)
+            if tab == "description"
+            else None
         ),
+        description_text=text,
         dependencies=_dependencies(metadata.requires_dist),
         classifier_groups=rendering.group_classifiers(metadata.classifiers),
         project_links=_links(metadata.project_urls, metadata.home_page, metadata.download_url),

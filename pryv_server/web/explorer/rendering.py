@@ -1,9 +1,9 @@
-"""Turn package metadata into safe, readable HTML pieces: descriptions, sizes, times, links.
+"""Turn package metadata into safe, readable HTML pieces: sizes, times, tags, links.
 
-Descriptions are rendered once, within a budget, by :mod:`pryv_server.core.descriptions` with
-readme-renderer, the library PyPI uses, which cleans its output with nh3: no script, no event
-handler attribute, no ``javascript:`` link survives. Every other field is plain text that Jinja
-escapes.
+Descriptions are not rendered here but once, within a budget, by
+:mod:`pryv_server.core.descriptions` with readme-renderer, the library PyPI uses, which cleans
+its output with nh3: no script, no event handler attribute, no ``javascript:`` link survives.
+Every other field is plain text that Jinja escapes.
 """
 
 from __future__ import annotations
@@ -17,21 +17,10 @@ from packaging.utils import InvalidWheelFilename
 from packaging.utils import parse_wheel_filename
 
 from pryv_server.core import Package
-from pryv_server.core import descriptions
-from pryv_server.core.descriptions import Description
-from pryv_server.core.models import Metadata
-from pryv_server.core.registry import Registry
 
 log = logging.getLogger(__name__)
 
 SAFE_URL_SCHEMES = frozenset({"http", "https", "mailto"})
-
-
-def render_description(registry: Registry, metadata: Metadata) -> Description:
-    """Return a release's description as stored at upload, rendering it now if it never was."""
-    return descriptions.rendered(
-        registry.blobs, metadata.description, metadata.description_content_type
-    )
 
 
 def safe_url(url: str) -> str | None:
