@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from pryv_server.core import generation
@@ -96,6 +97,7 @@ class Catalog:
         self.journal = Journal(records, readers=loaders, keep_for=keep_entries_for, probe=marker)
         self.checkpoints = Checkpoints(records, readers=loaders)
         self.reader = RecordReader(records, side=lambda key: self._side.holds(key), loaders=loaders)
+        self._decoded = partial(self.reader.decode_all, kept=self._kept)  # a checkpoint's parts
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshot = Snapshot.build(0, {})
@@ -236,23 +238,21 @@ class Catalog:
         ``behind``: the journal entries after ours are gone. If we hold the newest checkpoint's
         base, its deltas alone bring us to it (see :meth:`Checkpoints.deltas_over`).
         """
-        newest = self.checkpoints.newest()
+        newest, needs = self.checkpoints.newest(), self._side.prefixes
         if behind and self._manifest and newest is not None and newest > self._applied:
-            base, needs = self._manifest.base, self._side.prefixes
-            if (over := self.checkpoints.deltas_over(newest, base, needs=needs)) is not None:
-                self._apply(self.reader.decode_all(over.objects, self._kept))
+            base = self._manifest.base
+            over = self.checkpoints.deltas_over(newest, base, needs=needs, decode=self._decoded)
+            if over is not None:  # (a key it does not keep maps to None: removing it is a no-op)
+                self._apply(over.objects)
                 self._restarted(newest, over.manifest)
                 return
         if newest is not None:
             try:
-                loaded = self.checkpoints.load(newest, needs=self._side.prefixes)
+                loaded = self.checkpoints.load(newest, needs=needs, decode=self._decoded)
             except (ObjectNotFound, ValueError, KeyError, TypeError) as error:
-                log.warning(
-                    "the checkpoint %d cannot be read (%s); listing every record", newest, error
-                )
+                log.warning("checkpoint %d is unreadable (%s); listing every record", newest, error)
             else:
-                records = self.reader.decode_all(loaded.objects, self._kept)
-                self._reset(records, loaded.manifest.seq, loaded.manifest)
+                self._reset(loaded.objects, loaded.manifest.seq, loaded.manifest)
                 return
         head = self.journal.head()  # entries after it are read again: replaying is harmless
         listed = [info.key for info in self.records.list_objects() if self._kept(info.key)]

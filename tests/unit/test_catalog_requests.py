@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -31,6 +32,7 @@ from pryv_server.core.layout import CHECKPOINT_PREFIX
 from pryv_server.core.layout import JOURNAL_PREFIX
 from pryv_server.core.layout import record_key
 from pryv_server.core.models import Package
+from pryv_server.core.record_reader import RecordReader
 from pryv_server.errors import StorageError
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
@@ -435,3 +437,28 @@ def test_a_follower_behind_removed_entries_reads_only_the_new_deltas_over_the_sa
     assert len(found) == 40 + 2 + 12
     base_reads = [part for part in records.parts if part in newest.manifest.base]
     assert not base_reads, f"read {len(base_reads)} base parts it already held"
+
+
+def test_a_start_decodes_each_checkpoint_part_before_reading_the_next() -> None:
+    """Only one part's JSON objects may be alive at a time: holding every part's until all were
+    read left a 60,000-file start 110 MB of freed but fragmented heap (RSS 313 -> 204 MB)."""
+    records = PartReads()
+    seed(records, 40)
+    writer = Catalog(records, checkpoint_every=1)
+    with patch.object(checkpoints, "PART_RECORDS", 5):
+        writer.snapshot()
+        publish(records, writer, "tail", "9.9")
+        writer.snapshot()  # a checkpoint of 9 base parts
+        events: list[str] = []
+        real_decode = RecordReader.decode_all
+
+        def decode_all(reader: RecordReader, objects: Any, kept: Any) -> Any:
+            events.append(f"decoded after {len(records.parts)} parts read")
+            return real_decode(reader, objects, kept)
+
+        records.parts.clear()
+        with patch.object(RecordReader, "decode_all", decode_all):
+            found = Catalog(records).snapshot().by_filename
+    assert len(found) == 41
+    assert len(records.parts) >= 9
+    assert events == [f"decoded after {n} parts read" for n in range(1, len(records.parts) + 1)]
