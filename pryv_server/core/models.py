@@ -228,7 +228,7 @@ class Package:
                 values[name] = shared_text(values[name])
         raw = record.get("metadata") or {}
         values["metadata"] = Metadata.from_raw(raw, with_description=False)
-        if "description_sha256" not in record:  # written before pryv kept it
+        if not values.get("description_sha256"):  # written before pryv kept it
             values["description_sha256"] = description_digest(str(raw.get("description") or ""))
         if not serves_core_metadata(values["kind"], values["metadata"]):
             # Stored by a pryv that served sdist metadata with dynamic dependencies.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -121,3 +122,12 @@ def test_last_serial_compares_times_not_text_when_formats_differ() -> None:
     assert project_of(early, offset).last_serial == serial_of("2026-01-01T12:00:00.000000Z")
     late = package("3.0", uploaded="2026-01-01T12:00:00.000001Z")
     assert project_of(early, late).last_serial == serial_of(late.upload_time)
+
+
+def test_a_loaded_record_holds_its_description_s_digest_not_its_text() -> None:
+    plain = package("1.0")
+    described = replace(plain, metadata=replace(plain.metadata, description="# Long"))
+    loaded = Package.from_json(described.to_json())  # a record without the digest: older ones
+    assert loaded.metadata.description == ""
+    assert loaded.description_sha256 == hashlib.sha256(b"# Long").hexdigest()
+    assert Package.from_json(plain.to_json()).description_sha256 == ""  # no description
