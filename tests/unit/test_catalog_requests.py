@@ -264,7 +264,7 @@ def test_an_upload_that_died_before_its_journal_entry_is_journaled_by_its_retry(
     other.snapshot()
     with wheel.open("rb") as content, pytest.raises(StorageError):
         registry.publish(Upload(wheel.name, content, "alice"))  # never acknowledged
-    assert other.snapshot().packages == {}
+    assert dict(other.snapshot().packages) == {}
     records.broken = False
     retry = Registry(records, blobs, Catalog(records))  # the client retries, maybe elsewhere
     with wheel.open("rb") as content:
