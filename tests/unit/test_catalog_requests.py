@@ -462,3 +462,25 @@ def test_a_start_decodes_each_checkpoint_part_before_reading_the_next() -> None:
     assert len(found) == 41
     assert len(records.parts) >= 9
     assert events == [f"decoded after {n} parts read" for n in range(1, len(records.parts) + 1)]
+
+
+def test_instances_racing_for_one_checkpoint_write_it_once() -> None:
+    """Every instance that finds the checkpoint stale tries to take it; the create-if-absent claim
+    lets exactly one write its parts and manifest, the others return None and write nothing."""
+    records = MemoryStorage()
+    seed(records, 50)
+    keys = [info.key for info in records.list_objects() if not info.key.startswith("_")]
+
+    def take(_: int) -> checkpoints.Manifest | None:
+        return checkpoints.Checkpoints(records).write(
+            7, previous=None, fresh=set(keys), keys=lambda: keys, object_of=lambda key: {"k": key}
+        )
+
+    written = all_at_once(8, take)
+    assert sum(manifest is not None for manifest in written) == 1
+    manifests = list(records.list_objects(CHECKPOINT_PREFIX))
+    assert [info.key for info in manifests if info.key.endswith(".json")] == [
+        checkpoints.checkpoint_key(7)
+    ]
+    parts = list(records.list_objects(CHECKPOINT_PARTS_PREFIX))
+    assert len(parts) == 1
