@@ -26,6 +26,7 @@ import subprocess  # nosec B404 - the only child is this module, run by this int
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -85,9 +86,20 @@ def storage_key(text_sha256: str, content_type: str) -> str:
 
 def rendered(store: Storage, text: str, content_type: str) -> Description:
     """Return the stored rendering of a description, rendering and storing it if needed."""
-    if not text.strip():
+    return stored(store, description_digest(text), content_type, lambda: text)
+
+
+def stored(
+    store: Storage, text_sha256: str, content_type: str, text: Callable[[], str]
+) -> Description:
+    """Return the rendering stored under the text's digest; only a miss asks for ``text()``.
+
+    The catalog keeps the digest, not the text, so a page shows a stored rendering without reading
+    the file's record (one read fewer, a GET on S3); ``""`` is the digest of no description.
+    """
+    if not text_sha256:
         return Description("")
-    key = storage_key(description_digest(text), content_type)
+    key = storage_key(text_sha256, content_type)
     damaged = False
     try:
         return Description.from_json(store.read(key))
@@ -96,7 +108,10 @@ def rendered(store: Storage, text: str, content_type: str) -> Description:
     except (ValueError, KeyError, TypeError):
         log.warning("stored description %s is malformed; rendering it again", key)
         damaged = True
-    description = render(text, content_type)
+    body = text()
+    if not body.strip():
+        return Description("")  # the record is gone, or damaged
+    description = render(body, content_type)
     try:
         # A rendering is a cache of its text: a crash may lose it (it is made again), so it
         # spares the two fsyncs of a durable write, about a sixth of an upload's.

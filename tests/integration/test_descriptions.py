@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from pryv_server import app as app_module
 from pryv_server.config import Settings
+from pryv_server.core import Registry
 from pryv_server.core import descriptions
 from tests.configs import build_app
 from tests.credentials import basic
@@ -90,10 +91,12 @@ def test_rendered_once_at_upload_and_stored(
     publish(user, tmp_path, "Some *emphasis*.\n", "text/x-rst")
     assert len(stored(settings)) == 1  # before any view
 
-    def no_rendering(*args: object) -> None:
-        raise AssertionError("rendered on view")
+    def not_on_view(*args: object) -> None:
+        raise AssertionError("rendered, or the record read, on view")
 
-    monkeypatch.setattr(descriptions, "render", no_rendering)
+    monkeypatch.setattr(descriptions, "render", not_on_view)
+    # The catalog's digest of the text names the rendering: the file's record is not read.
+    monkeypatch.setattr(Registry, "description", not_on_view)
     assert "<em>emphasis</em>" in page(user)
     assert "<em>emphasis</em>" in page(user)
 

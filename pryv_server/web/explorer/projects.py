@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from functools import cache
+from functools import partial
 
 from flask import Blueprint
 from flask import g
@@ -106,8 +108,17 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
     if tab not in TABS:
         raise NotFound(f"there is no tab {tab!r}: choose description, releases or packages")
     metadata = chosen.metadata
-    # Read from the file's record: the catalog holds no descriptions (Package.from_json).
-    text = registry.description(chosen.newest) if tab == "description" else ""
+    description = None
+    # The catalog holds no descriptions (Package.from_json): the text is read from the file's
+    # record only to render it the first time, or to show it as is when it does not render.
+    text = cache(partial(registry.description, chosen.newest))
+    if tab == "description":
+        description = descriptions.stored(
+            registry.blobs,
+            chosen.newest.description_sha256,
+            metadata.description_content_type,
+            text,
+        )
     return render_template(
         "project.html",
         project=found,
@@ -116,13 +127,8 @@ def project_page(name: str, release: str = LATEST, tab: str = "description") -> 
         metadata=metadata,
         tab=tab,
         tabs=TABS,
-        description=(
-            # As stored at upload, or rendered now if it never was.
-            descriptions.rendered(registry.blobs, text, metadata.description_content_type)
-            if tab == "description"
-            else None
-        ),
-        description_text=text,
+        description=description,
+        description_text=text() if description and description.html is None else "",
         dependencies=_dependencies(metadata.requires_dist),
         classifier_groups=rendering.group_classifiers(metadata.classifiers),
         project_links=_links(metadata.project_urls, metadata.home_page, metadata.download_url),
