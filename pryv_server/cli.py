@@ -164,6 +164,10 @@ def start(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The Logging HOWTO's "Optimization": no format names the caller or the thread, which
+    # each record would look up (7 of the 41 µs an access line adds to a cached page).
+    logging._srcfile = None
+    logging.logThreads = logging.logMultiprocessing = False  # gunicorn's lines show the pid
     # Load the index in the master: the workers fork with it warm (and share its memory
     # copy-on-write) instead of each reading every record on its first request. Everything
     # loaded lives as long as the server, so the collector is off while it is built (at 60,000

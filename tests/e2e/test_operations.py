@@ -49,6 +49,10 @@ def test_health_over_http_and_its_access_log_line(server: Server) -> None:
     assert body["status"] == "ok"
     assert body["checks"]["users"] == {"ok": True}
     wait_for_log(server, "pryv.access: method=GET path=/health status=200")
+    # pryv start spares records the caller and thread lookups; gunicorn's own lines still show
+    # the worker's pid, and no record fails to format ("--- Logging error ---").
+    assert re.search(r"\[\d+\] \[INFO\] Booting worker with pid: \d+", server.log_text())
+    assert "Logging error" not in server.log_text()
 
 
 def multipart_upload(wheel: Path) -> tuple[bytes, bytes, str]:
