@@ -14,6 +14,10 @@ and PSS, a warm-up (every project page once, ``/simple/`` in HTML and JSON), and
 Run from the repository root::
 
     python -m bench.startup [--sizes 1000,10000] [--runs 3] [--profile]
+    python -m bench.startup --sizes 10000 --copies 10 --runs 1    # 100,000 projects, 600,000 files
+
+``--copies K`` starts on K renamed copies of the uploaded records instead (see
+:func:`replicated`): uploading 600,000 files through the API would take over an hour.
 
 ``--profile`` also prints the import time and a cProfile of what ``pryv start`` does before it
 forks (``create_app`` + the index load) at the largest size.
@@ -107,6 +111,55 @@ def project_names(projects: int) -> list[str]:
     return [project["normalized"] for project in manifest["projects"]]
 
 
+def replicated(projects: int, copies: int) -> tuple[Path, list[str], int]:
+    """Return a data dir holding ``copies`` renamed copies of ``data_dir(projects)``'s records.
+
+    Each copy renames every project (``<name>-r<k>``, and its files and metadata name alike) and
+    goes straight into one checkpoint, as ``bench/s3_instances.py`` writes its simulated catalog:
+    a start reads it as it would one written by uploads. Only the catalog is copied, not the
+    files (they share the originals' keys and cannot be downloaded). Returns the data dir, the
+    project names and the number of files; built once and cached.
+    """
+    from pryv_server.backends import Backends  # the storage pryv itself uses
+    from pryv_server.config import parse_location
+    from pryv_server.core import layout
+    from pryv_server.core.checkpoints import Checkpoints
+
+    names = [f"{name}-r{k}" for k in range(copies) for name in project_names(projects)]
+    data = CACHE / f"data-{projects}x{copies}"
+    marker = data / ".complete"
+    if marker.exists():
+        return data, names, int(marker.read_text())
+    source = data_dir(projects) / "projects"
+    originals = [
+        json.loads(path.read_bytes())
+        for path in sorted(source.glob(f"[!{layout.RESERVED_PREFIX}]*/*{layout.RECORD_SUFFIX}"))
+    ]
+    objects: dict[str, Any] = {}
+    for k in range(copies):
+        for record in originals:
+            copy = {**record, "project": f"{record['project']}-r{k}"}
+            for field in ("filename", "identity"):  # the dist name before the first dash
+                dist, rest = record[field].split("-", 1)
+                copy[field] = f"{dist}_r{k}-{rest}"
+            copy["metadata"] = {**record["metadata"], "name": f"{record['metadata']['name']}-r{k}"}
+            objects[layout.record_key(copy["project"], copy["identity"])] = copy
+    store = Backends().storage(parse_location(str(data / "projects")))
+    Checkpoints(store, readers=8).write(
+        1,
+        previous=None,
+        fresh=set(),
+        keys=lambda: objects,
+        object_of=objects.get,
+        covers=frozenset(
+            (layout.TOKENS_PREFIX, layout.ROLES_PREFIX, layout.UPSTREAM_CONTROLS_PREFIX)
+        ),
+    )
+    (data / "packages").mkdir(exist_ok=True)
+    marker.write_text(str(len(objects)))
+    return data, names, len(objects)
+
+
 def warm_up(server: PryvServer, names: list[str], connections: int = 4) -> float:
     """GET every project page once and ``/simple/`` in both formats, over keep-alive connections."""
     headers = {"Authorization": auth_header()}
@@ -141,11 +194,14 @@ def warm_up(server: PryvServer, names: list[str], connections: int = 4) -> float
     return time.perf_counter() - started
 
 
-def measure(projects: int, runs: int) -> dict[str, Any]:
+def measure(projects: int, runs: int, copies: int = 0) -> dict[str, Any]:
     """Start pryv ``runs`` times on the cached data; time the first answer, measure memory."""
-    data = data_dir(projects)
-    names = project_names(projects)
-    files = int(json.loads((corpus(projects) / "manifest.json").read_text())["n_files"])
+    if copies:
+        data, names, files = replicated(projects, copies)
+    else:
+        data = data_dir(projects)
+        names = project_names(projects)
+        files = int(json.loads((corpus(projects) / "manifest.json").read_text())["n_files"])
     results = []
     for _ in range(runs):
         server = PryvServer(data)
@@ -168,12 +224,12 @@ def measure(projects: int, runs: int) -> dict[str, Any]:
                 "after_warm_up": warm,
             }
         )
-    return {"projects": projects, "files": files, "runs": results}
+    return {"projects": len(names), "files": files, "runs": results}
 
 
-def profile(projects: int) -> str:
-    """Return import time and a cProfile of create_app + the index load at ``projects``."""
-    server = PryvServer(data_dir(projects))
+def profile(data: Path) -> str:
+    """Return import time and a cProfile of create_app + the index load on ``data``."""
+    server = PryvServer(data)
     server.prepare()
     imports = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import pryv_server.app, pryv_server.server"],
@@ -216,10 +272,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="projects, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="profile the start at the largest")
+    parser.add_argument(
+        "--copies", type=int, default=0, help="start on this many renamed copies of the records"
+    )
     args = parser.parse_args()
 
     sizes = [int(size) for size in args.sizes.split(",")]
-    measured = [measure(size, args.runs) for size in sizes]
+    measured = [measure(size, args.runs, args.copies) for size in sizes]
     rows = []
     for result in measured:
         runs = result["runs"]
@@ -262,7 +321,10 @@ def main() -> None:
     )
     data: dict[str, Any] = {"sizes": measured}
     if args.profile:
-        data["profile"] = profile(max(sizes))
+        largest = max(sizes)
+        data["profile"] = profile(
+            replicated(largest, args.copies)[0] if args.copies else data_dir(largest)
+        )
         markdown += f"\n\n```text\n{data['profile']}\n```"
     write_results("startup", data, markdown)
 

@@ -219,6 +219,7 @@ EXTERNAL = {
             ".venv/bin/python -m bench.large_files",
             ".venv/bin/python -m bench.slow_upload",
             ".venv/bin/python -m bench.startup --sizes 1000,10000",
+            ".venv/bin/python -m bench.startup --sizes 10000 --copies 10 --runs 1",
             "bash bench/warm_reads.sh /tmp/bench-run/pryv/p10000",
             "bash bench/http_servers.sh",
         )
