@@ -32,7 +32,6 @@ from email.message import Message
 from typing import Any
 
 from pryv_server.core import layout
-from pryv_server.core.record_fields import description_digest
 from pryv_server.errors import ObjectExists
 from pryv_server.errors import ObjectNotFound
 from pryv_server.storage import Storage
@@ -82,11 +81,6 @@ def storage_key(text_sha256: str, content_type: str) -> str:
     """
     digest = hashlib.sha256(f"{RENDERER_VERSION}\0{content_type}\0{text_sha256}".encode())
     return layout.description_key(digest.hexdigest())
-
-
-def rendered(store: Storage, text: str, content_type: str) -> Description:
-    """Return the stored rendering of a description, rendering and storing it if needed."""
-    return stored(store, description_digest(text), content_type, lambda: text)
 
 
 def stored(

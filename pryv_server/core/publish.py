@@ -141,7 +141,10 @@ class Publisher:
         blob_key = layout.blob_key(digests.sha256, upload.filename)
         upload.content.seek(0)
         self.store_blob(blob_key, upload.content)
-        descriptions.rendered(self.blobs, metadata.description, metadata.description_content_type)
+        text_sha256 = description_digest(metadata.description)  # names the rendering, kept
+        descriptions.stored(  # rendered now, so no page view waits for it
+            self.blobs, text_sha256, metadata.description_content_type, lambda: metadata.description
+        )
         metadata_key = metadata_sha256 = None
         if serves_core_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self.store_metadata(blob_key, metadata_bytes)
@@ -164,7 +167,7 @@ class Publisher:
             metadata=metadata,
             provenance_key=provenance_key,
             provenance_sha256=provenance.sha256 if provenance is not None else None,
-            description_sha256=description_digest(metadata.description),
+            description_sha256=text_sha256,
         )
         record = json.dumps(package.to_json(), sort_keys=True).encode("utf-8")
         try:
