@@ -3,6 +3,7 @@
 Every worker waits on one listening socket; the one the kernel runs first used to accept a whole
 burst. A worker that holds a thread's worth of connections more than another now stops listening
 for a moment, so that the other takes the next connection, and then takes whatever still waits.
+It reads a request's headers in its event loop, at once when they are already there.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import selectors
 import socket
 import time
 from collections.abc import Iterator
+from functools import partial
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.workers.gthread import TConn
 
 from pryv_server import worker as worker_module
 from pryv_server import worker_loads
@@ -71,7 +74,7 @@ def busy(listener: socket.socket) -> Iterator[PacedThreadWorker]:
     yield made
     made.keepalived_conns.clear()
     for conn in list(made.heads):
-        made._drop(conn)
+        made._close(conn, watched=True)
     made.poller.close()
     made.tmp.close()  # gunicorn's heartbeat file
 
@@ -123,3 +126,71 @@ def test_idle_kept_alive_connections_do_not_count(
     accept(busy, listener, THREADS + 1)
     busy.keepalived_conns.extend(busy.heads)  # as if every one had been answered
     assert accept(busy, listener, 1) == THREADS + 2
+
+
+REQUEST = b"GET /simple/ HTTP/1.1\r\nHost: pryv\r\n\r\n"
+
+
+@pytest.fixture
+def handed(busy: PacedThreadWorker, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[TConn]]:
+    """The connections the worker hands to its threads (none run: the test looks at them)."""
+    made: list[TConn] = []
+    monkeypatch.setattr(busy, "enqueue_req", made.append)
+    yield made
+    for conn in made:
+        conn.close()
+
+
+def watched(worker: PacedThreadWorker) -> int:
+    """How many client sockets the worker's poller watches (its listener aside)."""
+    return sum(1 for key in worker.poller.get_map().values() if key.data != worker.accept)
+
+
+@pytest.mark.usefixtures("loads")
+def test_headers_already_there_go_to_a_thread_without_the_poller(
+    busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
+) -> None:
+    with socket.create_connection(listener.getsockname()) as client:
+        client.sendall(REQUEST)
+        time.sleep(0.05)
+        busy.accept(listener)
+        assert len(handed) == 1, "a whole request waited for another turn of the event loop"
+        assert not busy.heads
+        assert watched(busy) == 0
+
+
+@pytest.mark.usefixtures("loads")
+def test_headers_still_arriving_wait_in_the_poller_then_go_to_a_thread(
+    busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
+) -> None:
+    with socket.create_connection(listener.getsockname()) as client:
+        client.sendall(REQUEST[:20])
+        time.sleep(0.05)
+        busy.accept(listener)
+        assert not handed
+        assert len(busy.heads) == 1
+        assert watched(busy) == 1
+        client.sendall(REQUEST[20:])
+        busy.wait_for_and_dispatch_events(timeout=1.0)
+        assert len(handed) == 1
+        assert not busy.heads
+        assert watched(busy) == 0
+
+
+@pytest.mark.usefixtures("loads")
+def test_a_kept_alive_connection_with_its_next_request_goes_to_a_thread_at_once(
+    busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
+) -> None:
+    with socket.create_connection(listener.getsockname()) as client:
+        client.sendall(REQUEST)
+        time.sleep(0.05)
+        busy.accept(listener)
+        conn = handed[0]
+        busy.keepalived_conns.append(conn)  # answered, and kept alive as gunicorn does it
+        readable = partial(busy.on_client_socket_readable, conn)
+        busy.poller.register(conn.sock, selectors.EVENT_READ, readable)
+        client.sendall(REQUEST)
+        busy.wait_for_and_dispatch_events(timeout=1.0)
+        assert handed == [conn, conn], "the next request waited for another turn"
+        assert not busy.heads
+        assert watched(busy) == 0
