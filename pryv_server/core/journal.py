@@ -148,9 +148,17 @@ class Journal:
                 probed.append(entry)
             if probed:
                 return probed
-        numbers = sorted(self._numbers_after(seq))
-        if numbers and numbers[0] != seq + 1:
-            raise JournalGap(f"journal entries {seq + 1} to {numbers[0] - 1} were removed")
+        listed = sorted(self._numbers_after(seq))
+        if not listed:
+            return []
+        if listed[0] != seq + 1 and not self._exists(seq + 1):
+            raise JournalGap(f"journal entries {seq + 1} to {listed[0] - 1} were removed")
+        # A listing taken while entries are created may miss one and show a later one (a local
+        # folder is read in hash order): an entry between two listed ones exists, so read every
+        # number up to the newest listed. A missed entry used to look like a removed one (a
+        # needless reload of the whole catalog, seconds at 60,000 files) or, between two listed
+        # ones, was skipped: its change lost to this process until it restarted.
+        numbers = list(range(seq + 1, listed[-1] + 1))
         if self.readers > 1 and len(numbers) > 1:
             with ThreadPoolExecutor(max_workers=min(self.readers, len(numbers))) as pool:
                 loaded = list(pool.map(self._read, numbers))
