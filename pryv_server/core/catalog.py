@@ -236,12 +236,12 @@ class Catalog:
         """Load the newest checkpoint, or list every record when there is none (or it fails).
 
         ``behind``: the journal entries after ours are gone. If we hold the newest checkpoint's
-        base, its deltas alone bring us to it (see :meth:`Checkpoints.deltas_over`).
+        base, its new runs and deltas alone bring us to it (see :meth:`Checkpoints.deltas_over`).
         """
         newest, needs = self.checkpoints.newest(), self._side.prefixes
         if behind and self._manifest and newest is not None and newest > self._applied:
-            base = self._manifest.base
-            over = self.checkpoints.deltas_over(newest, base, needs=needs, decode=self._decoded)
+            held = self._manifest
+            over = self.checkpoints.deltas_over(newest, held, needs=needs, decode=self._decoded)
             if over is not None:  # (a key it does not keep maps to None: removing it is a no-op)
                 self._apply(over.objects)
                 self._restarted(newest, over.manifest)

@@ -8,13 +8,18 @@ each, then a few **deltas**, each holding the keys changed over a stretch of the
 current record, or as deleted). Parts are content-addressed and written once. A start reads the
 newest manifest, its parts, then follows the journal after ``seq``.
 
-Writing stays cheap as the registry grows, the way a log-structured merge tree does it: a
-checkpoint adds one small delta with the keys changed since the previous checkpoint, then merges
-the newest deltas while the one before is less than :data:`MERGE_FACTOR` times larger, so their
-sizes fall geometrically and there are at most about ``log4(REBASE_AFTER / 5)`` of them (7). A
-key is rewritten a handful of times on its way into larger deltas, and the base (``files /
-10,000`` writes) only once the deltas hold :data:`REBASE_AFTER` keys. So a start costs about
-``12 + files / 10,000`` requests, and a checkpoint one or two small writes.
+Writing stays cheap as the registry grows, the way a log-structured merge tree does it: a checkpoint
+adds one small delta with the keys changed since the previous checkpoint, then merges the newest
+deltas while the one before is less than :data:`MERGE_FACTOR` times larger, so their sizes fall
+geometrically and there are at most about ``log4(FOLD_AFTER / 5)`` of them (7). Once the deltas hold
+:data:`FOLD_AFTER` keys they fold into a **run**: one part with those keys' current records (or
+their deletion), appended to the base. The base itself is written whole again only when its parts
+and runs hold more than :data:`COMPACT_FACTOR` times the records that exist (keys changed again, or
+deleted, since an older run or the base held them). A key is thus rewritten a handful of times on
+its way into larger deltas and once into a run; a registry that only grows never rewrites its base
+(each such rewrite encoded every record again: 1.4 s of CPU at 60,000 files, and a change cost more
+the larger the registry). A start costs about ``12 + files / 10,000`` requests (up to twice that
+many records to read right before a compaction), and a checkpoint one or two small writes.
 
 An instance claims the checkpoint's number with a create-if-absent write first, so two instances
 never both write one; one that dies after its claim only leaves the next number to someone else.
@@ -33,6 +38,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 from typing import TypeVar
 
@@ -46,10 +52,12 @@ from pryv_server.errors import ObjectNotFound
 from pryv_server.storage.base import Storage
 
 # 3: side records (tokens, project roles, upstream controls) are in it, their prefixes named
-SCHEMA = 3
+# 4: runs appended to the base (a base part may hold deletions)
+SCHEMA = 4
 PART_RECORDS = 10_000
-REBASE_AFTER = 10_000
+FOLD_AFTER = 10_000
 MERGE_FACTOR = 4
+COMPACT_FACTOR = 2
 KEEP = 2  # manifests kept (with their parts); older ones are removed
 _T = TypeVar("_T")
 
@@ -69,13 +77,19 @@ class Delta:
 
 @dataclass(frozen=True)
 class Manifest:
-    """What one checkpoint is made of."""
+    """What one checkpoint is made of: its base, the runs appended to it, then its deltas."""
 
     seq: int
     base: tuple[str, ...]
     deltas: tuple[Delta, ...]
     # the prefixes of the side records it holds (see :mod:`pryv_server.core.side_records`)
     covers: frozenset[str] = frozenset()
+    runs: tuple[str, ...] = ()
+    # the checkpoint that wrote the base: parts are content-addressed, so equal part keys alone
+    # could name the same records written at two moments, with other changes in between
+    base_seq: int = 0
+    # the records and deletions its base and runs hold, stale ones included
+    entries: int = 0
 
 
 @dataclass(frozen=True)
@@ -115,53 +129,67 @@ class Checkpoints:
         :raises ValueError: a damaged manifest or part (also KeyError, TypeError), or one that
             lacks side records the reader keeps.
         """
-        body, covers = self._manifest_body(seq, needs)
-        base_parts = tuple(str(part) for part in body["base"])
-        delta_parts = [str(part) for part in body["deltas"]]
-
-        def read(key: str) -> tuple[frozenset[str], Mapping[str, Any], list[str]]:
-            records, deleted = self._read_part(key)
-            keys = frozenset(records) if key in delta_parts else frozenset()  # base: unused
-            return keys, decode(records), deleted
-
-        parts = self._map(read, (*(base_parts if base else ()), *delta_parts))
-        split = len(parts) - len(delta_parts)
-        objects: dict[str, Any] = {}
-        for _, decoded, _ in parts[:split]:
-            objects.update(decoded)
-        deltas = []
-        for part, (keys, decoded, deleted) in zip(delta_parts, parts[split:], strict=True):
-            objects.update(decoded)
-            for key in deleted:
-                objects.pop(key, None)
-            deltas.append(Delta(part, keys | frozenset(deleted)))
-        return Loaded(Manifest(seq, base_parts, tuple(deltas), covers), objects)
+        manifest = self._manifest(seq, needs)
+        bulk = (*manifest.base, *manifest.runs) if base else ()
+        return self._read(manifest, bulk, decode, track_bulk=False)[0]
 
     def deltas_over(
         self,
         seq: int,
-        base: tuple[str, ...],
+        held: Manifest,
         *,
         needs: frozenset[str] = frozenset(),
         decode: Decode = dict,
     ) -> Loaded | None:
-        """Read the checkpoint at ``seq`` without its base, when its base is ``base``; else None.
+        """Read the checkpoint at ``seq`` without what ``held`` already has; None when it cannot.
 
-        For a reader that already holds the catalog as of a checkpoint on that base and fell
-        behind the journal: base parts are rewritten only after :data:`REBASE_AFTER` changes, and
-        the deltas over a base hold every key changed since it was written, so applying them
-        gives exactly the checkpoint's content. A few requests, where the base costs one per
-        10,000 files. The objects map every such key to its object (``decode``'d, see
-        :meth:`load`), or to None when deleted or not kept by ``decode``.
+        For a reader that holds the catalog as of checkpoint ``held`` and fell behind the
+        journal: while the base is the one ``held`` names, the runs appended since and the
+        deltas hold every key changed since ``held``'s runs, so applying them gives exactly the
+        checkpoint's content. A few requests, where the base costs one per 10,000 files. The
+        objects map every such key to its object (``decode``'d, see :meth:`load`), or to None
+        when deleted or not kept by ``decode``.
         """
         try:
-            loaded = self.load(seq, base=False, needs=needs, decode=decode)
+            manifest = self._manifest(seq, needs)
+            same_base = (manifest.base_seq, manifest.base) == (held.base_seq, held.base)
+            if not same_base or manifest.runs[: len(held.runs)] != held.runs:
+                return None
+            new_runs = manifest.runs[len(held.runs) :]
+            loaded, changed = self._read(manifest, new_runs, decode, track_bulk=True)
         except (ObjectNotFound, ValueError, KeyError, TypeError):
             return None
-        if loaded.manifest.base != base:
-            return None
-        changed = {key for delta in loaded.manifest.deltas for key in delta.keys}
         return Loaded(loaded.manifest, {key: loaded.objects.get(key) for key in changed})
+
+    def _read(
+        self, manifest: Manifest, bulk: tuple[str, ...], decode: Decode, *, track_bulk: bool
+    ) -> tuple[Loaded, set[str]]:
+        """Apply ``bulk`` (base parts or runs) then the deltas, in order, as :meth:`load` says.
+
+        Also returns the keys of the deltas read, and of ``bulk`` when ``track_bulk`` (a whole
+        start does not need them: at a million files, a set of every key).
+        """
+        delta_parts = [delta.part for delta in manifest.deltas]
+        tracked = frozenset((*(bulk if track_bulk else ()), *delta_parts))
+
+        def read(key: str) -> tuple[frozenset[str], Mapping[str, Any], list[str]]:
+            records, deleted = self._read_part(key)
+            keys = frozenset(records).union(deleted) if key in tracked else frozenset()
+            return keys, decode(records), deleted
+
+        parts = self._map(read, (*bulk, *delta_parts))
+        objects: dict[str, Any] = {}
+        changed: set[str] = set()
+        for keys, decoded, deleted in parts:
+            objects.update(decoded)
+            for key in deleted:
+                objects.pop(key, None)
+            changed |= keys
+        deltas = tuple(
+            Delta(part, keys)
+            for part, (keys, _, _) in zip(delta_parts, parts[len(bulk) :], strict=True)
+        )
+        return Loaded(replace(manifest, deltas=deltas), objects), changed
 
     def readable(self, seq: int, *, needs: frozenset[str] = frozenset()) -> bool:
         """Say whether the checkpoint at ``seq`` is one a start could use (its manifest only).
@@ -171,21 +199,28 @@ class Checkpoints:
         (on S3, one request instead of one per delta at every turn).
         """
         try:
-            self._manifest_body(seq, needs)
+            self._manifest(seq, needs)
         except (ObjectNotFound, ValueError, KeyError, TypeError):
             return False
         return True
 
-    def _manifest_body(
-        self, seq: int, needs: frozenset[str]
-    ) -> tuple[dict[str, Any], frozenset[str]]:
+    def _manifest(self, seq: int, needs: frozenset[str]) -> Manifest:
+        """Read the manifest at ``seq`` (its deltas' keys are not known until they are read)."""
         body = json.loads(self.store.read(checkpoint_key(seq)))
         if body.get("schema") != SCHEMA or body["seq"] != seq:
             raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
         covers = frozenset(str(prefix) for prefix in body["covers"])
         if not needs <= covers:
             raise ValueError(f"it lacks the records under {', '.join(sorted(needs - covers))}")
-        return body, covers
+        return Manifest(
+            seq,
+            base=tuple(str(part) for part in body["base"]),
+            deltas=tuple(Delta(str(part), frozenset()) for part in body["deltas"]),
+            covers=covers,
+            runs=tuple(str(part) for part in body["runs"]),
+            base_seq=int(body["base_seq"]),
+            entries=int(body["entries"]),
+        )
 
     def write(
         self,
@@ -215,15 +250,33 @@ class Checkpoints:
         while deltas and len(deltas[-1].keys) < MERGE_FACTOR * max(len(pending), 1):
             pending |= deltas.pop().keys  # the newest deltas fold into the new one
         held = sum(len(d.keys) for d in deltas)
-        if previous is None or not covers <= previous.covers or len(pending) + held > REBASE_AFTER:
-            manifest = Manifest(seq, self._write_base(keys(), object_of), (), covers)
+        if previous is None or not covers <= previous.covers:
+            manifest = self._write_base(seq, list(keys()), object_of, covers)
+        elif len(pending) + held > FOLD_AFTER:
+            changed = pending.union(*(delta.keys for delta in deltas))
+            every = list(keys())
+            if previous.entries + len(changed) > COMPACT_FACTOR * max(len(every), PART_RECORDS):
+                manifest = self._write_base(seq, every, object_of, covers)
+            else:  # the deltas fold into a run: one part, like a delta over all of them
+                run = self._write_delta(changed, object_of).part
+                manifest = replace(
+                    previous,
+                    seq=seq,
+                    deltas=(),
+                    covers=covers,
+                    runs=(*previous.runs, run),
+                    entries=previous.entries + len(changed),
+                )
         else:
             delta = self._write_delta(pending, object_of)
-            manifest = Manifest(seq, previous.base, (*deltas, delta), covers)
+            manifest = replace(previous, seq=seq, deltas=(*deltas, delta), covers=covers)
         body = {
             "schema": SCHEMA,
             "seq": seq,
             "base": list(manifest.base),
+            "base_seq": manifest.base_seq,
+            "runs": list(manifest.runs),
+            "entries": manifest.entries,
             "deltas": [delta.part for delta in manifest.deltas],
             "covers": sorted(covers),
         }
@@ -265,11 +318,13 @@ class Checkpoints:
 
     def _parts_of(self, seq: int, known: Manifest | None) -> list[str]:
         if known is not None and known.seq == seq:
-            return [*known.base, *(delta.part for delta in known.deltas)]
-        body = json.loads(self.store.read(checkpoint_key(seq)))
-        return [str(part) for part in (*body["base"], *body["deltas"])]
+            return [*known.base, *known.runs, *(delta.part for delta in known.deltas)]
+        body = json.loads(self.store.read(checkpoint_key(seq)))  # maybe of an older schema
+        return [str(part) for part in (*body["base"], *body.get("runs", ()), *body["deltas"])]
 
-    def _write_base(self, keys: Iterable[str], object_of: ObjectOf) -> tuple[str, ...]:
+    def _write_base(
+        self, seq: int, keys: Iterable[str], object_of: ObjectOf, covers: frozenset[str]
+    ) -> Manifest:
         parts: list[str] = []
         chunk: dict[str, Any] = {}
         for key in sorted(keys):
@@ -282,7 +337,8 @@ class Checkpoints:
                 chunk = {}
         if chunk or not parts:
             parts.append(self._write_part(chunk, []))
-        return tuple(parts)
+        entries = PART_RECORDS * (len(parts) - 1) + len(chunk)
+        return Manifest(seq, tuple(parts), (), covers, runs=(), base_seq=seq, entries=entries)
 
     def _write_delta(self, keys: set[str], object_of: ObjectOf) -> Delta:
         records: dict[str, Any] = {}

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -30,41 +29,18 @@ from pryv_server.core import checkpoints
 from pryv_server.core.layout import CHECKPOINT_PARTS_PREFIX
 from pryv_server.core.layout import CHECKPOINT_PREFIX
 from pryv_server.core.layout import JOURNAL_PREFIX
-from pryv_server.core.layout import record_key
-from pryv_server.core.models import Package
 from pryv_server.core.record_reader import RecordReader
 from pryv_server.errors import StorageError
 from pryv_server.storage import MemoryStorage
 from pryv_server.storage import ObjectInfo
 from tests.concurrency import all_at_once
 from tests.dists import make_wheel
-from tests.records import package
+from tests.records import item
+from tests.records import publish
+from tests.records import seed
 from tests.stores import Clock
 from tests.stores import CountingStorage
 from tests.stores import s3_catalog
-
-
-def item(project: str, version: str) -> Package:
-    base = package(version)
-    filename = f"{project}-{version}-py3-none-any.whl"
-    return replace(base, project=project, filename=filename, identity=filename)
-
-
-def publish(records: MemoryStorage, writer: Catalog, project: str, version: str) -> str:
-    """Do what the publisher does: write the record, then journal it."""
-    new = item(project, version)
-    key = record_key(new.project, new.identity)
-    MemoryStorage.write(records, key, io.BytesIO(json.dumps(new.to_json()).encode()))
-    writer.published(key, new)
-    return key
-
-
-def seed(records: MemoryStorage, files: int) -> None:
-    """Write ``files`` records straight into the store, as a store from before the journal."""
-    for n in range(files):
-        new = item(f"p{n % 1000}", f"1.{n}")
-        key = record_key(new.project, new.identity)
-        MemoryStorage.write(records, key, io.BytesIO(json.dumps(new.to_json()).encode()))
 
 
 def test_an_idle_instance_makes_one_request_per_index_ttl() -> None:
@@ -96,14 +72,14 @@ def test_a_cold_start_reads_a_checkpoint_not_every_record() -> None:
     seed(records, 25_000)
     first = Catalog(records, marker=False, loaders=1)
     first.snapshot()  # no checkpoint yet: lists and reads every record, once
-    for n in range(checkpoints.REBASE_AFTER // 1000):
+    for n in range(checkpoints.FOLD_AFTER // 1000):
         publish(records, first, "late", f"2.{n}")
     first.snapshot()  # catching up may take the first checkpoint
     assert any(info.key.startswith(CHECKPOINT_PREFIX) for info in records.list_objects())
     records.requests = 0
     second = Catalog(records, marker=False)
     snapshot = second.snapshot()
-    assert len(snapshot.by_filename) == 25_000 + checkpoints.REBASE_AFTER // 1000
+    assert len(snapshot.by_filename) == 25_000 + checkpoints.FOLD_AFTER // 1000
     assert records.requests <= 20 + 25_000 // 10_000
 
 
