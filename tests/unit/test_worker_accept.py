@@ -12,6 +12,7 @@ import selectors
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from types import SimpleNamespace
 from unittest import mock
@@ -146,26 +147,35 @@ def watched(worker: PacedThreadWorker) -> int:
     return sum(1 for key in worker.poller.get_map().values() if key.data != worker.accept)
 
 
+def nothing_waits(worker: PacedThreadWorker) -> bool:
+    """Say whether the worker has no headers to wait for and watches no client socket."""
+    return not worker.heads and watched(worker) == 0
+
+
+@contextmanager
+def sending(listener: socket.socket, data: bytes) -> Iterator[socket.socket]:
+    """A connection to ``listener`` whose ``data`` has had the time to arrive."""
+    with socket.create_connection(listener.getsockname()) as client:
+        client.sendall(data)
+        time.sleep(0.05)
+        yield client
+
+
 @pytest.mark.usefixtures("loads")
 def test_headers_already_there_go_to_a_thread_without_the_poller(
     busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
 ) -> None:
-    with socket.create_connection(listener.getsockname()) as client:
-        client.sendall(REQUEST)
-        time.sleep(0.05)
+    with sending(listener, REQUEST):
         busy.accept(listener)
         assert len(handed) == 1, "a whole request waited for another turn of the event loop"
-        assert not busy.heads
-        assert watched(busy) == 0
+        assert nothing_waits(busy)
 
 
 @pytest.mark.usefixtures("loads")
 def test_headers_still_arriving_wait_in_the_poller_then_go_to_a_thread(
     busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
 ) -> None:
-    with socket.create_connection(listener.getsockname()) as client:
-        client.sendall(REQUEST[:20])
-        time.sleep(0.05)
+    with sending(listener, REQUEST[:20]) as client:
         busy.accept(listener)
         assert not handed
         assert len(busy.heads) == 1
@@ -173,17 +183,14 @@ def test_headers_still_arriving_wait_in_the_poller_then_go_to_a_thread(
         client.sendall(REQUEST[20:])
         busy.wait_for_and_dispatch_events(timeout=1.0)
         assert len(handed) == 1
-        assert not busy.heads
-        assert watched(busy) == 0
+        assert nothing_waits(busy)
 
 
 @pytest.mark.usefixtures("loads")
 def test_a_kept_alive_connection_with_its_next_request_goes_to_a_thread_at_once(
     busy: PacedThreadWorker, listener: socket.socket, handed: list[TConn]
 ) -> None:
-    with socket.create_connection(listener.getsockname()) as client:
-        client.sendall(REQUEST)
-        time.sleep(0.05)
+    with sending(listener, REQUEST) as client:
         busy.accept(listener)
         conn = handed[0]
         busy.keepalived_conns.append(conn)  # answered, and kept alive as gunicorn does it
@@ -192,5 +199,4 @@ def test_a_kept_alive_connection_with_its_next_request_goes_to_a_thread_at_once(
         client.sendall(REQUEST)
         busy.wait_for_and_dispatch_events(timeout=1.0)
         assert handed == [conn, conn], "the next request waited for another turn"
-        assert not busy.heads
-        assert watched(busy) == 0
+        assert nothing_waits(busy)
