@@ -36,7 +36,6 @@ import http.server
 import inspect
 import io
 import json
-import logging
 import os
 import random
 import signal
@@ -61,6 +60,7 @@ from bench._common import machine
 from bench._common import markdown_table
 from bench._common import pryv_bin
 from bench._common import write_results
+from bench.moto_s3 import moto_s3
 
 BUCKET = "pryv-bench"
 # Seconds the first page of a starting instance may take (a pryv that read every project role
@@ -457,13 +457,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    moto = contextlib.ExitStack()
+    endpoint = moto.enter_context(moto_s3())
     import boto3
 
     admin = boto3.client(
@@ -609,7 +604,7 @@ def main() -> None:
     finally:
         for instance in instances:
             instance.stop()
-        moto.stop()
+        moto.close()
 
     rows = [
         [

@@ -2,26 +2,23 @@
 
 Nothing of pryv or boto3 is patched: boto3 finds the server through ``AWS_ENDPOINT_URL`` (the
 standard variable pryv documents for MinIO and friends) and signs with fake credentials. Never
-real AWS. The server itself is made to apply its writes one at a time, each atomic as on S3
-(see :func:`moto_endpoint`).
+real AWS. The server applies its writes one at a time, each atomic as on S3
+(:mod:`bench.moto_s3`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import threading
 import uuid
-from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 
+from bench.moto_s3 import moto_s3
 from pryv_server.config import Settings
 from pryv_server.config import parse_location
 from tests.credentials import PASSWORD
@@ -55,33 +52,8 @@ class S3:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.s3.responses import S3Response
-    from moto.server import ThreadedMotoServer
-
-    # S3 applies a conditional write (If-Match, If-None-Match) atomically; moto's threaded
-    # server checks the condition, then writes, with no lock between: two writers could both
-    # win, and the contract test of read-change-replace failed about once per CI run. The
-    # server now applies its writes one at a time.
-    writes = threading.Lock()
-    atomic = {name: _one_at_a_time(getattr(S3Response, name), writes) for name in _WRITES}
-    with patch.multiple(S3Response, **atomic):
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        server.stop()
-
-
-_WRITES = ("put_object", "delete_object")
-
-
-def _one_at_a_time(method: Callable[..., Any], lock: threading.Lock) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return method(*args, **kwargs)
-
-    return locked
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
