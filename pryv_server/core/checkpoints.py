@@ -327,17 +327,18 @@ class Checkpoints:
     ) -> Manifest:
         parts: list[str] = []
         chunk: dict[str, Any] = {}
+        entries = 0
         for key in sorted(keys):
             record = object_of(key)
             if record is None:
                 continue
             chunk[key] = record
+            entries += 1
             if len(chunk) >= PART_RECORDS:
                 parts.append(self._write_part(chunk, []))
                 chunk = {}
         if chunk or not parts:
             parts.append(self._write_part(chunk, []))
-        entries = PART_RECORDS * (len(parts) - 1) + len(chunk)
         return Manifest(seq, tuple(parts), (), covers, runs=(), base_seq=seq, entries=entries)
 
     def _write_delta(self, keys: set[str], object_of: ObjectOf) -> Delta:

@@ -9,6 +9,7 @@ files. A compaction still rewrites the base once runs hold twice the records tha
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import IO
 from unittest.mock import patch
 
@@ -49,7 +50,7 @@ class PartRecords(MemoryStorage):
 
 
 @pytest.fixture(autouse=True)
-def small_parts() -> object:
+def small_parts() -> Iterator[None]:
     with (
         patch.object(checkpoints, "FOLD_AFTER", FOLD_AFTER),
         patch.object(checkpoints, "PART_RECORDS", PART_RECORDS),
@@ -148,3 +149,15 @@ def test_a_follower_behind_reads_only_the_runs_and_deltas_it_does_not_hold() -> 
     assert set(found) == set(writer.snapshot().packages)
     again = [part for part in records.parts_read if part in (*held.base, *held.runs)]
     assert not again, f"read {len(again)} parts of the base and runs it already held"
+
+
+@pytest.mark.parametrize("records", [PART_RECORDS - 1, PART_RECORDS, 2 * PART_RECORDS + 1])
+def test_a_base_counts_every_record_it_holds(records: int) -> None:
+    """The count decides when the base is compacted: a base of exactly a part's worth of records
+    was counted one part short (0 of 40), so compaction came a part's worth late."""
+    objects = {f"projects/p/{n:03d}.json": {"n": n} for n in range(records)}
+    manifest = checkpoints.Checkpoints(MemoryStorage()).write(
+        1, previous=None, fresh=set(), keys=lambda: objects, object_of=objects.get
+    )
+    assert manifest is not None
+    assert manifest.entries == records
