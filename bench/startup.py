@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -88,7 +89,7 @@ def data_dir(projects: int) -> Path:
     data = CACHE / f"data-{projects}"
     marker = data / ".complete"
     if marker.exists():
-        return data
+        return current_checkpoint(data)
     with running_pryv(data) as server:
         upload = subprocess.run(
             [
@@ -102,6 +103,26 @@ def data_dir(projects: int) -> Path:
     if upload.returncode != 0:
         raise RuntimeError(f"load.py upload failed ({upload.returncode}):\n{upload.stdout}")
     marker.write_text(upload.stdout)
+    return data
+
+
+def current_checkpoint(data: Path) -> Path:
+    """Make sure ``data``'s newest checkpoint is of this pryv's schema, then return ``data``.
+
+    pryv reads an older one (records as stored, decoded as such) until its next checkpoint, due
+    only after many changes: a start on it would not measure today's format. Its checkpoints
+    are removed instead, and one start lists every record and writes a current one.
+    """
+    from pryv_server.core.checkpoints import SCHEMA
+
+    folder = data / "projects" / "_checkpoint"
+    newest = max(folder.glob("*.json"), default=None)
+    if newest is not None and json.loads(newest.read_bytes()).get("schema") == SCHEMA:
+        return data
+    for stale in ("_checkpoint", "_checkpoint-parts"):
+        shutil.rmtree(data / "projects" / stale, ignore_errors=True)
+    with running_pryv(data):
+        pass  # its start lists every record, then writes a checkpoint
     return data
 
 
@@ -123,10 +144,12 @@ def replicated(projects: int, copies: int) -> tuple[Path, list[str], int]:
     from pryv_server.backends import Backends  # the storage pryv itself uses
     from pryv_server.config import parse_location
     from pryv_server.core import layout
+    from pryv_server.core.checkpoints import SCHEMA
     from pryv_server.core.checkpoints import Checkpoints
+    from pryv_server.core.models import Package
 
     names = [f"{name}-r{k}" for k in range(copies) for name in project_names(projects)]
-    data = CACHE / f"data-{projects}x{copies}"
+    data = CACHE / f"data-{projects}x{copies}-s{SCHEMA}"  # the checkpoint's format
     marker = data / ".complete"
     if marker.exists():
         return data, names, int(marker.read_text())
@@ -143,7 +166,8 @@ def replicated(projects: int, copies: int) -> tuple[Path, list[str], int]:
                 dist, rest = record[field].split("-", 1)
                 copy[field] = f"{dist}_r{k}-{rest}"
             copy["metadata"] = {**record["metadata"], "name": f"{record['metadata']['name']}-r{k}"}
-            objects[layout.record_key(copy["project"], copy["identity"])] = copy
+            held = Package.from_json(copy).to_held()  # as the catalog writes it
+            objects[layout.record_key(copy["project"], copy["identity"])] = held
     store = Backends().storage(parse_location(str(data / "projects")))
     Checkpoints(store, readers=8).write(
         1,

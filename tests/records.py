@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from pryv_server.core import Catalog
 from pryv_server.core.layout import record_key
-from pryv_server.core.models import Metadata
+from pryv_server.core.metadata import Metadata
 from pryv_server.core.models import Package
 from pryv_server.storage import MemoryStorage
 
@@ -23,10 +23,10 @@ def package(
     summary: str = "",
 ) -> Package:
     filename = filename or f"demo-{version}-py3-none-any.whl"
-    return Package(
+    return Package.build(
+        Metadata(name="Demo", version=version, summary=summary),
         filename=filename, project="demo", version=version, kind="wheel", identity=filename,  # type: ignore[arg-type]
         size=1, sha256="0" * 64, upload_time=uploaded, uploader="u", blob_key=f"x/{filename}",
-        metadata=Metadata(name="Demo", version=version, summary=summary),
     )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """The domain: projects, releases, metadata and packages, and the registry that publishes them."""
 
 from pryv_server.core.catalog import Catalog
-from pryv_server.core.models import Metadata
+from pryv_server.core.metadata import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import Release

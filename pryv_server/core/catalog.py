@@ -357,7 +357,7 @@ class Catalog:
     def _object_of(self, key: str) -> Any | None:
         record = self._snapshot.packages.get(key)
         if record is not None:
-            return record.to_json()
+            return record.to_held()
         overlay = self._snapshot.overlays.get(key)
         if overlay is not None:
             return json.loads(overlays.encode(overlay))

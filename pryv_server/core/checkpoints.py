@@ -53,7 +53,10 @@ from pryv_server.storage.base import Storage
 
 # 3: side records (tokens, project roles, upstream controls) are in it, their prefixes named
 # 4: runs appended to the base (a base part may hold deletions)
-SCHEMA = 4
+# 5: package records as the catalog holds them (``Package.to_held``: the metadata as one text)
+SCHEMA = 5
+# Older schemas a start still reads (records as stored); the next checkpoint rewrites the base
+READABLE = frozenset({4, SCHEMA})
 PART_RECORDS = 10_000
 FOLD_AFTER = 10_000
 MERGE_FACTOR = 4
@@ -90,6 +93,7 @@ class Manifest:
     base_seq: int = 0
     # the records and deletions its base and runs hold, stale ones included
     entries: int = 0
+    schema: int = SCHEMA  # of its base and runs (an older one is rewritten at the next checkpoint)
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ class Checkpoints:
     def _manifest(self, seq: int, needs: frozenset[str]) -> Manifest:
         """Read the manifest at ``seq`` (its deltas' keys are not known until they are read)."""
         body = json.loads(self.store.read(checkpoint_key(seq)))
-        if body.get("schema") != SCHEMA or body["seq"] != seq:
+        if body.get("schema") not in READABLE or body["seq"] != seq:
             raise ValueError(f"the checkpoint manifest {seq} is not of schema {SCHEMA}")
         covers = frozenset(str(prefix) for prefix in body["covers"])
         if not needs <= covers:
@@ -220,6 +224,7 @@ class Checkpoints:
             runs=tuple(str(part) for part in body["runs"]),
             base_seq=int(body["base_seq"]),
             entries=int(body["entries"]),
+            schema=int(body["schema"]),
         )
 
     def write(
@@ -250,7 +255,7 @@ class Checkpoints:
         while deltas and len(deltas[-1].keys) < MERGE_FACTOR * max(len(pending), 1):
             pending |= deltas.pop().keys  # the newest deltas fold into the new one
         held = sum(len(d.keys) for d in deltas)
-        if previous is None or not covers <= previous.covers:
+        if previous is None or previous.schema != SCHEMA or not covers <= previous.covers:
             manifest = self._write_base(seq, list(keys()), object_of, covers)
         elif len(pending) + held > FOLD_AFTER:
             changed = pending.union(*(delta.keys for delta in deltas))
@@ -370,7 +375,7 @@ class Checkpoints:
 
     def _read_part(self, key: str) -> tuple[dict[str, Any], list[str]]:
         body = json.loads(self.store.read(key))
-        if body.get("schema") != SCHEMA:
+        if body.get("schema") not in READABLE:
             raise ValueError(f"the checkpoint part {key} is not of schema {SCHEMA}")
         return dict(body["records"]), [str(key) for key in body.get("deleted") or ()]
 

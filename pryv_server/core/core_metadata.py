@@ -35,7 +35,7 @@ from packaging.metadata import parse_email
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from pryv_server.core.models import Metadata
+from pryv_server.core.metadata import Metadata
 from pryv_server.core.record_fields import LIST_FIELDS
 from pryv_server.errors import InvalidMetadata
 

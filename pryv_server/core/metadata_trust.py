@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion
 from packaging.version import Version
 
 if TYPE_CHECKING:
-    from pryv_server.core.models import Metadata
+    from pryv_server.core.metadata import Metadata
 
 # PEP 643: only an sdist's PKG-INFO of Metadata-Version 2.2 or later is reliable (fields not
 # marked Dynamic match the wheels built from it), so only those are served as core metadata.

@@ -42,8 +42,8 @@ from pryv_server.core import layout
 from pryv_server.core.catalog import Catalog
 from pryv_server.core.core_metadata import read_core_metadata
 from pryv_server.core.lifecycle import check_publishable
+from pryv_server.core.metadata import Metadata
 from pryv_server.core.metadata_trust import serves_core_metadata
-from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.names import DistributionFilename
 from pryv_server.core.names import normalize
@@ -149,7 +149,8 @@ class Publisher:
         if serves_core_metadata(parsed.kind, metadata):
             metadata_key, metadata_sha256 = self.store_metadata(blob_key, metadata_bytes)
         provenance_key = self._store_provenance(digests.sha256, provenance)
-        package = Package(
+        package = Package.build(
+            metadata,
             filename=upload.filename,
             project=parsed.project,
             version=str(parsed.version),
@@ -164,7 +165,6 @@ class Publisher:
             blob_key=blob_key,
             metadata_key=metadata_key,
             metadata_sha256=metadata_sha256,
-            metadata=metadata,
             provenance_key=provenance_key,
             provenance_sha256=provenance.sha256 if provenance is not None else None,
             description_sha256=text_sha256,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pryv_server.core.core_metadata import read_core_metadata
-from pryv_server.core.models import Metadata
+from pryv_server.core.metadata import Metadata
 from pryv_server.errors import InvalidMetadata
 
 

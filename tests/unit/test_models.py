@@ -7,8 +7,8 @@ import pytest
 from packaging.version import Version
 
 from pryv_server.core.catalog import Snapshot
+from pryv_server.core.metadata import Metadata
 from pryv_server.core.metadata_trust import serves_core_metadata
-from pryv_server.core.models import Metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serial_of
 from tests.records import package
@@ -91,12 +91,12 @@ def test_record_of_a_dynamic_sdist_loads_without_its_metadata() -> None:
     record = replace(
         package("1.0", filename="demo-1.0.tar.gz"),
         kind="sdist",
-        metadata=Metadata(
-            name="demo", version="1.0", metadata_version="2.2", dynamic=("Requires-Dist",)
-        ),
         metadata_key="x/demo-1.0.tar.gz.metadata",
         metadata_sha256="1" * 64,
     ).to_json()
+    record["metadata"] = Metadata(
+        name="demo", version="1.0", metadata_version="2.2", dynamic=("Requires-Dist",)
+    ).to_raw()
     loaded = Package.from_json(record)
     assert loaded.metadata_key is None
     assert loaded.metadata_sha256 is None
@@ -126,8 +126,9 @@ def test_last_serial_compares_times_not_text_when_formats_differ() -> None:
 
 def test_a_loaded_record_holds_its_description_s_digest_not_its_text() -> None:
     plain = package("1.0")
-    described = replace(plain, metadata=replace(plain.metadata, description="# Long"))
-    loaded = Package.from_json(described.to_json())  # a record without the digest: older ones
+    described = plain.to_json()
+    described["metadata"]["description"] = "# Long"
+    loaded = Package.from_json(described)  # a record without the digest: older ones
     assert loaded.metadata.description == ""
     assert loaded.description_sha256 == hashlib.sha256(b"# Long").hexdigest()
     assert Package.from_json(plain.to_json()).description_sha256 == ""  # no description

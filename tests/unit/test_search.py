@@ -26,11 +26,11 @@ def project(
     name: str, summary: str = "", uploaded: str = "2024-01-01T00:00:00Z", **metadata: object
 ) -> Project:
     normalized = canonicalize_name(name)
-    package = Package(
+    package = Package.build(
+        Metadata(name=name, version="1.0", summary=summary, **metadata),  # type: ignore[arg-type]
         filename=f"{normalized}-1.0.tar.gz", project=normalized, version="1.0", kind="sdist",
         identity=f"{normalized}-1.0.tar.gz", size=1, sha256="0" * 64, upload_time=uploaded,
         uploader="alice", blob_key="k",
-        metadata=Metadata(name=name, version="1.0", summary=summary, **metadata),  # type: ignore[arg-type]
     )  # fmt: skip
     return Project(normalized, (Release(Version("1.0"), (package,)),))
 
