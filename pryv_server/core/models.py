@@ -24,6 +24,7 @@ from typing import Literal
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from pryv_server.core import layout
 from pryv_server.core.metadata import Metadata
 from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.record_fields import description_digest
@@ -108,32 +109,62 @@ class Package:
     sha256: str
     upload_time: str
     uploader: str
-    blob_key: str
     # Metadata.to_raw() as compact JSON; the long description is in it only until published
     metadata_json: str
     requires_python: str = ""  # the metadata's Requires-Python (empty when unconstrained)
     display_name: str = ""  # the project's name as the metadata spells it
-    metadata_key: str | None = None
-    metadata_sha256: str | None = None
+    metadata_sha256: str | None = None  # of its core metadata file (PEP 658); None: serves none
     md5: str | None = None
     blake2_256: str | None = None
     # PEP 740: the stored provenance object of the file's attestations, if it was sent any.
     provenance_key: str | None = None
     provenance_sha256: str | None = None
     description_sha256: str = ""  # names the rendering; the text stays in the stored record
+    # Where the file and its core metadata file are stored, only when not where core/layout.py
+    # puts them (pryv's uploads always are): else two keys of 190 bytes in memory for every file.
+    blob_elsewhere: str = ""
+    metadata_elsewhere: str = ""
     # Not part of the record: the index applies the separate yank records (PEP 592) on load.
     yank: YankState = NOT_YANKED
     # Not part of the record either: when ``pryv backfill-metadata`` added the metadata (if so).
     metadata_time: str = ""
 
     @classmethod
-    def build(cls, metadata: Metadata, **fields: Any) -> Package:
-        """Build a package from its metadata and its other fields (given by name)."""
+    def build(
+        cls, metadata: Metadata, *, blob_key: str, metadata_key: str | None = None, **fields: Any
+    ) -> Package:
+        """Build a package from its metadata, where it is stored and its other fields (by name)."""
+        if metadata_key is None:
+            fields["metadata_sha256"] = None  # no core metadata file: none to advertise
+        placed = layout.blob_key(fields["sha256"], fields["filename"])
+        beside = layout.core_metadata_key(blob_key)
         return cls(
             metadata_json=shared_text(_compact(metadata.to_raw())),
             requires_python=metadata.requires_python,
             display_name=metadata.name,
+            blob_elsewhere="" if blob_key == placed else blob_key,
+            metadata_elsewhere="" if metadata_key in (None, beside) else str(metadata_key),
             **fields,
+        )
+
+    @property
+    def blob_key(self) -> str:
+        """Where the file's bytes are stored."""
+        return self.blob_elsewhere or layout.blob_key(self.sha256, self.filename)
+
+    @property
+    def metadata_key(self) -> str | None:
+        """Where its core metadata file is stored (PEP 658 and 714), None when it serves none."""
+        if self.metadata_sha256 is None:
+            return None
+        return self.metadata_elsewhere or layout.core_metadata_key(self.blob_key)
+
+    def with_metadata_file(self, key: str, sha256: str, time: str) -> Package:
+        """Return this file with a core metadata file added later (``pryv backfill-metadata``)."""
+        beside = layout.core_metadata_key(self.blob_key)
+        elsewhere = "" if key == beside else key
+        return replace(
+            self, metadata_sha256=sha256, metadata_elsewhere=elsewhere, metadata_time=time
         )
 
     @property
@@ -221,13 +252,20 @@ def _compact(raw: Mapping[str, Any]) -> str:
 
 
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
-# The held form's own fields: the metadata's text and what is read from it.
-_METADATA_FIELDS = frozenset({"metadata_json", "requires_python", "display_name"})
+# The held form's own fields: the metadata's text and what is read from it, and the places.
+_HELD_ONLY = frozenset(
+    {"metadata_json", "requires_python", "display_name", "blob_elsewhere", "metadata_elsewhere"}
+)
 # Record fields whose values repeat across files: one string each in memory.
 _REPEATED_FIELDS = ("project", "version", "kind", "uploader", "description_sha256")
-_HELD_SHARED = (*_REPEATED_FIELDS, *_METADATA_FIELDS)
+_HELD_SHARED = (*_REPEATED_FIELDS, "metadata_json", "requires_python", "display_name")
 _HELD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
-_RECORD_FIELDS = tuple(name for name in _HELD_FIELDS if name not in _METADATA_FIELDS)
+# A stored record names both places, as every pryv before this one wrote them.
+_RECORD_FIELDS = (
+    *(name for name in _HELD_FIELDS if name not in _HELD_ONLY),
+    "blob_key",
+    "metadata_key",
+)
 
 
 @dataclass(frozen=True)

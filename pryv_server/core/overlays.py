@@ -152,7 +152,7 @@ def apply(package: Package, overlays: Mapping[str, Overlay]) -> Package:
         changes["yank"] = yank
     backfilled = overlays.get(layout.backfilled_metadata_key(package.project, package.identity))
     if package.metadata_key is None and isinstance(backfilled, MetadataRecord):
-        changes["metadata_key"] = backfilled.metadata_key
-        changes["metadata_sha256"] = backfilled.metadata_sha256
-        changes["metadata_time"] = backfilled.time
+        package = package.with_metadata_file(
+            backfilled.metadata_key, backfilled.metadata_sha256, backfilled.time
+        )
     return replace(package, **changes) if changes else package

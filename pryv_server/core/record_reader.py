@@ -17,6 +17,7 @@ from typing import Any
 
 from pryv_server.core import overlays
 from pryv_server.core.layout import is_overlay_key
+from pryv_server.core.layout import is_record_key
 from pryv_server.core.models import Package
 from pryv_server.core.overlays import Overlay
 from pryv_server.core.side_records import SideRecord
@@ -69,7 +70,7 @@ class RecordReader:
 
     def decode(self, key: str, record: Any) -> Record | None:
         """Turn a stored JSON object into a package, an overlay or a side record (None: bad)."""
-        if self.side(key):
+        if not is_record_key(key) and self.side(key):  # (most keys are records: no prefix loop)
             return record if isinstance(record, dict) else None
         try:
             if is_overlay_key(key):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 
 import pytest
 from packaging.version import Version
@@ -88,12 +87,8 @@ def test_serves_core_metadata_only_when_installers_may_trust_it(
 
 def test_record_of_a_dynamic_sdist_loads_without_its_metadata() -> None:
     """Records written before the PEP 643 fix still advertise no core metadata."""
-    record = replace(
-        package("1.0", filename="demo-1.0.tar.gz"),
-        kind="sdist",
-        metadata_key="x/demo-1.0.tar.gz.metadata",
-        metadata_sha256="1" * 64,
-    ).to_json()
+    record = package("1.0", filename="demo-1.0.tar.gz").to_json()
+    record.update(kind="sdist", metadata_key="x/demo-1.0.tar.gz.metadata", metadata_sha256="1" * 64)
     record["metadata"] = Metadata(
         name="demo", version="1.0", metadata_version="2.2", dynamic=("Requires-Dist",)
     ).to_raw()

@@ -1,9 +1,13 @@
-"""A file's core metadata is held as one JSON text, decoded only when something asks for it.
+"""How the catalog holds a file: its metadata as one JSON text, its places only when unusual.
+
+A file's core metadata is held as one JSON text, decoded only when something asks for it.
 
 A start used to build thirty metadata fields for every file it read (1.6 of 4.5 s at 60,000
 files), and every page a worker rendered touched them, copying the memory it shared with the
 master (core/models.py, ``Package``). Checkpoints now hold packages in that form (schema 5); a
-start still reads a schema-4 checkpoint, whose base the next checkpoint rewrites.
+start still reads a schema-4 checkpoint, whose base the next checkpoint rewrites. Where a file
+and its core metadata file are stored follows from its digest and name (core/layout.py); only a
+record that names other places keeps them in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from packaging.version import Version
 
 from pryv_server.core import Catalog
 from pryv_server.core import checkpoints
+from pryv_server.core import layout
 from pryv_server.core.journal import Journal
 from pryv_server.core.layout import CHECKPOINT_PARTS_PREFIX
 from pryv_server.core.metadata import Metadata
@@ -194,3 +199,52 @@ def test_a_release_decodes_its_metadata_once(decodes: list[str]) -> None:
     release = Release(Version("1.0"), (rich(), rich("demo-1.0.tar.gz")))
     assert release.metadata.summary == release.metadata.summary == "A demo"
     assert len(decodes) == 1
+
+
+def placed(**changes: object) -> Package:
+    """demo 1.0's wheel, stored where core/layout.py puts it, with core metadata beside it."""
+    record = rich().to_json()
+    record.update(blob_key=layout.blob_key("0" * 64, "demo-1.0-py3-none-any.whl"))
+    record.update(metadata_key=layout.core_metadata_key(record["blob_key"]))
+    record.update(metadata_sha256="1" * 64, **changes)
+    return Package.from_json(record)
+
+
+def test_a_file_where_the_layout_puts_it_holds_no_key() -> None:
+    file = placed()
+    assert (file.blob_elsewhere, file.metadata_elsewhere) == ("", "")
+    assert file.blob_key == "00/00/" + "0" * 64 + "/demo-1.0-py3-none-any.whl"
+    assert file.metadata_key == file.blob_key + ".metadata"
+    assert "blob_key" not in file.to_held()
+    record = file.to_json()  # what every pryv reads: both keys, as before
+    assert (record["blob_key"], record["metadata_key"]) == (file.blob_key, file.metadata_key)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"blob_key": "old/demo-1.0-py3-none-any.whl"}, id="blob-elsewhere"),
+        pytest.param({"metadata_key": "old/demo.metadata"}, id="metadata-elsewhere"),
+    ],
+)
+def test_a_file_stored_elsewhere_keeps_its_keys(changes: dict[str, str]) -> None:
+    file = placed(**changes)
+    again = Package.from_json(json.loads(json.dumps(file.to_held())))
+    for loaded in (file, again, Package.from_json(file.to_json())):
+        record = loaded.to_json()
+        assert {name: record[name] for name in changes} == changes
+
+
+def test_a_file_without_a_metadata_key_advertises_no_metadata() -> None:
+    file = placed(metadata_key=None)
+    assert file.metadata_key is None
+    assert file.metadata_sha256 is None
+
+
+def test_backfilled_metadata_lands_beside_the_file() -> None:
+    file = placed(metadata_key=None).with_metadata_file(
+        placed().blob_key + ".metadata", "2" * 64, "2026-01-01T00:00:00Z"
+    )
+    assert file.metadata_key == placed().metadata_key
+    assert file.metadata_elsewhere == ""
+    assert file.metadata_sha256 == "2" * 64
