@@ -161,11 +161,8 @@ class Package:
 
     def with_metadata_file(self, key: str, sha256: str, time: str) -> Package:
         """Return this file with a core metadata file added later (``pryv backfill-metadata``)."""
-        beside = layout.core_metadata_key(self.blob_key)
-        elsewhere = "" if key == beside else key
-        return replace(
-            self, metadata_sha256=sha256, metadata_elsewhere=elsewhere, metadata_time=time
-        )
+        place = "" if key == layout.core_metadata_key(self.blob_key) else key
+        return replace(self, metadata_sha256=sha256, metadata_elsewhere=place, metadata_time=time)
 
     @property
     def metadata(self) -> Metadata:
@@ -195,18 +192,29 @@ class Package:
         record["metadata"] = json.loads(self.metadata_json)
         return record
 
-    def to_held(self) -> dict[str, Any]:
-        """Serialize as the catalog holds it, for its checkpoints (read back by :meth:`from_json`).
+    def to_held(self) -> list[Any]:
+        """Serialize as the catalog holds it, for its checkpoints (read back by :meth:`from_held`).
 
-        The metadata stays one JSON text and the fields read from it stay beside it, so a start
-        decodes neither; empty fields are left out.
+        One row of the fields in declaration order, trailing empty ones left out. The metadata
+        stays one JSON text beside the fields read from it, so a start decodes neither, and it
+        passes the row's values by position: by name, the constructor took 6 of a record's 9 µs.
         """
-        record: dict[str, Any] = {"schema": RECORD_SCHEMA}
-        for name in _HELD_FIELDS:
-            value = getattr(self, name)
-            if value is not None and value != "":
-                record[name] = value
-        return record
+        row = [getattr(self, name) for name in _HELD_FIELDS]
+        while row[-1] is None or row[-1] == "":
+            row.pop()
+        return row
+
+    @classmethod
+    def from_held(cls, row: list[Any]) -> Package:
+        """Build from a row of :meth:`to_held` (its strings are replaced by shared ones, in place).
+
+        Raises TypeError on a row of another length. Rows are written by pryv from packages it
+        had checked, so their values are taken as they are.
+        """
+        for index in _HELD_SHARED:
+            if index < len(row) and isinstance(row[index], str):
+                row[index] = shared_text(row[index])
+        return cls(*row)
 
     def without_description(self) -> Package:
         """Return this file as the catalog holds it: its long description stays in storage."""
@@ -217,7 +225,7 @@ class Package:
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> Package:
-        """Build from a stored record or a held one (see :meth:`to_held`), without description.
+        """Build from a stored record, without its description.
 
         Raises KeyError/TypeError/ValueError on a malformed record. A real README (7.7 KB on
         average in the test corpus's wheels) outweighs the rest of a record; it is read when
@@ -225,13 +233,6 @@ class Package:
         """
         if record.get("schema") != RECORD_SCHEMA:
             raise ValueError(f"unsupported record schema {record.get('schema')!r}")
-        if "metadata_json" in record:  # held: written by pryv from a package it had checked
-            held = dict(record)  # (a key it does not know is a TypeError: a bad record)
-            del held["schema"]
-            for name in _HELD_SHARED:
-                if isinstance(held.get(name), str):
-                    held[name] = shared_text(held[name])
-            return cls(**held)
         values = {name: record[name] for name in _RECORD_FIELDS if name in record}
         for name in _REPEATED_FIELDS:  # shared, as the metadata's values (see _codec)
             if isinstance(values.get(name), str):
@@ -253,13 +254,16 @@ def _compact(raw: Mapping[str, Any]) -> str:
 
 _DERIVED_FIELDS = frozenset({"yank", "metadata_time"})
 # The held form's own fields: the metadata's text and what is read from it, and the places.
-_HELD_ONLY = frozenset(
-    {"metadata_json", "requires_python", "display_name", "blob_elsewhere", "metadata_elsewhere"}
-)
+_PLACES = ("blob_elsewhere", "metadata_elsewhere")
+_HELD_ONLY = frozenset({"metadata_json", "requires_python", "display_name", *_PLACES})
 # Record fields whose values repeat across files: one string each in memory.
 _REPEATED_FIELDS = ("project", "version", "kind", "uploader", "description_sha256")
-_HELD_SHARED = (*_REPEATED_FIELDS, "metadata_json", "requires_python", "display_name")
+# Every field but the derived ones, which come last: a row passes them by position.
 _HELD_FIELDS = tuple(item.name for item in fields(Package) if item.name not in _DERIVED_FIELDS)
+_HELD_SHARED = tuple(
+    _HELD_FIELDS.index(name)
+    for name in (*_REPEATED_FIELDS, "metadata_json", "requires_python", "display_name")
+)
 # A stored record names both places, as every pryv before this one wrote them.
 _RECORD_FIELDS = (
     *(name for name in _HELD_FIELDS if name not in _HELD_ONLY),
@@ -354,12 +358,11 @@ class Project:
     def last_serial(self) -> int:
         """A number that grows with every change of the project: its latest event, in µs.
 
-        PyPI numbers every change with a global counter (its ``last_serial``); mirrors such as
-        bandersnatch compare those numbers to find what changed. pryv keeps no counter that
-        instances sharing a bucket would contend on: the time of the latest upload, yank,
-        un-yank, metadata backfill or status change, in microseconds since the epoch, is
-        derived from the records alone, so every process computes the same value, and it grows
-        with each change as long as the instances' clocks agree (docs/api.md, "Serials").
+        PyPI numbers every change with a global counter (its ``last_serial``), which mirrors such
+        as bandersnatch compare. pryv keeps no counter instances sharing a bucket would contend
+        on: the time of the latest upload, yank, un-yank, metadata backfill or status change
+        (µs since the epoch) comes from the records alone, the same in every process, and grows
+        with each change while the instances' clocks agree (docs/api.md, "Serials").
         """
         events = [package.upload_time for package in self.packages]
         events += [package.yank.time for package in self.packages if package.yank.time]

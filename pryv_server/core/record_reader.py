@@ -75,6 +75,8 @@ class RecordReader:
         try:
             if is_overlay_key(key):
                 return overlays.decode_record(key, record)
+            if isinstance(record, list):  # as a checkpoint holds it
+                return Package.from_held(record)
             return Package.from_json(record)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             log.warning("skipping the unreadable record %s: %s", key, error)

@@ -74,9 +74,9 @@ def decodes() -> Iterator[list[str]]:
 
 def test_a_held_record_reads_back_without_decoding_its_metadata() -> None:
     held = json.loads(json.dumps(rich().to_held()))  # through a checkpoint part
-    assert "metadata" not in held
+    assert RICH.summary not in held  # the metadata is one text
     with patch.object(Metadata, "from_raw", side_effect=AssertionError("decoded")):
-        loaded = Package.from_json(held)
+        loaded = Package.from_held(held)
     assert loaded == rich()
     assert loaded.requires_python == ">=3.9"
     assert loaded.display_name == "Demo"
@@ -93,7 +93,7 @@ def test_a_stored_record_still_holds_its_metadata_as_an_object() -> None:
 
 def test_files_with_equal_metadata_hold_one_text() -> None:
     wheel = Package.from_json(rich().to_json())
-    sdist = Package.from_json(rich("demo-1.0.tar.gz").to_held())
+    sdist = Package.from_held(json.loads(json.dumps(rich("demo-1.0.tar.gz").to_held())))
     assert wheel.metadata_json is sdist.metadata_json
 
 
@@ -174,13 +174,13 @@ def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_next() -> N
     assert manifest.runs == ()
     assert manifest.base_seq == manifest.seq
     current = {
-        json.dumps(record, sort_keys=True)
+        json.dumps(record)
         for info in records.list_objects(CHECKPOINT_PARTS_PREFIX)
         if info.key.removeprefix(CHECKPOINT_PARTS_PREFIX) in str(manifest.base)
         for record in json.loads(records.read(info.key))["records"].values()
     }
     assert len(current) == 6
-    assert all('"metadata_json"' in record for record in current)
+    assert all(record.startswith("[") for record in current)  # held rows, not stored records
 
 
 def test_the_journal_carries_a_record_as_stored() -> None:
@@ -215,7 +215,7 @@ def test_a_file_where_the_layout_puts_it_holds_no_key() -> None:
     assert (file.blob_elsewhere, file.metadata_elsewhere) == ("", "")
     assert file.blob_key == "00/00/" + "0" * 64 + "/demo-1.0-py3-none-any.whl"
     assert file.metadata_key == file.blob_key + ".metadata"
-    assert "blob_key" not in file.to_held()
+    assert not any(str(value).startswith("00/") for value in file.to_held())
     record = file.to_json()  # what every pryv reads: both keys, as before
     assert (record["blob_key"], record["metadata_key"]) == (file.blob_key, file.metadata_key)
 
@@ -229,7 +229,7 @@ def test_a_file_where_the_layout_puts_it_holds_no_key() -> None:
 )
 def test_a_file_stored_elsewhere_keeps_its_keys(changes: dict[str, str]) -> None:
     file = placed(**changes)
-    again = Package.from_json(json.loads(json.dumps(file.to_held())))
+    again = Package.from_held(json.loads(json.dumps(file.to_held())))
     for loaded in (file, again, Package.from_json(file.to_json())):
         record = loaded.to_json()
         assert {name: record[name] for name in changes} == changes
@@ -248,3 +248,13 @@ def test_backfilled_metadata_lands_beside_the_file() -> None:
     assert file.metadata_key == placed().metadata_key
     assert file.metadata_elsewhere == ""
     assert file.metadata_sha256 == "2" * 64
+
+
+def test_a_row_leaves_out_trailing_empty_fields_and_reads_back_whole() -> None:
+    file = placed(provenance_key="p/key", provenance_sha256="3" * 64)
+    row = file.to_held()
+    assert row[-1] == "3" * 64  # every field after the provenance's digest is empty
+    assert Package.from_held(list(row)) == file
+    assert Package.from_held(rich().to_held()) == rich()  # no digests: shorter still
+    with pytest.raises(TypeError):
+        Package.from_held([*row, *[""] * 10])
