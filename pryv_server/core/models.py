@@ -18,6 +18,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from functools import cached_property
+from sys import intern
 from typing import Any
 from typing import Literal
 
@@ -213,7 +214,7 @@ class Package:
         """
         for index in _HELD_SHARED:
             if index < len(row) and isinstance(row[index], str):
-                row[index] = shared_text(row[index])
+                row[index] = intern(row[index])  # shared_text, without its str() call
         return cls(*row)
 
     def without_description(self) -> Package:

@@ -49,7 +49,17 @@ def release_key(version: Version | str) -> str:
     Cached: start-up groups every stored file by release, and a registry has far fewer distinct
     version strings than files.
     """
-    return canonicalize_version(version if isinstance(version, Version) else Version(version))
+    return canonicalize_version(version if isinstance(version, Version) else parse_version(version))
+
+
+@lru_cache(maxsize=65536)
+def parse_version(text: str) -> Version:
+    """Return ``text`` as a PEP 440 version: one object for every release spelled alike.
+
+    Cached for the same reason, and for memory: a Version with its sort key weighs about 500
+    bytes, and the releases of different projects share their versions' spellings.
+    """
+    return Version(text)
 
 
 @dataclass(frozen=True, slots=True)

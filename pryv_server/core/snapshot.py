@@ -17,7 +17,6 @@ from dataclasses import field
 
 from immutables import Map
 from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from pryv_server.core.layout import STATUS_PREFIX
 from pryv_server.core.layout import TOMBSTONE_PREFIX
@@ -29,6 +28,7 @@ from pryv_server.core.models import Package
 from pryv_server.core.models import Project
 from pryv_server.core.models import ProjectStatus
 from pryv_server.core.models import Release
+from pryv_server.core.names import parse_version
 from pryv_server.core.names import release_key
 from pryv_server.core.overlays import Overlay
 from pryv_server.core.overlays import apply
@@ -207,7 +207,7 @@ def _assemble(
         releases.setdefault(release_key(package.version), []).append(package)
     built = [
         Release(
-            Version(max(group, key=lambda p: p.upload_time).version),
+            parse_version(max(group, key=lambda p: p.upload_time).version),
             tuple(sorted(group, key=lambda p: p.filename)),
         )
         for group in releases.values()

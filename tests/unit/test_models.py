@@ -10,6 +10,7 @@ from pryv_server.core.metadata import Metadata
 from pryv_server.core.metadata_trust import serves_core_metadata
 from pryv_server.core.models import Package
 from pryv_server.core.models import serial_of
+from tests.records import item
 from tests.records import package
 
 
@@ -127,3 +128,13 @@ def test_a_loaded_record_holds_its_description_s_digest_not_its_text() -> None:
     assert loaded.metadata.description == ""
     assert loaded.description_sha256 == hashlib.sha256(b"# Long").hexdigest()
     assert Package.from_json(plain.to_json()).description_sha256 == ""  # no description
+
+
+def test_releases_spelled_alike_share_one_version_object() -> None:
+    """A Version with its sort key weighs about 500 bytes; projects share their spellings."""
+    files = (item("demo", "1.0.0"), item("other", "1.0.0"))
+    snapshot = Snapshot.build(1, {p.filename: p for p in files})
+    first, second = snapshot.project("demo"), snapshot.project("other")
+    assert first is not None
+    assert second is not None
+    assert first.releases[0].version is second.releases[0].version
