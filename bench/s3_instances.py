@@ -344,6 +344,7 @@ def simulate_catalog(endpoint: str, files: int, *, owners: bool) -> int:
     from pryv_server.config import parse_location
     from pryv_server.core import layout
     from pryv_server.core.checkpoints import Checkpoints
+    from pryv_server.core.models import Package
 
     store = Backends().storage(parse_location(f"s3://{BUCKET}/projects"))
     record = {
@@ -396,12 +397,19 @@ def simulate_catalog(endpoint: str, files: int, *, owners: bool) -> int:
     )} if "covers" in inspect.signature(Checkpoints.write).parameters else {}  # fmt: skip
     if sides:
         keys += roles
+    held = getattr(Package, "to_held", None)  # the form this pryv's checkpoints hold, if any
+
+    def object_of(key: str) -> Any:
+        if key in roles:
+            return roles[key]
+        return record_of(key) if held is None else held(Package.from_json(record_of(key)))
+
     Checkpoints(store, readers=16).write(
         1_000_000_000,
         previous=None,
         fresh=set(),
         keys=lambda: keys,
-        object_of=lambda key: roles.get(key) or record_of(key),
+        object_of=object_of,
         **sides,  # type: ignore[arg-type]
     )
     return len(roles)
