@@ -196,9 +196,8 @@ class Package:
     def to_held(self) -> list[Any]:
         """Serialize as the catalog holds it, for its checkpoints (read back by :meth:`from_held`).
 
-        One row of the fields in declaration order, trailing empty ones left out. The metadata
-        stays one JSON text beside the fields read from it, so a start decodes neither, and it
-        passes the row's values by position: by name, the constructor took 6 of a record's 9 µs.
+        The fields in declaration order, trailing empty ones left out; a start passes them by
+        position (by name, the constructor took 6 of a record's 9 µs) and decodes no metadata.
         """
         row = [getattr(self, name) for name in _HELD_FIELDS]
         while row[-1] is None or row[-1] == "":
@@ -209,9 +208,10 @@ class Package:
     def from_held(cls, row: list[Any]) -> Package:
         """Build from a row of :meth:`to_held` (its strings are replaced by shared ones, in place).
 
-        Raises TypeError on a row of another length. Rows are written by pryv from packages it
-        had checked, so their values are taken as they are.
+        Raises TypeError on a row too short or too long; pryv wrote it, so its values stand.
         """
+        if len(row) > len(_HELD_FIELDS):  # (the derived fields after them are never held)
+            raise TypeError(f"a held package has at most {len(_HELD_FIELDS)} fields")
         for index in _HELD_SHARED:
             if index < len(row) and isinstance(row[index], str):
                 row[index] = intern(row[index])  # shared_text, without its str() call

@@ -28,6 +28,7 @@ from pryv_server.core import layout
 from pryv_server.core.journal import Journal
 from pryv_server.core.layout import CHECKPOINT_PARTS_PREFIX
 from pryv_server.core.metadata import Metadata
+from pryv_server.core.models import NOT_YANKED
 from pryv_server.core.models import Package
 from pryv_server.core.models import Release
 from pryv_server.storage import MemoryStorage
@@ -256,5 +257,7 @@ def test_a_row_leaves_out_trailing_empty_fields_and_reads_back_whole() -> None:
     assert row[-1] == "3" * 64  # every field after the provenance's digest is empty
     assert Package.from_held(list(row)) == file
     assert Package.from_held(rich().to_held()) == rich()  # no digests: shorter still
-    with pytest.raises(TypeError):
-        Package.from_held([*row, *[""] * 10])
+    full = placed(blob_key="old/file.whl", metadata_key="old/file.metadata").to_held()
+    for wrong in ([*full, NOT_YANKED], row[:5]):  # a derived field; required ones missing
+        with pytest.raises(TypeError):
+            Package.from_held(wrong)
