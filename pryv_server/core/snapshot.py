@@ -69,12 +69,17 @@ class Snapshot:
         soon as its tombstone is read, even while its record still exists.
         """
         overlays = Map(overlays or {})
+        # Only the files of projects with an overlay can change: one yank anywhere made every
+        # file look for its own (0.17 -> 0.30 s at 60,000 files).
+        overlaid = {overlay_project(key) for key in overlays}
         grouped: dict[NormalizedName, list[Package]] = {}
         by_filename: dict[str, Package] = {}
         for key, stored in packages.items():
-            if TOMBSTONE_PREFIX + key in overlays:
-                continue
-            package = apply(stored, overlays)
+            package = stored
+            if stored.project in overlaid:
+                if TOMBSTONE_PREFIX + key in overlays:
+                    continue
+                package = apply(stored, overlays)
             grouped.setdefault(package.project, []).append(package)
             by_filename[package.filename] = package
         by_project = {name: tuple(files) for name, files in grouped.items()}

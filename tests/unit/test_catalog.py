@@ -8,6 +8,7 @@ import json
 import pytest
 
 from pryv_server.core.catalog import Catalog
+from pryv_server.core.catalog import Snapshot
 from pryv_server.core.layout import GENERATION_KEY
 from pryv_server.core.layout import record_key
 from pryv_server.storage import MemoryStorage
@@ -157,6 +158,33 @@ def test_adding_a_package_equals_rebuilding_the_snapshot() -> None:
     assert grown.by_filename["demo-2.0-py3-none-any.whl"].yanked
     assert grown.project("demo").latest.version.public == "3.0"
     assert base.project("demo").latest.version.public == "1.0"  # the old snapshot is unchanged
+
+
+def test_a_build_applies_overlays_only_to_the_projects_they_name() -> None:
+    """One yank anywhere made every file of a start look up its own yank and backfill."""
+    from unittest.mock import patch
+
+    from pryv_server.core import snapshot
+    from pryv_server.core.layout import release_yank_key
+    from pryv_server.core.layout import tombstone_key
+    from pryv_server.core.overlays import Tombstone
+    from pryv_server.core.overlays import YankState
+    from tests.records import item
+
+    files = [item("demo", "1.0"), item("gone", "1.0"), *(item(f"p{n}", "1.0") for n in range(50))]
+    keys = {record_key(file.project, file.identity): file for file in files}
+    gone = record_key(files[1].project, files[1].identity)
+    overlays = {
+        release_yank_key("demo", "1.0"): YankState(yanked=True, reason="bad", user="u", time="t"),
+        tombstone_key("gone", files[1].identity): Tombstone(files[1].filename, "0", "k", None),
+    }
+    assert tombstone_key("gone", files[1].identity).endswith(gone)
+    with patch.object(snapshot, "apply", wraps=snapshot.apply) as applied:
+        built = Snapshot.build(1, keys, overlays)
+    assert applied.call_count == 1  # demo's file: the others' projects have no overlay
+    assert built.by_filename[files[0].filename].yanked
+    assert "gone" not in built.by_project
+    assert len(built.by_project) == 51
 
 
 def test_workers_sharing_a_signal_see_each_others_uploads_at_once() -> None:
