@@ -1,12 +1,11 @@
 """The catalog: every published file in memory, kept current by following a change journal.
 
-Serving ``/simple/<project>/`` must not list the store. The catalog keeps every parsed record and
+Serving ``/simple/<project>/`` must not list the store: the catalog keeps every parsed record and
 hands out immutable :class:`Snapshot` objects. Every write it must see is followed by an entry of
-the change journal (:mod:`pryv_server.core.journal`), so catching up with other writers (other
-gunicorn workers, other instances on one bucket) reads what changed, never every record. A new
-process starts from the newest checkpoint (:mod:`pryv_server.core.checkpoints`) and the entries
-after it; a store with neither (one written before the journal existed) is listed once, whole,
-and gets its first checkpoint.
+the change journal (:mod:`pryv_server.core.journal`), so catching up with other writers reads
+what changed, never every record. A process starts from the newest checkpoint
+(:mod:`pryv_server.core.checkpoints`) and the entries after it; a store with neither is listed
+once, whole, and gets its first checkpoint.
 
 When to look for changes: on a local store, a generation marker that every write rewrites is
 stat'ed on every request (about a microsecond), and the journal is read when it moved or ``ttl``
@@ -51,8 +50,8 @@ __all__ = ["CHECKPOINT_EVERY", "LOCAL_CHECKPOINT_EVERY", "Catalog", "Snapshot"]
 log = logging.getLogger(__name__)
 
 # Journal entries between checkpoints (a start reads at most about this many). On S3 each read is
-# a billed request; on a local disk one costs about 30 µs, and a checkpoint every 5 uploads cost
-# a fifth of the upload rate, every 50 still 9% (600 uploads in process: 146 -> 160 per CPU-s).
+# a billed request; locally one costs 30 µs, and a checkpoint every 5 uploads cost a fifth of the
+# upload rate, every 50 still 9% (600 uploads in process: 146 -> 160 per CPU-s).
 CHECKPOINT_EVERY = 5
 LOCAL_CHECKPOINT_EVERY = 1000
 # Reloads from a checkpoint one catch-up tries when the entries after it keep vanishing.
@@ -67,8 +66,7 @@ class Catalog:
         one, how often to list the journal.
     :param marker: whether the records store has a cheap generation marker (local disk: yes;
         S3: no, its stat is a billed request).
-    :param loaders: threads reading records in parallel (1 for a local disk; S3 answers each
-        GET in tens of milliseconds, so a cold start without a checkpoint needs several).
+    :param loaders: threads reading records at once (1 for a disk; several for S3's slow GETs).
     :param signal: a cheap local store shared by the worker processes of one server.
     :param checkpoint_every: journal entries after which this instance takes a checkpoint.
     :param keep_entries_for: seconds a journal entry stays after a checkpoint covers it.
@@ -194,7 +192,7 @@ class Catalog:
                 self.on_relist(time.perf_counter() - started)
 
     def _follow(self) -> None:
-        if not self._started:
+        if starting := not self._started:
             self._start()
         for attempt in range(1, RELOAD_ATTEMPTS + 1):
             try:
@@ -229,14 +227,16 @@ class Catalog:
         if entries:
             self._applied = entries[-1].seq
             self._head = max(self._head, self._applied)
-        if self._applied - (self._manifest.seq if self._manifest else 0) >= self.checkpoint_every:
+        behind = self._applied - (held.seq if (held := self._manifest) else 0)
+        # ...or at once after a start from an older schema's base (decoded slowly) and entries
+        if behind >= self.checkpoint_every or (starting and behind and held and not held.current):
             self._checkpoint()
 
     def _start(self, *, behind: bool = False) -> None:
         """Load the newest checkpoint, or list every record when there is none (or it fails).
 
-        ``behind``: the journal entries after ours are gone. If we hold the newest checkpoint's
-        base, its new runs and deltas alone bring us to it (see :meth:`Checkpoints.deltas_over`).
+        ``behind``: the entries after ours are gone; if we hold the newest checkpoint's base, its
+        new runs and deltas bring us to it (:meth:`Checkpoints.deltas_over`).
         """
         newest, needs = self.checkpoints.newest(), self._side.prefixes
         if behind and self._manifest and newest is not None and newest > self._applied:
@@ -306,11 +306,10 @@ class Catalog:
     def _checkpoint(self) -> None:
         """Take a checkpoint at the entry we have applied, unless someone else just did."""
         try:
-            newest = self.checkpoints.newest()
-            known = self._manifest.seq if self._manifest else 0
-            newer = newest is not None and newest > known
-            needs = self._side.prefixes
-            usable = not newer or self.checkpoints.readable(newest or 0, needs=needs)
+            newest, held, needs = self.checkpoints.newest(), self._manifest, self._side.prefixes
+            newer = newest is not None and newest > (held.seq if held else 0)
+            ours = held is None or held.current  # (one of an older schema is to be replaced)
+            usable = self.checkpoints.readable(newest or 0, needs=needs) if newer else ours
             if usable and newest is not None and newest > self._applied - self.checkpoint_every:
                 return  # a recent one exists (an unreadable one, of an older schema, does not)
             if newer and usable:

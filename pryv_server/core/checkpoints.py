@@ -95,6 +95,11 @@ class Manifest:
     entries: int = 0
     schema: int = SCHEMA  # of its base and runs (an older one is rewritten at the next checkpoint)
 
+    @property
+    def current(self) -> bool:
+        """Say whether it is of this pryv's schema (else a start decodes its records as stored)."""
+        return self.schema == SCHEMA
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -196,17 +201,17 @@ class Checkpoints:
         return Loaded(replace(manifest, deltas=deltas), objects), changed
 
     def readable(self, seq: int, *, needs: frozenset[str] = frozenset()) -> bool:
-        """Say whether the checkpoint at ``seq`` is one a start could use (its manifest only).
+        """Say whether the checkpoint at ``seq`` is one to build on (its manifest only).
 
         Another instance's newer checkpoint is checked this way at each of this instance's
         checkpoint turns; its deltas are read only when this instance writes one on top of it
-        (on S3, one request instead of one per delta at every turn).
+        (on S3, one request instead of one per delta at every turn). One of an older schema is
+        not: a start still reads it, but the next checkpoint replaces it with a new base.
         """
         try:
-            self._manifest(seq, needs)
+            return self._manifest(seq, needs).current
         except (ObjectNotFound, ValueError, KeyError, TypeError):
             return False
-        return True
 
     def _manifest(self, seq: int, needs: frozenset[str]) -> Manifest:
         """Read the manifest at ``seq`` (its deltas' keys are not known until they are read)."""
@@ -255,7 +260,7 @@ class Checkpoints:
         while deltas and len(deltas[-1].keys) < MERGE_FACTOR * max(len(pending), 1):
             pending |= deltas.pop().keys  # the newest deltas fold into the new one
         held = sum(len(d.keys) for d in deltas)
-        if previous is None or previous.schema != SCHEMA or not covers <= previous.covers:
+        if previous is None or not previous.current or not covers <= previous.covers:
             manifest = self._write_base(seq, list(keys()), object_of, covers)
         elif len(pending) + held > FOLD_AFTER:
             changed = pending.union(*(delta.keys for delta in deltas))

@@ -27,6 +27,7 @@ from pryv_server.core import checkpoints
 from pryv_server.core import layout
 from pryv_server.core.journal import Journal
 from pryv_server.core.layout import CHECKPOINT_PARTS_PREFIX
+from pryv_server.core.layout import CHECKPOINT_PREFIX
 from pryv_server.core.metadata import Metadata
 from pryv_server.core.models import NOT_YANKED
 from pryv_server.core.models import Package
@@ -139,7 +140,13 @@ def parts(records: MemoryStorage) -> list[dict[str, object]]:
     return found
 
 
-def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_next() -> None:
+def newest_manifest(records: MemoryStorage) -> checkpoints.Manifest:
+    store = checkpoints.Checkpoints(records)
+    return store.load(store.newest() or 0).manifest
+
+
+def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_start() -> None:
+    """An upgrade reads the old checkpoint, then replaces it at once, not 1,000 changes later."""
     records = MemoryStorage()
     with (
         patch.object(checkpoints, "SCHEMA", 4),
@@ -148,12 +155,14 @@ def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_next() -> N
         old = Catalog(records, checkpoint_every=3)
         for n in range(3):
             publish(records, old, "old", f"1.{n}")
-        old.snapshot()
+        old.snapshot()  # a checkpoint at entry 3
+        publish(records, old, "old", "1.3")  # and an entry after it
     written = parts(records)
     assert written
     assert all("metadata" in record for record in written)
+    assert newest_manifest(records).seq == 3
 
-    reader = Catalog(records, checkpoint_every=3)
+    reader = Catalog(records, checkpoint_every=1_000)  # far from due by count
     listed = records.list_objects
 
     def no_records_listed(prefix: str = "", **options: str) -> object:
@@ -163,15 +172,11 @@ def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_next() -> N
     with patch.object(records, "list_objects", no_records_listed):
         project = reader.snapshot().project("old")
     assert project is not None
-    assert len(project.packages) == 3
+    assert len(project.packages) == 4
     assert project.name == "Demo"
 
-    for n in range(3):
-        publish(records, reader, "new", f"2.{n}")
-    reader.snapshot()
-    newest = checkpoints.Checkpoints(records)
-    manifest = newest.load(newest.newest() or 0).manifest
-    assert manifest.schema == checkpoints.SCHEMA
+    manifest = newest_manifest(records)
+    assert (manifest.seq, manifest.schema) == (4, checkpoints.SCHEMA)
     assert manifest.runs == ()
     assert manifest.base_seq == manifest.seq
     current = {
@@ -180,8 +185,20 @@ def test_a_schema_4_checkpoint_is_read_and_its_base_rewritten_at_the_next() -> N
         if info.key.removeprefix(CHECKPOINT_PARTS_PREFIX) in str(manifest.base)
         for record in json.loads(records.read(info.key))["records"].values()
     }
-    assert len(current) == 6
+    assert len(current) == 4
     assert all(record.startswith("[") for record in current)  # held rows, not stored records
+
+    publish(records, reader, "old", "1.4")
+    prefixes: list[str] = []
+
+    def counted(prefix: str = "", **options: str) -> object:
+        prefixes.append(prefix)
+        return listed(prefix, **options)
+
+    with patch.object(records, "list_objects", counted):
+        Catalog(records, checkpoint_every=1_000).snapshot()  # a start on a current one waits
+    assert newest_manifest(records).seq == 4
+    assert prefixes.count(CHECKPOINT_PREFIX) == 1  # its start's, not a second look to write one
 
 
 def test_the_journal_carries_a_record_as_stored() -> None:
