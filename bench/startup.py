@@ -109,9 +109,10 @@ def data_dir(projects: int) -> Path:
 def current_checkpoint(data: Path) -> Path:
     """Make sure ``data``'s newest checkpoint is of this pryv's schema, then return ``data``.
 
-    pryv reads an older one (records as stored, decoded as such) until its next checkpoint, due
-    only after many changes: a start on it would not measure today's format. Its checkpoints
-    are removed instead, and one start lists every record and writes a current one.
+    pryv reads an older one (records as stored, decoded as such) and replaces it only once a
+    start finds journal entries after it, or at its next checkpoint: the bench's data has no
+    such entries, so a start would not measure today's format. Its checkpoints are removed
+    instead, and one start lists every record and writes a current one.
     """
     from pryv_server.core.checkpoints import SCHEMA
 
